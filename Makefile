@@ -1,0 +1,50 @@
+# Stackline: `make run` starts everything on this machine; `make test` checks everything.
+# Both set up what they need first: a virtualenv in .venv from uv.lock.
+
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: run test lint test-python proto bench clean help
+
+help:
+	@echo "make run      start every service on this machine (gateway on 127.0.0.1:8080)"
+	@echo "make test     lint, type-check and run every test"
+	@echo "make proto    regenerate gen/python from proto/"
+	@echo "make bench    load-test a running stack (see bench/README.md)"
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-groups --quiet
+	@touch $@
+
+run: $(VENV)/.synced
+	$(PY) tools/run_local.py
+
+proto: $(VENV)/.synced
+	$(PY) tools/gen_proto.py
+
+lint: $(VENV)/.synced
+	$(PY) tools/gen_proto.py --check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test-python: $(VENV)/.synced
+	$(VENV)/bin/pytest
+
+test: lint test-python
+
+bench: $(VENV)/.synced
+	$(PY) bench/ingest_load.py
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .stackline .mypy_cache .ruff_cache .pytest_cache

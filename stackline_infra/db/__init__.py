@@ -1,0 +1,1 @@
+"""The shared database: engine set-up, the schema, and its Alembic migrations."""

@@ -1,0 +1,193 @@
+"""The tables of Stackline's one database, shared by every service.
+
+One schema and one migration history, because all services run against the
+same PostgreSQL (or, on one machine, the same SQLite file). Each table has an
+owning service that writes it; docs/architecture.md lists them. Services read
+and write only through their own repository module.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from stackline_infra.db.types import JSONType, UTCDateTime, new_id, utcnow
+
+# Explicit constraint names, so migrations can refer to them on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+INCIDENT_STATUSES = ("open", "resolved", "ignored")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+class User(Base):
+    """Owned by AuthService."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("provider", "provider_user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    # "local" (one-machine sign-in) or "github".
+    provider: Mapped[str] = mapped_column(String(16))
+    # GitHub's numeric user id as text, or the local login. Never the login on
+    # GitHub: logins can be renamed and reused by someone else.
+    provider_user_id: Mapped[str] = mapped_column(String(64))
+    login: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Project(Base):
+    """Owned by ProjectsService."""
+
+    __tablename__ = "projects"
+    __table_args__ = (
+        # One project per repository per owner; GitHub names are case-insensitive.
+        Index("uq_projects_owner_id_repo", "owner_id", func.lower(text("repo")), unique=True),
+        CheckConstraint("retention_days BETWEEN 1 AND 3650", name="retention_days_range"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    repo: Mapped[str] = mapped_column(String(140))
+    retention_days: Mapped[int] = mapped_column(Integer, default=90)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IngestKey(Base):
+    """Written by ProjectsService; AuthService resolves keys and marks them used."""
+
+    __tablename__ = "ingest_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    # Enough of the key to recognise it in a list; useless to an attacker.
+    prefix: Mapped[str] = mapped_column(String(16))
+    # SHA-256 of the whole key. The key holds 256 random bits, so a fast hash
+    # is as strong as a slow one and keeps the lookup cheap.
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Incident(Base):
+    """Written by IngestService (upsert) and IncidentsService (status)."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("project_id", "fingerprint"),
+        # The editor's poll: a project's incidents in one status, newest first.
+        Index("ix_incidents_project_status_last_seen", "project_id", "status", "last_seen", "id"),
+        CheckConstraint(
+            "status IN ('open', 'resolved', 'ignored')", name="status_known"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # Which grouping rules made the fingerprint, so the rules can change
+    # without splitting an incident's history.
+    grouping_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    title: Mapped[str] = mapped_column(Text)
+    exception_type: Mapped[str] = mapped_column(String(256))
+    message: Mapped[str] = mapped_column(Text)
+    culprit_file: Mapped[str | None] = mapped_column(Text)
+    culprit_line: Mapped[int | None]
+    culprit_column: Mapped[int | None]
+    culprit_function: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_commit_sha: Mapped[str | None] = mapped_column(String(40))
+    last_environment: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Event(Base):
+    """Written by IngestService; read by IncidentsService."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        # The client's event id makes a retried send count once.
+        UniqueConstraint("project_id", "event_id"),
+        # An incident's latest event.
+        Index("ix_events_incident_id_occurred_at", "incident_id", "occurred_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    event_id: Mapped[uuid.UUID]
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    platform: Mapped[str] = mapped_column(String(16))
+    commit_sha: Mapped[str | None] = mapped_column(String(40))
+    environment: Mapped[str | None] = mapped_column(String(64))
+    release: Mapped[str | None] = mapped_column(String(200))
+    exception_type: Mapped[str] = mapped_column(String(256))
+    message: Mapped[str] = mapped_column(Text)
+    raw_stack: Mapped[str] = mapped_column(Text)
+    # Innermost first; each {"file", "line", "column", "function", "in_app", "abs_path"}.
+    frames: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    # Runtime, SDK, request, tags, breadcrumbs, exception cause.
+    context: Mapped[dict[str, Any]]
+
+
+class AuditEntry(Base):
+    """Appended to by every service that changes something a user owns.
+
+    project_id carries no foreign key on purpose: the entry that records a
+    project's deletion must outlive the project.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_project_id_occurred_at", "project_id", "occurred_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    # e.g. "project.create", "ingest_key.revoke", "incident.status".
+    action: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[uuid.UUID | None]
+    # What was acted on, e.g. "ingest_key:<id>".
+    target: Mapped[str | None] = mapped_column(String(128))
+    source_ip: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

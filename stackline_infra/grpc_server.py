@@ -1,0 +1,178 @@
+"""One gRPC server as every Stackline service runs it.
+
+Health service, reflection, error mapping and metrics around the service's own
+servicers; the health status follows the database; SIGTERM stops it gracefully.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stackline_infra.db.engine import is_connection_error, ping
+from stackline_infra.errors import StacklineError, Unavailable
+from stackline_infra.metrics import rpc_metrics
+
+log = logging.getLogger(__name__)
+
+# Registers one servicer on a server; keyed by the service's full proto name.
+Registration = Callable[[grpc.aio.Server], None]
+
+_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+class _ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Maps errors to status codes in one place and times every call."""
+
+    def __init__(self, service: str) -> None:
+        self._metrics = rpc_metrics(service)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method.rsplit("/", 1)[-1]
+        inner = handler.unary_unary
+        metrics = self._metrics
+
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                return await inner(request, context)
+            except StacklineError as exc:
+                code = exc.grpc_status
+                await _abort(context, exc)
+            except Exception as exc:
+                if is_connection_error(exc):
+                    code = grpc.StatusCode.UNAVAILABLE
+                    log.warning("database unreachable in %s: %s", method, type(exc).__name__)
+                    await _abort(context, Unavailable("database unavailable", retry_after=5))
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in %s", method)
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            finally:
+                metrics.requests.labels(method, code.name).inc()
+                metrics.duration.labels(method).observe(time.perf_counter() - started)
+
+        return grpc.unary_unary_rpc_method_handler(
+            call,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: StacklineError) -> None:
+    context.set_trailing_metadata(exc.metadata())
+    await context.abort(exc.grpc_status, exc.message)
+
+
+class ServiceHost:
+    """A grpc.aio server with the health, reflection, metrics and shutdown every service needs."""
+
+    def __init__(
+        self,
+        name: str,
+        servicers: Mapping[str, Registration],
+        *,
+        engine: AsyncEngine | None = None,
+        database_probe_seconds: float = 2.0,
+    ) -> None:
+        self.name = name
+        self._service_names = list(servicers)
+        self._engine = engine
+        self._probe_seconds = database_probe_seconds
+        self._probe_task: asyncio.Task[None] | None = None
+        self.server = grpc.aio.server(
+            interceptors=[_ServerInterceptor(name)],
+            options=[
+                ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+            ],
+        )
+        for register in servicers.values():
+            register(self.server)
+        self.health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            [*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
+        )
+
+    def bind(self, address: str) -> int:
+        """Listen on host:port (port 0 picks one) and return the port."""
+        port = self.server.add_insecure_port(address)
+        if port == 0:
+            raise OSError(f"cannot listen on {address}")
+        return port
+
+    async def start(self) -> None:
+        await self.server.start()
+        if self._engine is None:
+            await self._set_serving(True)
+        else:
+            await self._probe_database_once()
+            self._probe_task = asyncio.create_task(self._probe_database())
+
+    async def stop(self, grace: float) -> None:
+        if self._probe_task is not None:
+            self._probe_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe_task
+        # NOT_SERVING first, so load balancers stop sending before calls are cut.
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+    async def run_until_signalled(self, grace: float) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await self.start()
+        await stop.wait()
+        log.info("stopping %s, up to %.0f s for calls in flight", self.name, grace)
+        await self.stop(grace)
+
+    async def _set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for service in ("", *self._service_names):
+            await self.health.set(service, status)
+
+    async def _probe_database_once(self) -> None:
+        assert self._engine is not None
+        try:
+            await asyncio.wait_for(ping(self._engine), timeout=self._probe_seconds * 2)
+        except Exception as exc:  # any failure to answer SELECT 1 means not ready
+            log.warning("database probe failed: %s", type(exc).__name__)
+            await self._set_serving(False)
+        else:
+            await self._set_serving(True)
+
+    async def _probe_database(self) -> None:
+        while True:
+            await asyncio.sleep(self._probe_seconds)
+            await self._probe_database_once()
+
+
+def start_metrics_endpoint(host: str, port: int) -> None:
+    """Serve /metrics for Prometheus from a daemon thread; port 0 turns it off."""
+    if port:
+        start_http_server(port, addr=host)
