@@ -1,0 +1,1 @@
+"""Stackline's deployables, one package each; they meet only through proto/."""

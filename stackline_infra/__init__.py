@@ -1,4 +1,4 @@
-"""What every Stackline service is built with: settings, database, gRPC plumbing, errors, metrics, logs.
+"""What every Stackline service is built with: settings, database, gRPC, errors, metrics, logs.
 
 Holds no domain logic; services meet each other only through proto/.
 """

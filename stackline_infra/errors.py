@@ -70,6 +70,12 @@ class Conflict(StacklineError):
     http_status = 409
 
 
+class FailedPrecondition(StacklineError):
+    code = "failed_precondition"
+    grpc_status = grpc.StatusCode.FAILED_PRECONDITION
+    http_status = 400
+
+
 class PayloadTooLarge(StacklineError):
     code = "payload_too_large"
     grpc_status = grpc.StatusCode.INVALID_ARGUMENT
@@ -101,6 +107,7 @@ _BY_STATUS: dict[grpc.StatusCode, type[StacklineError]] = {
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
     grpc.StatusCode.NOT_FOUND: NotFound,
     grpc.StatusCode.ALREADY_EXISTS: Conflict,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
     grpc.StatusCode.RESOURCE_EXHAUSTED: RateLimited,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     # A service that did not answer in time is, to the caller, unavailable.

@@ -20,9 +20,10 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stackline_infra.db.engine import is_connection_error, ping
+from stackline_infra.db.engine import create_engine, is_connection_error, ping
 from stackline_infra.errors import StacklineError, Unavailable
 from stackline_infra.metrics import rpc_metrics
+from stackline_infra.settings import DatabaseSettings
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class ServiceHost:
 
     def bind(self, address: str) -> int:
         """Listen on host:port (port 0 picks one) and return the port."""
-        port = self.server.add_insecure_port(address)
+        port: int = self.server.add_insecure_port(address)
         if port == 0:
             raise OSError(f"cannot listen on {address}")
         return port
@@ -176,3 +177,18 @@ def start_metrics_endpoint(host: str, port: int) -> None:
     """Serve /metrics for Prometheus from a daemon thread; port 0 turns it off."""
     if port:
         start_http_server(port, addr=host)
+
+
+async def serve(
+    settings: DatabaseSettings, build_host: Callable[[AsyncEngine], ServiceHost]
+) -> None:
+    """Run one database-backed service until SIGTERM: engine, server, metrics, shutdown."""
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    try:
+        host = build_host(engine)
+        port = host.bind(f"{settings.grpc_host}:{settings.grpc_port}")
+        start_metrics_endpoint(settings.grpc_host, settings.metrics_port)
+        log.info("%s service listening on %s:%d", host.name, settings.grpc_host, port)
+        await host.run_until_signalled(settings.shutdown_grace_seconds)
+    finally:
+        await engine.dispose()

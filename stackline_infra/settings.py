@@ -36,7 +36,9 @@ class ServiceSettings(ProcessSettings):
 class DatabaseSettings(ServiceSettings):
     """A gRPC service that keeps its data in the shared database."""
 
-    database_url: str = Field(validation_alias=AliasChoices("DATABASE_URL", "STACKLINE_DATABASE_URL"))
+    database_url: str = Field(
+        validation_alias=AliasChoices("DATABASE_URL", "STACKLINE_DATABASE_URL")
+    )
     database_pool_size: int = Field(default=10, ge=1)
     # How often the health status is brought in line with the database's reachability.
     database_probe_seconds: float = 2.0

@@ -1,18 +1,20 @@
-"""`python -m stackline_infra.db upgrade|current|revision -m MSG`: migrate the database in DATABASE_URL."""
+"""`python -m stackline_infra.db upgrade|current|revision -m MSG`, on DATABASE_URL's database."""
 
 from __future__ import annotations
 
 import argparse
 
 from alembic import command
+from pydantic import AliasChoices, Field
 
 from stackline_infra.db.migrate import alembic_config
 from stackline_infra.settings import ProcessSettings, load_settings
-from pydantic import AliasChoices, Field
 
 
 class MigrateSettings(ProcessSettings):
-    database_url: str = Field(validation_alias=AliasChoices("DATABASE_URL", "STACKLINE_DATABASE_URL"))
+    database_url: str = Field(
+        validation_alias=AliasChoices("DATABASE_URL", "STACKLINE_DATABASE_URL")
+    )
 
 
 def main() -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 # How long an SQLite writer waits for another process's write lock.
 _SQLITE_BUSY_TIMEOUT_MS = 30_000

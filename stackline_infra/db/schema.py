@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -44,7 +44,10 @@ INCIDENT_STATUSES = ("open", "resolved", "ignored")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+    }
 
 
 class User(Base):
@@ -111,9 +114,7 @@ class Incident(Base):
         UniqueConstraint("project_id", "fingerprint"),
         # The editor's poll: a project's incidents in one status, newest first.
         Index("ix_incidents_project_status_last_seen", "project_id", "status", "last_seen", "id"),
-        CheckConstraint(
-            "status IN ('open', 'resolved', 'ignored')", name="status_known"
-        ),
+        CheckConstraint("status IN ('open', 'resolved', 'ignored')", name="status_known"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -47,7 +47,8 @@ class IngestServiceServicer:
     def IngestEvents(self, request, context):
         """Stores a batch of events, each for the project its key resolved to. An
         event id already stored for that project is acknowledged, not stored
-        again.
+        again. An invalid event is refused in its own result, not by failing the
+        call, because one call carries events from many clients.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

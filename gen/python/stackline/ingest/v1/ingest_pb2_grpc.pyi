@@ -36,7 +36,8 @@ class IngestServiceStub:
     IngestEvents: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.IngestEventsRequest, _ingest_pb2.IngestEventsResponse]
     """Stores a batch of events, each for the project its key resolved to. An
     event id already stored for that project is acknowledged, not stored
-    again.
+    again. An invalid event is refused in its own result, not by failing the
+    call, because one call carries events from many clients.
     """
 
 @_typing.type_check_only
@@ -45,7 +46,8 @@ class IngestServiceAsyncStub(IngestServiceStub):
     IngestEvents: _aio.UnaryUnaryMultiCallable[_ingest_pb2.IngestEventsRequest, _ingest_pb2.IngestEventsResponse]  # type: ignore[assignment]
     """Stores a batch of events, each for the project its key resolved to. An
     event id already stored for that project is acknowledged, not stored
-    again.
+    again. An invalid event is refused in its own result, not by failing the
+    call, because one call carries events from many clients.
     """
 
 class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -57,7 +59,8 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_ingest_pb2.IngestEventsResponse, _abc.Awaitable[_ingest_pb2.IngestEventsResponse]]:
         """Stores a batch of events, each for the project its key resolved to. An
         event id already stored for that project is acknowledged, not stored
-        again.
+        again. An invalid event is refused in its own result, not by failing the
+        call, because one call carries events from many clients.
         """
 
 def add_IngestServiceServicer_to_server(servicer: IngestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,1 @@
+"""AuthService: who a caller is — Stackline JWTs, their public keys, ingest-key checks."""

@@ -1,0 +1,35 @@
+"""AuthService wiring: the servicer on a ServiceHost."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from stackline.auth.v1 import auth_pb2, auth_pb2_grpc
+
+from services.auth.servicer import AuthServicer
+from services.auth.tokens import TokenIssuer
+from stackline_infra.db.engine import create_sessionmaker
+from stackline_infra.grpc_server import ServiceHost
+
+SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
+
+
+def build_host(
+    engine: AsyncEngine,
+    issuer: TokenIssuer,
+    *,
+    dev_login_enabled: bool,
+    database_probe_seconds: float = 2.0,
+) -> ServiceHost:
+    servicer = AuthServicer(
+        create_sessionmaker(engine), issuer, dev_login_enabled=dev_login_enabled
+    )
+    return ServiceHost(
+        "auth",
+        {
+            SERVICE_NAME: lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(
+                servicer, server
+            )
+        },
+        engine=engine,
+        database_probe_seconds=database_probe_seconds,
+    )

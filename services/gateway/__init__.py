@@ -1,0 +1,1 @@
+"""The gateway: Stackline's public HTTPS edge, translating to the services' gRPC."""

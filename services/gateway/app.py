@@ -1,0 +1,96 @@
+"""The gateway application: routes, error handling, middleware, and the channels it lives on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+
+from services.gateway.backends import open_backends
+from services.gateway.body_limit import BodyLimitMiddleware
+from services.gateway.credentials import IngestKeyCache, TokenVerifier
+from services.gateway.dependencies import GatewayState
+from services.gateway.errors import install_error_handlers
+from services.gateway.ingest_batcher import IngestBatcher
+from services.gateway.metrics import MetricsMiddleware
+from services.gateway.routers import auth, health, incidents, ingest, projects
+from services.gateway.schemas.ingest import IngestBatch, IngestEvent
+from services.gateway.settings import GatewaySettings
+
+DESCRIPTION = """\
+Stackline's public API: SDKs send errors to `POST /api/ingest` with a project's
+ingest key; the dashboard and the editor extension manage projects and read
+incidents with a user's access token.
+
+Every error is `{"error": {"code", "message", "field"}}`.
+"""
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        backends = open_backends(settings)
+        batcher = IngestBatcher(backends.ingest, max_pending=settings.ingest_max_pending_events)
+        app.state.gateway = GatewayState(
+            settings=settings,
+            backends=backends,
+            tokens=TokenVerifier(backends.auth),
+            ingest_keys=IngestKeyCache(backends.auth, ttl=settings.ingest_key_cache_seconds),
+            batcher=batcher,
+        )
+        try:
+            yield
+        finally:
+            await batcher.drain()
+            await backends.close()
+
+    app = FastAPI(
+        title="Stackline API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    for router in (ingest.router, projects.router, incidents.router, auth.router, health.router):
+        app.include_router(router)
+    install_error_handlers(app)
+    # Browser SDKs post errors from any site. No route trusts cookies, so a
+    # cross-origin call carries no ambient authority.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "If-None-Match"],
+        expose_headers=["ETag", "Retry-After"],
+        max_age=86_400,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    # Validation failures are answered with 400 in Stackline's error shape,
+    # never FastAPI's 422.
+    for path in schema["paths"].values():
+        for operation in path.values():
+            operation.get("responses", {}).pop("422", None)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    # The ingest body is read by hand for speed; publish its models anyway.
+    for model in (IngestEvent, IngestBatch):
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(model_schema.pop("$defs", {}))
+        components[model.__name__] = model_schema
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,167 @@
+"""Checking who calls: Stackline JWTs verified locally, ingest keys resolved through a cache.
+
+Neither costs a round trip on the common path: JWTs are verified with
+AuthService's public keys, fetched once and again only for an unknown key id;
+ingest keys are resolved by AuthService once per key per cache period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import grpc
+import jwt
+from stackline.auth.v1 import auth_pb2, auth_pb2_grpc
+
+from stackline_infra import keyformat
+from stackline_infra.errors import PermissionDenied, StacklineError, Unauthenticated, from_rpc_error
+
+log = logging.getLogger(__name__)
+
+_ALGORITHMS = ["EdDSA"]
+# Clock difference between AuthService and the gateway that is forgiven.
+_LEEWAY_SECONDS = 30
+# A token naming an unknown key id makes the gateway fetch the key set again,
+# but not more often than this: forged key ids must not hammer AuthService.
+_JWKS_MIN_REFRESH_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class User:
+    id: uuid.UUID
+    login: str
+
+
+class TokenVerifier:
+    def __init__(self, auth: auth_pb2_grpc.AuthServiceStub) -> None:
+        self._auth = auth
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._issuer = ""
+        self._audience = ""
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def _key(self, kid: str) -> jwt.PyJWK | None:
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        async with self._lock:
+            if (
+                kid not in self._keys
+                and time.monotonic() - self._fetched_at >= _JWKS_MIN_REFRESH_SECONDS
+            ):
+                await self._refresh()
+        return self._keys.get(kid)
+
+    async def _refresh(self) -> None:
+        response = await self._auth.GetPublicKeys(auth_pb2.GetPublicKeysRequest())
+        jwks = json.loads(response.jwks_json)
+        self._keys = {k["kid"]: jwt.PyJWK(k) for k in jwks["keys"]}
+        self._issuer = response.issuer
+        self._audience = response.audience
+        self._fetched_at = time.monotonic()
+
+    async def verify(self, token: str) -> User:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise Unauthenticated("malformed access token") from None
+        kid = header.get("kid")
+        if not isinstance(kid, str) or header.get("alg") not in _ALGORITHMS:
+            raise Unauthenticated("access token not signed by Stackline")
+        key = await self._key(kid)
+        if key is None:
+            raise Unauthenticated("access token not signed by Stackline")
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=_ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=_LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+            return User(uuid.UUID(claims["sub"]), str(claims.get("login", "")))
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("access token expired") from None
+        except (jwt.InvalidTokenError, ValueError):
+            raise Unauthenticated("invalid access token") from None
+
+
+@dataclass(frozen=True)
+class _Resolution:
+    project_id: str | None
+    error: StacklineError | None
+    expires: float
+
+
+class IngestKeyCache:
+    """Ingest key → project id, remembered for a short while.
+
+    Refusals are remembered too, for less time, so a flood of wrong keys costs
+    AuthService one lookup per key. Concurrent requests with the same uncached
+    key share one lookup.
+    """
+
+    _NEGATIVE_TTL = 5.0
+    _MAX_ENTRIES = 50_000
+
+    def __init__(self, auth: auth_pb2_grpc.AuthServiceStub, ttl: float) -> None:
+        self._auth = auth
+        self._ttl = ttl
+        self._entries: OrderedDict[bytes, _Resolution] = OrderedDict()
+        self._in_flight: dict[bytes, asyncio.Future[_Resolution]] = {}
+
+    async def project_for(self, key: str) -> str:
+        if not keyformat.is_well_formed(key):
+            raise Unauthenticated("malformed ingest key")
+        digest = keyformat.digest(key)
+        entry = self._entries.get(digest)
+        if entry is None or entry.expires <= time.monotonic():
+            entry = await self._resolve(digest, key)
+        if entry.error is not None:
+            raise entry.error
+        assert entry.project_id is not None
+        return entry.project_id
+
+    async def _resolve(self, digest: bytes, key: str) -> _Resolution:
+        pending = self._in_flight.get(digest)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[_Resolution] = asyncio.get_running_loop().create_future()
+        self._in_flight[digest] = future
+        try:
+            entry = await self._lookup(key)
+            self._remember(digest, entry)
+            future.set_result(entry)
+            return entry
+        except BaseException as exc:
+            future.set_exception(exc)
+            # Nobody else may be waiting; do not let the loop warn about it.
+            future.exception()
+            raise
+        finally:
+            del self._in_flight[digest]
+
+    async def _lookup(self, key: str) -> _Resolution:
+        try:
+            response = await self._auth.ResolveIngestKey(auth_pb2.ResolveIngestKeyRequest(key=key))
+        except grpc.aio.AioRpcError as exc:
+            error = from_rpc_error(exc)
+            if isinstance(error, (Unauthenticated, PermissionDenied)):
+                return _Resolution(None, error, time.monotonic() + self._NEGATIVE_TTL)
+            raise error from None
+        return _Resolution(response.project_id, None, time.monotonic() + self._ttl)
+
+    def _remember(self, digest: bytes, entry: _Resolution) -> None:
+        self._entries[digest] = entry
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self._MAX_ENTRIES:
+            self._entries.popitem(last=False)

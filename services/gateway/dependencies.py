@@ -1,0 +1,102 @@
+"""FastAPI dependencies: the gateway's state, the signed-in user, the ingest key's project."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from stackline.common.v1 import common_pb2
+
+from services.gateway.backends import Backends
+from services.gateway.credentials import IngestKeyCache, TokenVerifier, User
+from services.gateway.ingest_batcher import IngestBatcher
+from services.gateway.settings import GatewaySettings
+from stackline_infra import keyformat
+from stackline_infra.errors import Unauthenticated
+
+
+@dataclass(frozen=True)
+class GatewayState:
+    settings: GatewaySettings
+    backends: Backends
+    tokens: TokenVerifier
+    ingest_keys: IngestKeyCache
+    batcher: IngestBatcher
+
+
+def gateway_state(request: Request) -> GatewayState:
+    state: GatewayState = request.app.state.gateway
+    return state
+
+
+State = Annotated[GatewayState, Depends(gateway_state)]
+
+# Declared for OpenAPI; the checks themselves are below, so that every
+# failure gets Stackline's error shape and status.
+_user_token = HTTPBearer(
+    scheme_name="UserToken", description="A Stackline access token (JWT).", auto_error=False
+)
+_ingest_key = HTTPBearer(
+    scheme_name="IngestKey", description="A project's ingest key, `slk_...`.", auto_error=False
+)
+
+
+def client_ip(request: Request, trusted_proxy_hops: int) -> str:
+    """The caller's address: the socket peer, or what a trusted proxy put in X-Forwarded-For."""
+    peer = request.client.host if request.client else ""
+    if trusted_proxy_hops:
+        forwarded = [
+            p.strip() for p in request.headers.get("x-forwarded-for", "").split(",") if p.strip()
+        ]
+        if len(forwarded) >= trusted_proxy_hops:
+            candidate = forwarded[-trusted_proxy_hops]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
+    return peer
+
+
+def _bearer(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None:
+        raise Unauthenticated("missing credentials: send Authorization: Bearer <token>")
+    return credentials.credentials
+
+
+async def current_user(
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_user_token)]
+) -> User:
+    token = _bearer(credentials)
+    if token.startswith(keyformat.PREFIX):
+        raise Unauthenticated(
+            "an ingest key cannot call this endpoint; sign in for an access token"
+        )
+    return await state.tokens.verify(token)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def actor(request: Request, state: State, user: CurrentUser) -> common_pb2.Actor:
+    """The proto Actor for calls made on behalf of the signed-in user."""
+    return common_pb2.Actor(
+        user_id=str(user.id), source_ip=client_ip(request, state.settings.trusted_proxy_hops)
+    )
+
+
+Actor = Annotated[common_pb2.Actor, Depends(actor)]
+
+
+async def ingest_project(
+    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_ingest_key)]
+) -> str:
+    key = _bearer(credentials)
+    if not key.startswith(keyformat.PREFIX):
+        raise Unauthenticated("POST /api/ingest takes a project's ingest key (slk_...)")
+    return await state.ingest_keys.project_for(key)
+
+
+IngestProject = Annotated[str, Depends(ingest_project)]

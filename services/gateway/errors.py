@@ -1,0 +1,128 @@
+"""Every error the gateway answers, in one JSON shape: {"error": {"code", "message", "field"}}.
+
+Expected failures arrive as StacklineError (raised here or mapped from a
+service's gRPC status); anything else is a bug, logged, and answered with a
+generic 500 that leaks nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from services.gateway.responses import json_response
+from services.gateway.schemas.errors import ErrorBody, ErrorResponse
+from stackline_infra.errors import (
+    InvalidArgument,
+    NotFound,
+    StacklineError,
+    Unauthenticated,
+    from_rpc_error,
+)
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "invalid_argument",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+def _render(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = ErrorResponse(error=ErrorBody(code=code, message=message, field=field))
+    return json_response(body.model_dump(), status_code=status, headers=headers)
+
+
+def error_response(error: StacklineError) -> Response:
+    headers = {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    return _render(error.http_status, error.code, error.message, error.field, headers)
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """`("body", "events", 3, "platform")` → `events[3].platform`."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif part not in ("body", "query", "path", "header"):
+            parts.append(f".{part}" if parts else part)
+    return "".join(parts)
+
+
+def describe_validation_error(errors: list[Any]) -> InvalidArgument:
+    first = errors[0]
+    field = field_path(tuple(first.get("loc", ())))
+    kind = first.get("type", "")
+    if kind == "extra_forbidden":
+        message = f"unknown field {field}"
+    elif kind == "missing":
+        message = f"{field} is required"
+    else:
+        message = (
+            f"{field}: {first.get('msg', 'invalid')}" if field else first.get("msg", "invalid")
+        )
+    return InvalidArgument(message, field=field or None)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_stackline_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StacklineError)
+        if exc.http_status >= 500:
+            log.warning("answering %d: %s", exc.http_status, exc.message)
+        return error_response(exc)
+
+    async def on_rpc_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, grpc.aio.AioRpcError)
+        error = from_rpc_error(exc)
+        if error.http_status >= 500:
+            log.warning("service call failed: %s %s", exc.code().name, exc.details())
+        return error_response(error)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(describe_validation_error(list(exc.errors())))
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            return error_response(NotFound("no such endpoint"))
+        return _render(
+            exc.status_code,
+            _HTTP_CODES.get(exc.status_code, "error"),
+            str(exc.detail),
+            headers=exc.headers,
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(StacklineError("internal error"))
+
+    app.add_exception_handler(StacklineError, on_stackline_error)
+    app.add_exception_handler(grpc.aio.AioRpcError, on_rpc_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)

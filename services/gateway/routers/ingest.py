@@ -1,0 +1,130 @@
+"""POST /api/ingest: events from the SDKs, acknowledged only once committed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from stackline.ingest.v1 import ingest_pb2
+
+from services.gateway.dependencies import IngestProject, State
+from services.gateway.errors import describe_validation_error
+from services.gateway.metrics import INGEST_EVENTS
+from services.gateway.responses import json_response
+from services.gateway.schemas.errors import documented_errors
+from services.gateway.schemas.ingest import (
+    ExceptionIn,
+    IngestAccepted,
+    IngestBatch,
+    IngestBatchAccepted,
+    IngestEvent,
+)
+from stackline_infra.errors import InvalidArgument
+
+router = APIRouter(tags=["ingest"])
+
+# Deeper cause chains are cut here: nobody reads the tenth cause, and protobuf
+# refuses messages nested past its recursion limit.
+_MAX_CAUSE_DEPTH = 5
+
+
+def _exception(source: ExceptionIn, target: ingest_pb2.ExceptionInfo, depth: int = 0) -> None:
+    target.type = source.type
+    target.message = source.message
+    target.stack = source.stack
+    if source.cause is not None and depth < _MAX_CAUSE_DEPTH:
+        _exception(source.cause, target.cause, depth + 1)
+
+
+def _to_proto(event: IngestEvent, project_id: str, field_prefix: str) -> ingest_pb2.Event:
+    if event.exception is None and not event.message:
+        raise InvalidArgument(
+            "an event needs an exception or a message", field=f"{field_prefix}exception"
+        )
+    message = ingest_pb2.Event(
+        project_id=project_id,
+        event_id=str(event.event_id or uuid.uuid4()),
+        platform=event.platform,
+        message=event.message or "",
+        level=event.level or "",
+        commit_sha=event.commit_sha or "",
+        environment=event.environment or "",
+        deploy_root=event.deploy_root or "",
+        release=event.release or "",
+        tags=event.tags,
+        fingerprint=event.fingerprint or "",
+    )
+    if event.timestamp is not None:
+        message.timestamp.FromDatetime(event.timestamp)
+    if event.exception is not None:
+        _exception(event.exception, message.exception)
+    if event.runtime is not None:
+        message.runtime.name, message.runtime.version = event.runtime.name, event.runtime.version
+    if event.sdk is not None:
+        message.sdk.name, message.sdk.version = event.sdk.name, event.sdk.version
+    if event.request is not None:
+        message.request.method, message.request.url = event.request.method, event.request.url
+    for crumb in event.breadcrumbs:
+        added = message.breadcrumbs.add(
+            category=crumb.category, message=crumb.message, level=crumb.level
+        )
+        if crumb.timestamp is not None:
+            added.timestamp.FromDatetime(crumb.timestamp)
+    return message
+
+
+def _parse(body: bytes, project_id: str) -> tuple[list[ingest_pb2.Event], bool]:
+    """The body's events as protos, and whether it was a batch."""
+    try:
+        document: Any = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        # orjson refuses invalid UTF-8, lone surrogates and nesting past 1024.
+        raise InvalidArgument(f"body is not valid JSON: {exc}") from None
+    try:
+        if isinstance(document, dict) and "events" in document:
+            batch = IngestBatch.model_validate(document)
+            return [
+                _to_proto(e, project_id, f"events[{i}].") for i, e in enumerate(batch.events)
+            ], True
+        return [_to_proto(IngestEvent.model_validate(document), project_id, "")], False
+    except ValidationError as exc:
+        raise describe_validation_error(exc.errors()) from None
+
+
+@router.post(
+    "/api/ingest",
+    summary="Send one event, or a batch of up to 100",
+    responses=documented_errors(400, 401, 403, 413, 429),
+    response_model=IngestAccepted | IngestBatchAccepted,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/IngestEvent"},
+                            {"$ref": "#/components/schemas/IngestBatch"},
+                        ]
+                    }
+                }
+            },
+        }
+    },
+)
+async def ingest(request: Request, state: State, project_id: IngestProject) -> Response:
+    events, is_batch = _parse(await request.body(), project_id)
+    results = await state.batcher.submit(events)
+    for index, result in enumerate(results):
+        if result.HasField("rejection"):
+            INGEST_EVENTS.labels("rejected").inc()
+            prefix = f"events[{index}]." if is_batch else ""
+            raise InvalidArgument(result.rejection.message, field=prefix + result.rejection.field)
+    INGEST_EVENTS.labels("accepted").inc(len(results))
+    # Built by hand: this is the hot path, and the shape is the response model's.
+    if is_batch:
+        return json_response({"ids": [r.event_id for r in results]})
+    return json_response({"id": results[0].event_id})

@@ -1,0 +1,125 @@
+"""Projects and ingest keys of the signed-in user."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from stackline.projects.v1 import projects_pb2
+
+from services.gateway.dependencies import Actor, State
+from services.gateway.schemas.errors import documented_errors
+from services.gateway.schemas.projects import (
+    IngestKeyCreated,
+    IngestKeyInfo,
+    Project,
+    ProjectCreate,
+    ProjectCreated,
+    ProjectDetail,
+    ProjectList,
+    ProjectResponse,
+    ProjectUpdate,
+    ProjectUpdated,
+)
+
+router = APIRouter(prefix="/api/projects", tags=["projects"])
+
+
+def _detail(project: projects_pb2.Project, keys: list[projects_pb2.IngestKey]) -> ProjectDetail:
+    return ProjectDetail(
+        **Project.from_proto(project).model_dump(),
+        ingest_keys=[IngestKeyInfo.from_proto(k) for k in keys],
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a project for a GitHub repository; its first ingest key is returned this once",
+    responses=documented_errors(400, 401, 409),
+)
+async def create_project(body: ProjectCreate, state: State, actor: Actor) -> ProjectCreated:
+    response = await state.backends.projects.CreateProject(
+        projects_pb2.CreateProjectRequest(
+            actor=actor, name=body.name, repo=body.repo, retention_days=body.retention_days or 0
+        )
+    )
+    return ProjectCreated(
+        project=_detail(response.project, [response.ingest_key]),
+        ingest_key=response.ingest_key_secret,
+    )
+
+
+@router.get("", summary="Your projects", responses=documented_errors(401))
+async def list_projects(state: State, actor: Actor) -> ProjectList:
+    response = await state.backends.projects.ListProjects(
+        projects_pb2.ListProjectsRequest(actor=actor)
+    )
+    return ProjectList(projects=[Project.from_proto(p) for p in response.projects])
+
+
+@router.get(
+    "/{project_id}",
+    summary="One of your projects, with its keys",
+    responses=documented_errors(401, 404),
+)
+async def get_project(project_id: str, state: State, actor: Actor) -> ProjectResponse:
+    response = await state.backends.projects.GetProject(
+        projects_pb2.GetProjectRequest(actor=actor, project_id=project_id)
+    )
+    return ProjectResponse(project=_detail(response.project, list(response.ingest_keys)))
+
+
+@router.patch(
+    "/{project_id}",
+    summary="Rename a project or change its retention",
+    responses=documented_errors(400, 401, 404),
+)
+async def update_project(
+    project_id: str, body: ProjectUpdate, state: State, actor: Actor
+) -> ProjectUpdated:
+    request = projects_pb2.UpdateProjectRequest(actor=actor, project_id=project_id)
+    if body.name is not None:
+        request.name = body.name
+    if body.retention_days is not None:
+        request.retention_days = body.retention_days
+    response = await state.backends.projects.UpdateProject(request)
+    return ProjectUpdated(project=Project.from_proto(response.project))
+
+
+@router.delete(
+    "/{project_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a project with its keys, incidents and events",
+    responses=documented_errors(401, 404),
+)
+async def delete_project(project_id: str, state: State, actor: Actor) -> Response:
+    await state.backends.projects.DeleteProject(
+        projects_pb2.DeleteProjectRequest(actor=actor, project_id=project_id)
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{project_id}/keys",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create another ingest key; returned this once",
+    responses=documented_errors(401, 404),
+)
+async def create_key(project_id: str, state: State, actor: Actor) -> IngestKeyCreated:
+    response = await state.backends.projects.CreateIngestKey(
+        projects_pb2.CreateIngestKeyRequest(actor=actor, project_id=project_id)
+    )
+    return IngestKeyCreated(
+        ingest_key=response.ingest_key_secret, key=IngestKeyInfo.from_proto(response.ingest_key)
+    )
+
+
+@router.delete(
+    "/{project_id}/keys/{key_id}",
+    summary="Revoke an ingest key; events sent with it are refused within a minute",
+    responses=documented_errors(401, 404),
+)
+async def revoke_key(project_id: str, key_id: str, state: State, actor: Actor) -> IngestKeyInfo:
+    response = await state.backends.projects.RevokeIngestKey(
+        projects_pb2.RevokeIngestKeyRequest(actor=actor, project_id=project_id, key_id=key_id)
+    )
+    return IngestKeyInfo.from_proto(response.ingest_key)

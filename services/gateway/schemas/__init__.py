@@ -1,0 +1,1 @@
+"""The public JSON contract of the gateway, kept apart from the protos on purpose."""

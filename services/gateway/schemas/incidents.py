@@ -1,0 +1,151 @@
+"""Incidents as the API shows them (DESIGN.md, "Incident, as the API returns it")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+from stackline.common.v1 import common_pb2
+from stackline.incidents.v1 import incidents_pb2
+
+from stackline_infra.timestamps import from_proto
+
+Status = Literal["open", "resolved", "ignored"]
+
+STATUS_TO_PROTO: dict[str, incidents_pb2.IncidentStatus.ValueType] = {
+    "open": incidents_pb2.INCIDENT_STATUS_OPEN,
+    "resolved": incidents_pb2.INCIDENT_STATUS_RESOLVED,
+    "ignored": incidents_pb2.INCIDENT_STATUS_IGNORED,
+}
+_STATUS_NAMES = {value: name for name, value in STATUS_TO_PROTO.items()}
+
+
+class Frame(BaseModel):
+    file: str | None = Field(
+        description="Relative to the repository root; null outside the repository."
+    )
+    line: int | None = Field(description="1-based.")
+    column: int | None
+    function: str
+    in_app: bool
+    abs_path: str = Field(description="The path as the runtime printed it.")
+
+    @classmethod
+    def from_proto(cls, frame: common_pb2.Frame) -> Frame:
+        return cls(
+            file=frame.file if frame.HasField("file") else None,
+            line=frame.line or None,
+            column=frame.column or None,
+            function=frame.function,
+            in_app=frame.in_app,
+            abs_path=frame.abs_path,
+        )
+
+
+class Culprit(BaseModel):
+    file: str
+    line: int | None
+    column: int | None
+    function: str
+
+
+class Event(BaseModel):
+    id: str
+    event_id: str
+    occurred_at: datetime
+    commit_sha: str | None
+    environment: str | None
+    platform: str
+    release: str | None
+    raw_stack: str
+    frames: list[Frame] = Field(description="Innermost first: frames[0] raised.")
+    context: dict[str, Any] = Field(description="Runtime, SDK, request, tags, breadcrumbs, causes.")
+
+    @classmethod
+    def from_proto(cls, event: incidents_pb2.Event) -> Event:
+        return cls(
+            id=event.id,
+            event_id=event.event_id,
+            occurred_at=from_proto(event.occurred_at),
+            commit_sha=event.commit_sha or None,
+            environment=event.environment or None,
+            platform=event.platform,
+            release=event.release or None,
+            raw_stack=event.raw_stack,
+            frames=[Frame.from_proto(f) for f in event.frames],
+            context=orjson.loads(event.context_json) if event.context_json else {},
+        )
+
+
+class Incident(BaseModel):
+    id: str
+    project_id: str
+    repo: str
+    status: Status
+    title: str
+    exception_type: str
+    message: str
+    culprit: Culprit | None = Field(
+        description="The innermost frame in the repository; null when none is."
+    )
+    commit_sha: str | None = Field(description="The commit the incident was last seen at.")
+    environment: str | None
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    github_url: str | None = Field(description="Permalink to the culprit line at commit_sha.")
+
+    @classmethod
+    def from_proto(cls, incident: incidents_pb2.Incident) -> Incident:
+        culprit = None
+        if incident.HasField("culprit"):
+            culprit = Culprit(
+                file=incident.culprit.file,
+                line=incident.culprit.line or None,
+                column=incident.culprit.column or None,
+                function=incident.culprit.function,
+            )
+        return cls(
+            id=incident.id,
+            project_id=incident.project_id,
+            repo=incident.repo,
+            status=_STATUS_NAMES[incident.status],
+            title=incident.title,
+            exception_type=incident.exception_type,
+            message=incident.message,
+            culprit=culprit,
+            commit_sha=incident.commit_sha or None,
+            environment=incident.environment or None,
+            count=incident.count,
+            first_seen=from_proto(incident.first_seen),
+            last_seen=from_proto(incident.last_seen),
+            github_url=incident.github_url or None,
+        )
+
+
+class IncidentDetail(Incident):
+    latest_event: Event | None
+
+    @classmethod
+    def from_proto(cls, incident: incidents_pb2.Incident) -> IncidentDetail:
+        return cls(
+            **Incident.from_proto(incident).model_dump(),
+            latest_event=Event.from_proto(incident.latest_event)
+            if incident.HasField("latest_event")
+            else None,
+        )
+
+
+class IncidentList(BaseModel):
+    incidents: list[Incident]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last."
+    )
+
+
+class IncidentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status

@@ -1,0 +1,95 @@
+"""The ingest event an SDK sends to POST /api/ingest (DESIGN.md, "Ingest event")."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_BATCH = 100
+
+
+def _no_nul(text: str) -> str:
+    # Valid JSON may spell NUL as \u0000; PostgreSQL stores no NUL in text.
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+Text16 = Annotated[str, StringConstraints(max_length=16), AfterValidator(_no_nul)]
+Text32 = Annotated[str, StringConstraints(max_length=32), AfterValidator(_no_nul)]
+Text64 = Annotated[str, StringConstraints(max_length=64), AfterValidator(_no_nul)]
+Text200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
+Text256 = Annotated[str, StringConstraints(max_length=256), AfterValidator(_no_nul)]
+Text1024 = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_no_nul)]
+Text2048 = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_no_nul)]
+
+
+class _Model(BaseModel):
+    # Unknown fields are refused, not ignored: a misspelt field would
+    # otherwise vanish without a word.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExceptionIn(_Model):
+    type: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_no_nul)]
+    # Long messages and stacks are truncated by IngestService, not refused:
+    # an error is worth keeping even when its text is huge.
+    message: Text = ""
+    stack: Text = ""
+    cause: ExceptionIn | None = None
+
+
+class NameVersion(_Model):
+    name: Text64 = ""
+    version: Text64 = ""
+
+
+class RequestInfo(_Model):
+    method: Text16 = ""
+    url: Text2048 = ""
+
+
+class Breadcrumb(_Model):
+    timestamp: AwareDatetime | None = None
+    category: Text64 = ""
+    message: Text1024 = ""
+    level: Text16 = ""
+
+
+class IngestEvent(_Model):
+    event_id: uuid.UUID | None = Field(
+        default=None,
+        description="Client-made UUID; the same id twice is stored once. Made here when absent.",
+    )
+    timestamp: AwareDatetime | None = Field(
+        default=None, description="When it happened; the time of receipt when absent."
+    )
+    platform: Literal["node", "browser", "edge", "python"]
+    exception: ExceptionIn | None = None
+    message: Text | None = Field(
+        default=None, description="For an event captured from a message rather than an exception."
+    )
+    level: Literal["fatal", "error", "warning", "info", "debug"] | None = None
+    commit_sha: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{7,40}$")] | None = None
+    environment: Text64 | None = None
+    deploy_root: Text1024 | None = None
+    release: Text200 | None = None
+    runtime: NameVersion | None = None
+    sdk: NameVersion | None = None
+    request: RequestInfo | None = None
+    tags: dict[Text32, Text200] = Field(default_factory=dict, max_length=50)
+    breadcrumbs: list[Breadcrumb] = Field(default_factory=list, max_length=100)
+    fingerprint: Text256 | None = None
+
+
+class IngestBatch(_Model):
+    events: list[IngestEvent] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class IngestAccepted(BaseModel):
+    id: uuid.UUID
+
+
+class IngestBatchAccepted(BaseModel):
+    ids: list[uuid.UUID]

@@ -1,0 +1,93 @@
+"""Projects and their ingest keys, as the API shows them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from stackline.projects.v1 import projects_pb2
+
+from stackline_infra.timestamps import from_proto
+
+
+class IngestKeyInfo(BaseModel):
+    id: str
+    # The first characters of the key, to tell keys apart; never usable.
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def from_proto(cls, key: projects_pb2.IngestKey) -> IngestKeyInfo:
+        return cls(
+            id=key.id,
+            prefix=key.prefix,
+            created_at=from_proto(key.created_at),
+            last_used_at=from_proto(key.last_used_at) if key.HasField("last_used_at") else None,
+            revoked_at=from_proto(key.revoked_at) if key.HasField("revoked_at") else None,
+        )
+
+
+class Project(BaseModel):
+    id: str
+    name: str
+    repo: str = Field(description="The GitHub repository, owner/repo.")
+    retention_days: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_proto(cls, project: projects_pb2.Project) -> Project:
+        return cls(
+            id=project.id,
+            name=project.name,
+            repo=project.repo,
+            retention_days=project.retention_days,
+            created_at=from_proto(project.created_at),
+            updated_at=from_proto(project.updated_at),
+        )
+
+
+class ProjectDetail(Project):
+    ingest_keys: list[IngestKeyInfo]
+
+
+class _Write(BaseModel):
+    # owner, keys and timestamps are not the client's to set: unknown fields
+    # are refused rather than quietly dropped.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectCreate(_Write):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    repo: Annotated[str, Field(min_length=3, max_length=140, examples=["octo-org/shop-api"])]
+    retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class ProjectUpdate(_Write):
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class ProjectCreated(BaseModel):
+    project: ProjectDetail
+    ingest_key: str = Field(description="The whole key. Shown this once: only its hash is kept.")
+
+
+class ProjectResponse(BaseModel):
+    project: ProjectDetail
+
+
+class ProjectUpdated(BaseModel):
+    project: Project
+
+
+class ProjectList(BaseModel):
+    projects: list[Project]
+
+
+class IngestKeyCreated(BaseModel):
+    ingest_key: str = Field(description="The whole key. Shown this once: only its hash is kept.")
+    key: IngestKeyInfo

@@ -1,0 +1,1 @@
+"""IncidentsService: the incidents of a user's projects, for the editor and the dashboard."""

@@ -1,0 +1,69 @@
+"""All SQL of IncidentsService."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Row, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stackline_infra.db.schema import Event, Incident, Project
+
+
+async def owned_projects_for_repo(
+    session: AsyncSession, owner_id: uuid.UUID, repo: str
+) -> Sequence[Row[uuid.UUID, str]]:
+    result = await session.execute(
+        select(Project.id, Project.repo).where(
+            Project.owner_id == owner_id, func.lower(Project.repo) == repo.lower()
+        )
+    )
+    return result.all()
+
+
+async def list_incidents(
+    session: AsyncSession,
+    project_ids: Sequence[uuid.UUID],
+    *,
+    status: str | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Incident]:
+    """Newest last_seen first; `after` is the (last_seen, id) of the previous page's last row."""
+    query = select(Incident).where(Incident.project_id.in_(project_ids))
+    if status is not None:
+        query = query.where(Incident.status == status)
+    if after is not None:
+        last_seen, last_id = after
+        query = query.where(
+            or_(
+                Incident.last_seen < last_seen,
+                (Incident.last_seen == last_seen) & (Incident.id < last_id),
+            )
+        )
+    query = query.order_by(Incident.last_seen.desc(), Incident.id.desc()).limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def get_owned_incident(
+    session: AsyncSession, owner_id: uuid.UUID, incident_id: uuid.UUID, *, for_update: bool = False
+) -> Row[Incident, str] | None:
+    query = (
+        select(Incident, Project.repo)
+        .join(Project, Project.id == Incident.project_id)
+        .where(Incident.id == incident_id, Project.owner_id == owner_id)
+    )
+    if for_update:
+        query = query.with_for_update(of=Incident)
+    return (await session.execute(query)).one_or_none()
+
+
+async def latest_event(session: AsyncSession, incident_id: uuid.UUID) -> Event | None:
+    return await session.scalar(
+        select(Event)
+        .where(Event.incident_id == incident_id)
+        .order_by(Event.occurred_at.desc(), Event.id.desc())
+        .limit(1)
+    )

@@ -1,0 +1,159 @@
+"""IncidentsService rules: a user reads and changes only the incidents of projects they own.
+
+Takes a session; never commits. Another user's incident is "not found".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.incidents import repository
+from stackline_infra.db import audit
+from stackline_infra.db.schema import INCIDENT_STATUSES, Event, Incident
+from stackline_infra.db.types import utcnow
+from stackline_infra.errors import InvalidArgument, NotFound
+from stackline_infra.identity import Caller
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+
+_REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/[A-Za-z0-9._-]{1,100}")
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    incident: Incident
+    repo: str
+    github_url: str
+    latest_event: Event | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    incidents: Sequence[IncidentView]
+    next_cursor: str
+
+
+def github_url(web_url: str, repo: str, incident: Incident) -> str:
+    """Permalink to the culprit line at the commit where the incident was last seen."""
+    if not (incident.last_commit_sha and incident.culprit_file and incident.culprit_line):
+        return ""
+    path = quote(incident.culprit_file, safe="/")
+    base = f"{web_url.rstrip('/')}/{repo}/blob/{incident.last_commit_sha}"
+    return f"{base}/{path}#L{incident.culprit_line}"
+
+
+def _encode_cursor(incident: Incident) -> str:
+    raw = orjson.dumps([incident.last_seen.isoformat(), str(incident.id)])
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        last_seen, last_id = orjson.loads(raw)
+        position = datetime.fromisoformat(last_seen), uuid.UUID(last_id)
+    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+        raise InvalidArgument("cursor is not one this API returned", field="cursor") from None
+    if position[0].tzinfo is None:
+        raise InvalidArgument("cursor is not one this API returned", field="cursor")
+    return position
+
+
+async def list_incidents(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    repo: str,
+    status: str | None,
+    page_size: int,
+    cursor: str,
+    github_web_url: str,
+) -> Page:
+    if not _REPO.fullmatch(repo):
+        raise InvalidArgument("repo must be a GitHub repository as owner/repo", field="repo")
+    if status is not None and status not in INCIDENT_STATUSES:
+        raise InvalidArgument(
+            f"status must be one of {', '.join(INCIDENT_STATUSES)}", field="status"
+        )
+    if not 0 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE}", field="page_size")
+    after = _decode_cursor(cursor) if cursor else None
+
+    projects = await repository.owned_projects_for_repo(session, caller.user_id, repo)
+    if not projects:
+        # The editor tells "this repository has no Stackline project" from "no incidents".
+        raise NotFound(f"none of your projects is mapped to {repo}", field="repo")
+    repo_by_project = {project_id: project_repo for project_id, project_repo in projects}
+    limit = page_size or DEFAULT_PAGE_SIZE
+    rows = await repository.list_incidents(
+        session, list(repo_by_project), status=status, after=after, limit=limit + 1
+    )
+    views = [
+        IncidentView(
+            i,
+            repo_by_project[i.project_id],
+            github_url(github_web_url, repo_by_project[i.project_id], i),
+        )
+        for i in rows[:limit]
+    ]
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else ""
+    return Page(views, next_cursor)
+
+
+async def get_incident(
+    session: AsyncSession, caller: Caller, incident_id: uuid.UUID, *, github_web_url: str
+) -> IncidentView:
+    row = await repository.get_owned_incident(session, caller.user_id, incident_id)
+    if row is None:
+        raise NotFound("no such incident")
+    incident, repo = row
+    return IncidentView(
+        incident,
+        repo,
+        github_url(github_web_url, repo, incident),
+        await repository.latest_event(session, incident.id),
+    )
+
+
+async def set_status(
+    session: AsyncSession,
+    caller: Caller,
+    incident_id: uuid.UUID,
+    status: str,
+    *,
+    github_web_url: str,
+) -> IncidentView:
+    if status not in INCIDENT_STATUSES:
+        raise InvalidArgument(
+            f"status must be one of {', '.join(INCIDENT_STATUSES)}", field="status"
+        )
+    row = await repository.get_owned_incident(session, caller.user_id, incident_id, for_update=True)
+    if row is None:
+        raise NotFound("no such incident")
+    incident, repo = row
+    previous = incident.status
+    if status != previous:
+        incident.status = status
+        incident.resolved_at = utcnow() if status == "resolved" else None
+        await session.flush()
+        await audit.record(
+            session,
+            action="incident.status",
+            actor_user_id=caller.user_id,
+            source_ip=caller.source_ip,
+            project_id=incident.project_id,
+            target=f"incident:{incident.id}",
+            details={"from": previous, "to": status},
+        )
+    return IncidentView(incident, repo, github_url(github_web_url, repo, incident))

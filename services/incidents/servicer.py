@@ -1,0 +1,140 @@
+"""IncidentsService's gRPC edge: proto in, proto out; each call is one transaction."""
+
+from __future__ import annotations
+
+import grpc
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from stackline.common.v1 import common_pb2
+from stackline.incidents.v1 import incidents_pb2, incidents_pb2_grpc
+
+from services.incidents import service
+from stackline_infra.db.schema import Event
+from stackline_infra.errors import InvalidArgument
+from stackline_infra.identity import caller_from_proto, parse_id
+from stackline_infra.timestamps import to_proto
+
+_STATUS_TO_PROTO = {
+    "open": incidents_pb2.INCIDENT_STATUS_OPEN,
+    "resolved": incidents_pb2.INCIDENT_STATUS_RESOLVED,
+    "ignored": incidents_pb2.INCIDENT_STATUS_IGNORED,
+}
+_STATUS_FROM_PROTO: dict[int, str] = {value: name for name, value in _STATUS_TO_PROTO.items()}
+
+
+def _frame(frame: dict[str, object]) -> common_pb2.Frame:
+    message = common_pb2.Frame(
+        line=int(frame.get("line") or 0),  # type: ignore[call-overload]
+        column=int(frame.get("column") or 0),  # type: ignore[call-overload]
+        function=str(frame.get("function") or ""),
+        in_app=bool(frame.get("in_app")),
+        abs_path=str(frame.get("abs_path") or ""),
+    )
+    if frame.get("file"):
+        message.file = str(frame["file"])
+    return message
+
+
+def _event(event: Event) -> incidents_pb2.Event:
+    return incidents_pb2.Event(
+        id=str(event.id),
+        event_id=str(event.event_id),
+        occurred_at=to_proto(event.occurred_at),
+        commit_sha=event.commit_sha or "",
+        environment=event.environment or "",
+        platform=event.platform,
+        raw_stack=event.raw_stack,
+        frames=[_frame(f) for f in event.frames],
+        release=event.release or "",
+        context_json=orjson.dumps(event.context).decode(),
+    )
+
+
+def _incident(view: service.IncidentView) -> incidents_pb2.Incident:
+    incident = view.incident
+    message = incidents_pb2.Incident(
+        id=str(incident.id),
+        project_id=str(incident.project_id),
+        repo=view.repo,
+        status=_STATUS_TO_PROTO[incident.status],
+        title=incident.title,
+        exception_type=incident.exception_type,
+        message=incident.message,
+        commit_sha=incident.last_commit_sha or "",
+        environment=incident.last_environment or "",
+        count=incident.count,
+        first_seen=to_proto(incident.first_seen),
+        last_seen=to_proto(incident.last_seen),
+        github_url=view.github_url,
+    )
+    if incident.culprit_file is not None:
+        message.culprit.CopyFrom(
+            common_pb2.Frame(
+                file=incident.culprit_file,
+                line=incident.culprit_line or 0,
+                column=incident.culprit_column or 0,
+                function=incident.culprit_function or "",
+                in_app=True,
+            )
+        )
+    if view.latest_event is not None:
+        message.latest_event.CopyFrom(_event(view.latest_event))
+    return message
+
+
+def _status(value: int, *, required: bool) -> str | None:
+    if value == incidents_pb2.INCIDENT_STATUS_UNSPECIFIED and not required:
+        return None
+    status = _STATUS_FROM_PROTO.get(value)
+    if status is None:
+        raise InvalidArgument("status must be open, resolved or ignored", field="status")
+    return status
+
+
+class IncidentsServicer(incidents_pb2_grpc.IncidentsServiceServicer):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, github_web_url: str) -> None:
+        self._sessions = sessions
+        self._github_web_url = github_web_url
+
+    async def ListIncidents(
+        self, request: incidents_pb2.ListIncidentsRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.ListIncidentsResponse:
+        caller = caller_from_proto(request.actor)
+        status = _status(request.status, required=False)
+        async with self._sessions.begin() as session:
+            page = await service.list_incidents(
+                session,
+                caller,
+                repo=request.repo,
+                status=status,
+                page_size=request.page_size,
+                cursor=request.cursor,
+                github_web_url=self._github_web_url,
+            )
+        return incidents_pb2.ListIncidentsResponse(
+            incidents=[_incident(v) for v in page.incidents], next_cursor=page.next_cursor
+        )
+
+    async def GetIncident(
+        self, request: incidents_pb2.GetIncidentRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.GetIncidentResponse:
+        caller = caller_from_proto(request.actor)
+        incident_id = parse_id(request.incident_id, "incident")
+        async with self._sessions.begin() as session:
+            view = await service.get_incident(
+                session, caller, incident_id, github_web_url=self._github_web_url
+            )
+        return incidents_pb2.GetIncidentResponse(incident=_incident(view))
+
+    async def UpdateIncidentStatus(
+        self, request: incidents_pb2.UpdateIncidentStatusRequest, context: grpc.aio.ServicerContext
+    ) -> incidents_pb2.UpdateIncidentStatusResponse:
+        caller = caller_from_proto(request.actor)
+        incident_id = parse_id(request.incident_id, "incident")
+        status = _status(request.status, required=True)
+        assert status is not None
+        async with self._sessions.begin() as session:
+            view = await service.set_status(
+                session, caller, incident_id, status, github_web_url=self._github_web_url
+            )
+        return incidents_pb2.UpdateIncidentStatusResponse(incident=_incident(view))

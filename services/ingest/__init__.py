@@ -1,0 +1,1 @@
+"""IngestService: validated events in, stored events and their incidents out."""

@@ -1,0 +1,96 @@
+"""From the path a runtime printed to a repository file, and whether it is the app's own code."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from urllib.parse import unquote, urlsplit
+
+# Where hosts put the deployed checkout, tried when the SDK sent no deploy_root.
+_KNOWN_ROOTS = (
+    "/var/task/",
+    "/vercel/path0/",
+    "/vercel/path1/",
+    "/app/",
+    "/workspace/",
+    "/opt/render/project/src/",
+)
+_SRV_ROOT = re.compile(r"^/srv/[^/]+/")
+# Code that is not the app's: installed packages, the runtime's own modules.
+_VENDORED = (
+    "/node_modules/",
+    "/site-packages/",
+    "/dist-packages/",
+    "/.pnpm/",
+    "/bower_components/",
+)
+_PYTHON_STDLIB = re.compile(r"/lib/python\d+(?:\.\d+)?/")
+_NOT_FILES = (
+    "<anonymous>",
+    "<string>",
+    "<frozen ",
+    "<stdin>",
+    "native",
+    "[native code]",
+    "<unknown>",
+)
+
+
+def _strip_scheme(path: str) -> str:
+    if path.startswith("file://"):
+        return unquote(urlsplit(path).path)
+    if "://" in path:
+        # A browser frame (https://host/assets/app.js) or a bundler URL
+        # (webpack://app/./src/x.ts): the path part stands for the repo.
+        scheme, _, rest = path.partition("://")
+        if scheme in ("webpack", "webpack-internal", "app", "rsc"):
+            return rest.split("/", 1)[1] if "/" in rest else rest
+        # A page's script: its URL path is relative to the site, not the disk.
+        return unquote(urlsplit(path).path).lstrip("/")
+    return path
+
+
+def to_repo_path(abs_path: str, deploy_root: str) -> tuple[str | None, bool]:
+    """(path relative to the repository root, in_app) for one frame.
+
+    The path is None when the frame is not in the repository (a dependency,
+    the runtime, generated code) or cannot be placed in it.
+    """
+    if (
+        not abs_path
+        or abs_path.startswith(("node:", "internal/"))
+        or abs_path.startswith(_NOT_FILES)
+    ):
+        return None, False
+    path = _strip_scheme(abs_path).replace("\\", "/")
+    if any(marker in path for marker in _VENDORED) or path.startswith(
+        ("node_modules/", "site-packages/")
+    ):
+        return None, False
+    if _PYTHON_STDLIB.search(path):
+        return None, False
+    relative = _relative_to_root(path, deploy_root)
+    if relative is None:
+        return None, True
+    relative = posixpath.normpath(relative)
+    if relative in (".", "") or relative.startswith("../"):
+        return None, True
+    return relative, True
+
+
+def _relative_to_root(path: str, deploy_root: str) -> str | None:
+    if deploy_root:
+        root = deploy_root.replace("\\", "/").rstrip("/") + "/"
+        if path.startswith(root):
+            return path[len(root) :]
+    for root in _KNOWN_ROOTS:
+        if path.startswith(root):
+            return path[len(root) :]
+    srv = _SRV_ROOT.match(path)
+    if srv:
+        return path[srv.end() :]
+    if not path.startswith("/"):
+        return path.removeprefix("./")
+    # An absolute path outside every root we know: in the app, most likely,
+    # but there is no telling which part of it is the repository.
+    return None

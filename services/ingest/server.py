@@ -1,0 +1,26 @@
+"""IngestService wiring: the servicer on a ServiceHost."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+
+from services.ingest.servicer import IngestServicer
+from stackline_infra.db.engine import create_sessionmaker
+from stackline_infra.grpc_server import ServiceHost
+
+SERVICE_NAME = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
+
+
+def build_host(engine: AsyncEngine, *, database_probe_seconds: float = 2.0) -> ServiceHost:
+    servicer = IngestServicer(create_sessionmaker(engine))
+    return ServiceHost(
+        "ingest",
+        {
+            SERVICE_NAME: lambda server: ingest_pb2_grpc.add_IngestServiceServicer_to_server(
+                servicer, server
+            )
+        },
+        engine=engine,
+        database_probe_seconds=database_probe_seconds,
+    )

@@ -1,0 +1,1 @@
+"""ProjectsService: projects mapped to GitHub repositories, and their ingest keys."""

@@ -1,0 +1,77 @@
+"""All SQL of ProjectsService."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stackline_infra.db.schema import IngestKey, Project
+
+
+async def add_project(session: AsyncSession, project: Project) -> Project:
+    session.add(project)
+    await session.flush()
+    return project
+
+
+async def find_by_repo(session: AsyncSession, owner_id: uuid.UUID, repo: str) -> Project | None:
+    return await session.scalar(
+        select(Project).where(
+            Project.owner_id == owner_id, func.lower(Project.repo) == repo.lower()
+        )
+    )
+
+
+async def list_projects(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[Project]:
+    result = await session.scalars(
+        select(Project).where(Project.owner_id == owner_id).order_by(Project.created_at, Project.id)
+    )
+    return result.all()
+
+
+async def get_owned_project(
+    session: AsyncSession, owner_id: uuid.UUID, project_id: uuid.UUID, *, for_update: bool = False
+) -> Project | None:
+    query = select(Project).where(Project.id == project_id, Project.owner_id == owner_id)
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def delete_project(session: AsyncSession, project_id: uuid.UUID) -> None:
+    await session.execute(delete(Project).where(Project.id == project_id))
+
+
+async def add_key(session: AsyncSession, key: IngestKey) -> IngestKey:
+    session.add(key)
+    await session.flush()
+    return key
+
+
+async def list_keys(session: AsyncSession, project_id: uuid.UUID) -> Sequence[IngestKey]:
+    result = await session.scalars(
+        select(IngestKey)
+        .where(IngestKey.project_id == project_id)
+        .order_by(IngestKey.created_at, IngestKey.id)
+    )
+    return result.all()
+
+
+async def get_key(
+    session: AsyncSession, project_id: uuid.UUID, key_id: uuid.UUID
+) -> IngestKey | None:
+    return await session.scalar(
+        select(IngestKey).where(IngestKey.id == key_id, IngestKey.project_id == project_id)
+    )
+
+
+async def revoke_key(session: AsyncSession, key_id: uuid.UUID, when: datetime) -> None:
+    await session.execute(
+        update(IngestKey)
+        .where(IngestKey.id == key_id, IngestKey.revoked_at.is_(None))
+        .values(revoked_at=when)
+    )

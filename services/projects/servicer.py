@@ -1,0 +1,123 @@
+"""ProjectsService's gRPC edge: proto in, proto out; each call is one transaction."""
+
+from __future__ import annotations
+
+import grpc
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from stackline.projects.v1 import projects_pb2, projects_pb2_grpc
+
+from services.projects import service
+from stackline_infra.db.schema import IngestKey, Project
+from stackline_infra.identity import caller_from_proto, parse_id
+from stackline_infra.timestamps import to_proto
+
+
+def _project(project: Project) -> projects_pb2.Project:
+    return projects_pb2.Project(
+        id=str(project.id),
+        name=project.name,
+        repo=project.repo,
+        retention_days=project.retention_days,
+        created_at=to_proto(project.created_at),
+        updated_at=to_proto(project.updated_at),
+    )
+
+
+def _key(key: IngestKey) -> projects_pb2.IngestKey:
+    message = projects_pb2.IngestKey(
+        id=str(key.id), prefix=key.prefix, created_at=to_proto(key.created_at)
+    )
+    if key.last_used_at is not None:
+        message.last_used_at.CopyFrom(to_proto(key.last_used_at))
+    if key.revoked_at is not None:
+        message.revoked_at.CopyFrom(to_proto(key.revoked_at))
+    return message
+
+
+class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def CreateProject(
+        self, request: projects_pb2.CreateProjectRequest, context: grpc.aio.ServicerContext
+    ) -> projects_pb2.CreateProjectResponse:
+        caller = caller_from_proto(request.actor)
+        async with self._sessions.begin() as session:
+            project, new_key = await service.create_project(
+                session,
+                caller,
+                name=request.name,
+                repo=request.repo,
+                retention_days=request.retention_days,
+            )
+        return projects_pb2.CreateProjectResponse(
+            project=_project(project),
+            ingest_key=_key(new_key.key),
+            ingest_key_secret=new_key.secret,
+        )
+
+    async def ListProjects(
+        self, request: projects_pb2.ListProjectsRequest, context: grpc.aio.ServicerContext
+    ) -> projects_pb2.ListProjectsResponse:
+        caller = caller_from_proto(request.actor)
+        async with self._sessions.begin() as session:
+            projects = await service.list_projects(session, caller)
+        return projects_pb2.ListProjectsResponse(projects=[_project(p) for p in projects])
+
+    async def GetProject(
+        self, request: projects_pb2.GetProjectRequest, context: grpc.aio.ServicerContext
+    ) -> projects_pb2.GetProjectResponse:
+        caller = caller_from_proto(request.actor)
+        project_id = parse_id(request.project_id, "project")
+        async with self._sessions.begin() as session:
+            project, keys = await service.get_project(session, caller, project_id)
+        return projects_pb2.GetProjectResponse(
+            project=_project(project), ingest_keys=[_key(k) for k in keys]
+        )
+
+    async def UpdateProject(
+        self, request: projects_pb2.UpdateProjectRequest, context: grpc.aio.ServicerContext
+    ) -> projects_pb2.UpdateProjectResponse:
+        caller = caller_from_proto(request.actor)
+        project_id = parse_id(request.project_id, "project")
+        async with self._sessions.begin() as session:
+            project = await service.update_project(
+                session,
+                caller,
+                project_id,
+                name=request.name if request.HasField("name") else None,
+                retention_days=request.retention_days
+                if request.HasField("retention_days")
+                else None,
+            )
+        return projects_pb2.UpdateProjectResponse(project=_project(project))
+
+    async def DeleteProject(
+        self, request: projects_pb2.DeleteProjectRequest, context: grpc.aio.ServicerContext
+    ) -> projects_pb2.DeleteProjectResponse:
+        caller = caller_from_proto(request.actor)
+        project_id = parse_id(request.project_id, "project")
+        async with self._sessions.begin() as session:
+            await service.delete_project(session, caller, project_id)
+        return projects_pb2.DeleteProjectResponse()
+
+    async def CreateIngestKey(
+        self, request: projects_pb2.CreateIngestKeyRequest, context: grpc.aio.ServicerContext
+    ) -> projects_pb2.CreateIngestKeyResponse:
+        caller = caller_from_proto(request.actor)
+        project_id = parse_id(request.project_id, "project")
+        async with self._sessions.begin() as session:
+            new_key = await service.create_ingest_key(session, caller, project_id)
+        return projects_pb2.CreateIngestKeyResponse(
+            ingest_key=_key(new_key.key), ingest_key_secret=new_key.secret
+        )
+
+    async def RevokeIngestKey(
+        self, request: projects_pb2.RevokeIngestKeyRequest, context: grpc.aio.ServicerContext
+    ) -> projects_pb2.RevokeIngestKeyResponse:
+        caller = caller_from_proto(request.actor)
+        project_id = parse_id(request.project_id, "project")
+        key_id = parse_id(request.key_id, "ingest key")
+        async with self._sessions.begin() as session:
+            key = await service.revoke_ingest_key(session, caller, project_id, key_id)
+        return projects_pb2.RevokeIngestKeyResponse(ingest_key=_key(key))

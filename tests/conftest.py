@@ -1,0 +1,130 @@
+"""Fixtures shared by every test: a migrated PostgreSQL database, sessions rolled back per test,
+the four services in-process on real gRPC channels, and the gateway in front of them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+import pytest
+from alembic import command
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from services.auth.server import build_host as build_auth
+from services.auth.tokens import SigningKey, TokenIssuer
+from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings
+from services.incidents.server import build_host as build_incidents
+from services.ingest.server import build_host as build_ingest
+from services.projects.server import build_host as build_projects
+from stackline_infra.db.engine import create_engine
+from stackline_infra.db.migrate import alembic_config
+from stackline_infra.grpc_server import ServiceHost
+from tests.support import postgres
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    try:
+        return postgres.admin_url()
+    except RuntimeError as exc:
+        pytest.exit(str(exc), returncode=2)
+
+
+def _fresh_database(admin_url: str, purpose: str) -> Iterator[str]:
+    name = f"stackline_{purpose}_{os.getpid()}_{secrets.token_hex(3)}"
+    url = postgres.create_database(admin_url, name)
+    try:
+        command.upgrade(alembic_config(url), "head")
+        yield url
+    finally:
+        postgres.drop_database(admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_admin_url: str) -> Iterator[str]:
+    """A database built by the real migrations, for the whole run."""
+    yield from _fresh_database(postgres_admin_url, "test")
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """A session whose work is rolled back after the test, commits included."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        session = AsyncSession(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await transaction.rollback()
+
+
+@pytest.fixture(scope="session")
+def token_issuer() -> TokenIssuer:
+    return TokenIssuer(
+        key=SigningKey.from_private_key(Ed25519PrivateKey.generate()),
+        issuer="stackline",
+        audience="stackline-api",
+        ttl=timedelta(hours=1),
+    )
+
+
+@dataclass(frozen=True)
+class Stack:
+    targets: dict[str, str]
+    hosts: dict[str, ServiceHost]
+
+
+@pytest.fixture(scope="session")
+async def stack(engine: AsyncEngine, token_issuer: TokenIssuer) -> AsyncIterator[Stack]:
+    """The four services in this process, each on its own port, over real gRPC."""
+    hosts = {
+        "auth": build_auth(engine, token_issuer, dev_login_enabled=True),
+        "projects": build_projects(engine),
+        "ingest": build_ingest(engine),
+        "incidents": build_incidents(engine, github_web_url="https://github.com"),
+    }
+    targets = {}
+    for name, host in hosts.items():
+        targets[name] = f"127.0.0.1:{host.bind('127.0.0.1:0')}"
+        await host.start()
+    yield Stack(targets, hosts)
+    for host in hosts.values():
+        await host.stop(grace=1)
+
+
+def gateway_settings(targets: dict[str, str], **overrides: object) -> GatewaySettings:
+    values: dict[str, object] = {
+        "environment": "development",
+        "dev_login_enabled": True,
+        **{f"{name}_target": target for name, target in targets.items()},
+        **overrides,
+    }
+    return GatewaySettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway app over the in-process services, called through ASGI as a loopback client."""
+    app = create_app(gateway_settings(stack.targets))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://stackline.test"
+        ) as client:
+            yield client

@@ -1,0 +1,258 @@
+"""`make run` for real: every service its own process, on PostgreSQL and on SQLite.
+
+Walks setup → ingest (errors thrown by real Node and Python programs) → list by
+repo → get → resolve, then Ctrl-C, which must stop every process.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import _fresh_database
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+NODE_PROGRAM = """\
+function loadUser(users, id) {
+  return users[id].name; // line 2 throws
+}
+try {
+  loadUser({}, "u-1");
+} catch (error) {
+  const {name, message, stack} = error;
+  process.stdout.write(JSON.stringify({type: name, message, stack}));
+}
+"""
+
+PYTHON_PROGRAM = """\
+import json, traceback
+
+def parse_price(text):
+    return float(text)  # line 4 raises
+
+try:
+    parse_price("12,50")
+except ValueError as error:
+    stack = traceback.format_exc()
+    print(json.dumps({"type": "ValueError", "message": str(error), "stack": stack}))
+"""
+
+
+def _ports_free(ports: list[int]) -> bool:
+    for port in ports:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def _pick_ports() -> tuple[int, int]:
+    """A gateway port and a gRPC base whose four ports and metrics ports (+100) are free."""
+    for _ in range(100):
+        base = random.randrange(20_000, 40_000, 10)
+        gateway = base + 500
+        if _ports_free([gateway, *range(base, base + 4), *range(base + 100, base + 104)]):
+            return gateway, base
+    raise RuntimeError("no free ports")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+class LocalStack:
+    def __init__(self, database_url: str, data_dir: Path) -> None:
+        self.gateway_port, self.grpc_base = _pick_ports()
+        self.url = f"http://127.0.0.1:{self.gateway_port}"
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools" / "run_local.py")],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "STACKLINE_GATEWAY_PORT": str(self.gateway_port),
+                "STACKLINE_GRPC_PORT_BASE": str(self.grpc_base),
+                "STACKLINE_DATA_DIR": str(data_dir),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+
+    def wait_until_running(self, timeout: float = 90) -> None:
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        for line in self.process.stdout:
+            self.output.append(line)
+            if "Stackline is running." in line:
+                return
+            assert time.monotonic() < deadline, "".join(self.output)
+        raise AssertionError("run_local exited early:\n" + "".join(self.output))
+
+    def finish(self, timeout: float = 30) -> str:
+        rest, _ = self.process.communicate(timeout=timeout)
+        return "".join(self.output) + rest
+
+
+@pytest.fixture
+def postgres_stack(postgres_admin_url: str, tmp_path: Path) -> Iterator[LocalStack]:
+    for url in _fresh_database(postgres_admin_url, "e2e"):
+        stack = LocalStack(url, tmp_path)
+        yield stack
+        if stack.process.poll() is None:
+            stack.process.kill()
+            stack.process.wait()
+
+
+@pytest.fixture
+def sqlite_stack(tmp_path: Path) -> Iterator[LocalStack]:
+    stack = LocalStack(f"sqlite:///{tmp_path / 'stackline.db'}", tmp_path)
+    yield stack
+    if stack.process.poll() is None:
+        stack.process.kill()
+        stack.process.wait()
+
+
+def _real_error(command: list[str], program: str, tmp_path: Path, name: str) -> dict[str, str]:
+    source = tmp_path / "app" / name
+    source.parent.mkdir(exist_ok=True)
+    source.write_text(program)
+    result = subprocess.run(
+        [*command, str(source)], capture_output=True, text=True, check=True, timeout=30
+    )
+    import json
+
+    error: dict[str, str] = json.loads(result.stdout)
+    return error
+
+
+def _walk_through(stack: LocalStack, tmp_path: Path) -> None:
+    node_error = _real_error(["node"], NODE_PROGRAM, tmp_path, "users.js")
+    python_error = _real_error([sys.executable], PYTHON_PROGRAM, tmp_path, "prices.py")
+    commit = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+    deploy_root = str(tmp_path / "app")
+
+    with httpx.Client(base_url=stack.url, timeout=10) as client:
+        token = client.post("/api/auth/dev-login", json={"login": "octocat"}).json()["access_token"]
+        user = {"Authorization": f"Bearer {token}"}
+        created = client.post(
+            "/api/projects", json={"name": "Shop", "repo": "octo-org/shop"}, headers=user
+        )
+        assert created.status_code == 201, created.text
+        key = {"Authorization": f"Bearer {created.json()['ingest_key']}"}
+
+        for platform, error in (("node", node_error), ("python", python_error)):
+            event = {
+                "event_id": str(uuid.uuid4()),
+                "platform": platform,
+                "exception": error,
+                "commit_sha": commit,
+                "environment": "production",
+                "deploy_root": deploy_root,
+            }
+            sent = client.post("/api/ingest", json=event, headers=key)
+            assert sent.status_code == 200, sent.text
+
+        listed = client.get(
+            "/api/incidents", params={"repo": "octo-org/shop", "status": "open"}, headers=user
+        )
+        assert listed.status_code == 200, listed.text
+        by_type = {i["exception_type"]: i for i in listed.json()["incidents"]}
+        assert set(by_type) == {"TypeError", "ValueError"}
+        # V8 points at the property it could not read: `name`, 1-based.
+        column = NODE_PROGRAM.splitlines()[1].index(".name") + 2
+        assert by_type["TypeError"]["culprit"] == {
+            "file": "users.js",
+            "line": 2,
+            "column": column,
+            "function": "loadUser",
+        }
+        assert by_type["ValueError"]["culprit"] == {
+            "file": "prices.py",
+            "line": 4,
+            "column": None,
+            "function": "parse_price",
+        }
+        assert (
+            by_type["ValueError"]["github_url"]
+            == f"https://github.com/octo-org/shop/blob/{commit}/prices.py#L4"
+        )
+
+        detail = client.get(f"/api/incidents/{by_type['TypeError']['id']}", headers=user).json()
+        assert detail["latest_event"]["raw_stack"] == node_error["stack"]
+        assert detail["latest_event"]["frames"][0]["file"] == "users.js"
+
+        resolved = client.patch(
+            f"/api/incidents/{detail['id']}", json={"status": "resolved"}, headers=user
+        )
+        assert resolved.json()["status"] == "resolved"
+        still_open = client.get(
+            "/api/incidents", params={"repo": "octo-org/shop", "status": "open"}, headers=user
+        )
+        assert [i["exception_type"] for i in still_open.json()["incidents"]] == ["ValueError"]
+        assert client.get("/ready").status_code == 200
+
+
+def _stop_with_ctrl_c(stack: LocalStack) -> None:
+    children = _children(stack.process.pid)
+    assert len(children) == 5
+    stack.process.send_signal(signal.SIGINT)
+    output = stack.finish()
+    assert stack.process.returncode == 0, output
+    for pid in children:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        ), output
+
+
+def test_postgres(postgres_stack: LocalStack, tmp_path: Path) -> None:
+    postgres_stack.wait_until_running()
+    _walk_through(postgres_stack, tmp_path)
+    _stop_with_ctrl_c(postgres_stack)
+
+
+def test_sqlite(sqlite_stack: LocalStack, tmp_path: Path) -> None:
+    sqlite_stack.wait_until_running()
+    _walk_through(sqlite_stack, tmp_path)
+    _stop_with_ctrl_c(sqlite_stack)
+
+
+def test_a_service_that_dies_is_reported_and_stops_the_rest(sqlite_stack: LocalStack) -> None:
+    sqlite_stack.wait_until_running()
+    children = _children(sqlite_stack.process.pid)
+    ingest = next(
+        pid for pid in children if b"services.ingest" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    )
+    os.kill(ingest, signal.SIGKILL)
+    output = sqlite_stack.finish()
+    assert sqlite_stack.process.returncode == 1
+    assert "ingest exited with code -9" in output
+    for pid in children:
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        )

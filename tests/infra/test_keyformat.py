@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from stackline_infra import keyformat
+
+
+def test_generated_keys_are_well_formed_and_distinct() -> None:
+    keys = {keyformat.generate() for _ in range(1000)}
+    assert len(keys) == 1000
+    for key in keys:
+        assert key.startswith("slk_")
+        assert len(key) == keyformat.KEY_LENGTH
+        assert keyformat.is_well_formed(key)
+
+
+def test_random_part_carries_at_least_190_bits() -> None:
+    random_chars = keyformat.KEY_LENGTH - len(keyformat.PREFIX) - 6
+    assert random_chars * math.log2(62) >= 190
+
+
+@pytest.mark.parametrize("position", [4, 10, 39, 40, 45])
+def test_checksum_catches_a_changed_character(position: int) -> None:
+    key = keyformat.generate()
+    replacement = "A" if key[position] != "A" else "B"
+    tampered = key[:position] + replacement + key[position + 1 :]
+    assert not keyformat.is_well_formed(tampered)
+
+
+@pytest.mark.parametrize(
+    "candidate",
+    ["", "slk_", "sk_live_" + "a" * 42, "slk_" + "a" * 41, "slk_" + "a" * 43, "slk_" + "!" * 42],
+)
+def test_malformed_candidates_are_refused(candidate: str) -> None:
+    assert not keyformat.is_well_formed(candidate)
+
+
+def test_digest_and_display_prefix() -> None:
+    key = keyformat.generate()
+    assert len(keyformat.digest(key)) == 32
+    assert keyformat.digest(key) != keyformat.digest(keyformat.generate())
+    assert keyformat.display_prefix(key) == key[:10]

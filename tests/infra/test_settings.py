@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+from services.auth.settings import AuthSettings
+from services.gateway.settings import GatewaySettings
+from stackline_infra.settings import DatabaseSettings, load_settings, normalise_database_url
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u:p@db:5432/stackline", "postgresql+psycopg://u:p@db:5432/stackline"),
+        ("postgres://u@db/stackline", "postgresql+psycopg://u@db/stackline"),
+        ("postgresql+asyncpg://u@db/x", "postgresql+psycopg://u@db/x"),
+        ("sqlite:///tmp/stackline.db", "sqlite+aiosqlite:///tmp/stackline.db"),
+    ],
+)
+def test_database_urls_are_normalised(given: str, expected: str) -> None:
+    assert normalise_database_url(given) == expected
+
+
+@pytest.mark.parametrize("url", ["mysql://db/x", "not a url"])
+def test_unsupported_database_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="postgresql"):
+        normalise_database_url(url)
+
+
+def test_bad_settings_exit_without_echoing_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://admin:hunter2@db/x")
+    with pytest.raises(SystemExit) as exited:
+        load_settings(DatabaseSettings)
+    assert "DATABASE_URL" in str(exited.value)
+    assert "hunter2" not in str(exited.value)
+
+
+def test_production_refuses_local_sign_in_and_a_missing_signing_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/x")
+    monkeypatch.setenv("STACKLINE_ENVIRONMENT", "production")
+    with pytest.raises(SystemExit, match="JWT_PRIVATE_KEY_FILE"):
+        load_settings(AuthSettings)
+    monkeypatch.setenv("STACKLINE_JWT_PRIVATE_KEY_FILE", "/keys/signing.pem")
+    assert load_settings(AuthSettings).jwt_private_key_file is not None
+    monkeypatch.setenv("STACKLINE_DEV_LOGIN_ENABLED", "true")
+    with pytest.raises(SystemExit, match="development only"):
+        load_settings(AuthSettings)
+    with pytest.raises(SystemExit, match="development only"):
+        load_settings(GatewaySettings)
+
+
+def test_settings_default_to_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STACKLINE_ENVIRONMENT", raising=False)
+    assert GatewaySettings().environment == "production"
+    assert GatewaySettings().dev_login_enabled is False

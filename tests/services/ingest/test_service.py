@@ -1,0 +1,165 @@
+"""Storing batches: one incident per bug, each event once, counts that add up."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from stackline.ingest.v1 import ingest_pb2
+
+from services.ingest import service
+from services.ingest.events import PreparedEvent, prepare
+from stackline_infra.db.engine import create_sessionmaker
+from stackline_infra.db.schema import Event, Incident, Project
+from stackline_infra.db.types import utcnow
+from tests.support import factories
+
+
+def _event(
+    project_id: uuid.UUID,
+    *,
+    error_type: str = "TypeError",
+    message: str = "boom",
+    line: int = 42,
+    function: str = "getUser",
+    commit: str = "a" * 40,
+    event_id: uuid.UUID | None = None,
+    minutes_ago: int = 0,
+) -> PreparedEvent:
+    stack = f"{error_type}: {message}\n    at {function} (/var/task/src/users.js:{line}:17)"
+    proto = ingest_pb2.Event(
+        project_id=str(project_id),
+        event_id=str(event_id or uuid.uuid4()),
+        platform="node",
+        deploy_root="/var/task",
+        commit_sha=commit,
+        environment="production",
+        exception=ingest_pb2.ExceptionInfo(type=error_type, message=message, stack=stack),
+    )
+    proto.timestamp.FromDatetime(utcnow() - timedelta(minutes=minutes_ago))
+    return prepare(proto, utcnow())
+
+
+async def _incidents(session: AsyncSession, project_id: uuid.UUID) -> list[Incident]:
+    return list(await session.scalars(select(Incident).where(Incident.project_id == project_id)))
+
+
+async def _event_count(session: AsyncSession, project_id: uuid.UUID) -> int:
+    return (
+        await session.scalar(
+            select(func.count()).select_from(Event).where(Event.project_id == project_id)
+        )
+        or 0
+    )
+
+
+async def test_a_thousand_events_of_one_bug_make_one_incident(session: AsyncSession) -> None:
+    owner = await factories.user(session)
+    project = await factories.project(session, owner.id)
+    events = [
+        _event(project.id, message=f"user {n} not found", line=40 + n % 7) for n in range(1000)
+    ]
+    for start in range(0, 1000, 250):
+        await service.store(session, events[start : start + 250], utcnow())
+    [incident] = await _incidents(session, project.id)
+    assert incident.count == 1000
+    assert await _event_count(session, project.id) == 1000
+
+
+async def test_two_bugs_in_one_function_with_different_types_make_two(
+    session: AsyncSession,
+) -> None:
+    owner = await factories.user(session)
+    project = await factories.project(session, owner.id)
+    await service.store(
+        session,
+        [_event(project.id, error_type="TypeError"), _event(project.id, error_type="RangeError")],
+        utcnow(),
+    )
+    assert sorted(i.exception_type for i in await _incidents(session, project.id)) == [
+        "RangeError",
+        "TypeError",
+    ]
+
+
+async def test_an_event_id_counts_once_however_often_it_is_sent(session: AsyncSession) -> None:
+    owner = await factories.user(session)
+    project = await factories.project(session, owner.id)
+    event = _event(project.id)
+    first = await service.store(session, [event, event], utcnow())
+    assert [r.duplicate for r in first] == [False, True]
+    again = await service.store(session, [event], utcnow())
+    assert again[0].duplicate and again[0].incident_id == first[0].incident_id
+    [incident] = await _incidents(session, project.id)
+    assert incident.count == 1
+    assert await _event_count(session, project.id) == 1
+
+
+async def test_event_ids_are_scoped_to_their_project(session: AsyncSession) -> None:
+    owner = await factories.user(session)
+    a, b = await factories.project(session, owner.id), await factories.project(session, owner.id)
+    shared = uuid.uuid4()
+    results = await service.store(
+        session, [_event(a.id, event_id=shared), _event(b.id, event_id=shared)], utcnow()
+    )
+    assert [r.duplicate for r in results] == [False, False]
+
+
+async def test_seen_times_commit_and_regression(session: AsyncSession) -> None:
+    owner = await factories.user(session)
+    project = await factories.project(session, owner.id)
+    await service.store(session, [_event(project.id, minutes_ago=10, commit="1" * 40)], utcnow())
+    await service.store(session, [_event(project.id, minutes_ago=1, commit="2" * 40)], utcnow())
+    # A late arrival from before does not move last_seen or the commit back.
+    await service.store(session, [_event(project.id, minutes_ago=30, commit="0" * 40)], utcnow())
+    [incident] = await _incidents(session, project.id)
+    assert incident.last_commit_sha == "2" * 40
+    assert timedelta(minutes=28) < incident.last_seen - incident.first_seen < timedelta(minutes=30)
+
+    incident.status, incident.resolved_at = "resolved", utcnow()
+    await session.flush()
+    await service.store(session, [_event(project.id, commit="3" * 40)], utcnow())
+    await session.refresh(incident)
+    reopened: tuple[object, ...] = (incident.status, incident.resolved_at, incident.count)
+    assert reopened == ("open", None, 4)
+
+    incident.status = "ignored"
+    await session.flush()
+    await service.store(session, [_event(project.id)], utcnow())
+    await session.refresh(incident)
+    assert incident.status == "ignored"
+
+
+@pytest.fixture
+async def committed_project(engine: AsyncEngine) -> AsyncIterator[uuid.UUID]:
+    sessions = create_sessionmaker(engine)
+    async with sessions.begin() as session:
+        owner = await factories.user(session)
+        project = await factories.project(session, owner.id)
+    yield project.id
+    async with sessions.begin() as session:
+        await session.execute(delete(Project).where(Project.id == project.id))
+
+
+async def test_concurrent_batches_with_overlapping_ids_count_each_event_once(
+    engine: AsyncEngine, committed_project: uuid.UUID
+) -> None:
+    sessions = create_sessionmaker(engine)
+    events = [_event(committed_project, message=f"n={n}") for n in range(60)]
+
+    async def store(batch: list[PreparedEvent]) -> None:
+        async with sessions.begin() as session:
+            await service.store(session, batch, utcnow())
+
+    # Four writers, each with an overlapping half of the events, all at once.
+    await asyncio.gather(*(store(events[i * 10 : i * 10 + 30]) for i in range(4)))
+    async with sessions() as session:
+        [incident] = await _incidents(session, committed_project)
+        stored = await _event_count(session, committed_project)
+    assert stored == 60
+    assert incident.count == 60

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.projects import service
+from stackline_infra import keyformat
+from stackline_infra.db.schema import AuditEntry, IngestKey, Project
+from stackline_infra.errors import Conflict, InvalidArgument, NotFound
+from stackline_infra.identity import Caller
+from tests.support import factories
+
+
+async def _audit(session: AsyncSession, caller: Caller) -> list[str]:
+    rows = await session.scalars(
+        select(AuditEntry.action)
+        .where(AuditEntry.actor_user_id == caller.user_id)
+        .order_by(AuditEntry.occurred_at)
+    )
+    return list(rows)
+
+
+async def test_create_returns_the_key_once_and_stores_only_its_hash(session: AsyncSession) -> None:
+    caller = await factories.caller(session)
+    project, new_key = await service.create_project(
+        session, caller, name="  Shop API ", repo="octo-org/shop-api", retention_days=0
+    )
+    assert project.name == "Shop API"
+    assert project.retention_days == service.DEFAULT_RETENTION_DAYS
+    assert keyformat.is_well_formed(new_key.secret)
+
+    stored = await session.scalar(select(IngestKey).where(IngestKey.project_id == project.id))
+    assert stored is not None
+    assert stored.key_hash == keyformat.digest(new_key.secret)
+    assert stored.prefix == new_key.secret[:10]
+    # The secret appears nowhere in the database.
+    dump = await session.scalar(
+        text("SELECT count(*) FROM ingest_keys k WHERE position(:secret in k::text) > 0"),
+        {"secret": new_key.secret},
+    )
+    assert dump == 0
+    assert await _audit(session, caller) == ["project.create", "ingest_key.create"]
+
+
+@pytest.mark.parametrize(
+    ("repo", "stored"),
+    [("octo-org/shop-api", "octo-org/shop-api"), (" a/b.c_d-e ", "a/b.c_d-e")],
+)
+async def test_repos_are_validated_like_github_names(
+    session: AsyncSession, repo: str, stored: str
+) -> None:
+    caller = await factories.caller(session)
+    project, _ = await service.create_project(
+        session, caller, name="x", repo=repo, retention_days=30
+    )
+    assert project.repo == stored
+
+
+@pytest.mark.parametrize(
+    "repo",
+    [
+        "",
+        "shop-api",
+        "octo/",
+        "/shop",
+        "-octo/shop",
+        "octo/shop/extra",
+        "octo/..",
+        "octo/sh op",
+        "https://github.com/o/r",
+    ],
+)
+async def test_bad_repos_are_refused_naming_the_field(session: AsyncSession, repo: str) -> None:
+    caller = await factories.caller(session)
+    with pytest.raises(InvalidArgument) as refused:
+        await service.create_project(session, caller, name="x", repo=repo, retention_days=0)
+    assert refused.value.field == "repo"
+
+
+@pytest.mark.parametrize(
+    ("name", "days", "field"),
+    [("", 0, "name"), ("x" * 101, 0, "name"), ("ok", 4000, "retention_days")],
+)
+async def test_bad_names_and_retention_are_refused(
+    session: AsyncSession, name: str, days: int, field: str
+) -> None:
+    caller = await factories.caller(session)
+    with pytest.raises(InvalidArgument) as refused:
+        await service.create_project(
+            session, caller, name=name, repo="octo/shop", retention_days=days
+        )
+    assert refused.value.field == field
+
+
+async def test_one_project_per_repo_per_user_whatever_the_case(session: AsyncSession) -> None:
+    caller = await factories.caller(session)
+    other = await factories.caller(session)
+    await service.create_project(session, caller, name="a", repo="Octo/Shop", retention_days=0)
+    with pytest.raises(Conflict):
+        await service.create_project(session, caller, name="b", repo="octo/shop", retention_days=0)
+    # Another user may map the same repository.
+    await service.create_project(session, other, name="c", repo="octo/shop", retention_days=0)
+
+
+async def test_users_see_and_change_only_their_projects(session: AsyncSession) -> None:
+    owner = await factories.caller(session)
+    stranger = await factories.caller(session)
+    project, _ = await service.create_project(
+        session, owner, name="mine", repo="octo/mine", retention_days=0
+    )
+
+    assert [p.id for p in await service.list_projects(session, owner)] == [project.id]
+    assert list(await service.list_projects(session, stranger)) == []
+    for attempt in (
+        service.get_project(session, stranger, project.id),
+        service.update_project(session, stranger, project.id, name="stolen", retention_days=None),
+        service.delete_project(session, stranger, project.id),
+        service.create_ingest_key(session, stranger, project.id),
+    ):
+        with pytest.raises(NotFound):
+            await attempt
+    assert (await service.get_project(session, owner, project.id))[0].name == "mine"
+
+
+async def test_update_and_delete(session: AsyncSession) -> None:
+    caller = await factories.caller(session)
+    project, _ = await service.create_project(
+        session, caller, name="old", repo="octo/upd", retention_days=0
+    )
+    updated = await service.update_project(
+        session, caller, project.id, name="new", retention_days=30
+    )
+    assert (updated.name, updated.retention_days) == ("new", 30)
+    await service.delete_project(session, caller, project.id)
+    assert (
+        await session.scalar(
+            select(func.count()).select_from(Project).where(Project.id == project.id)
+        )
+        == 0
+    )
+    assert (
+        await session.scalar(
+            select(func.count()).select_from(IngestKey).where(IngestKey.project_id == project.id)
+        )
+        == 0
+    )
+    assert await _audit(session, caller) == [
+        "project.create",
+        "ingest_key.create",
+        "project.update",
+        "project.delete",
+    ]
+    # The entry recording the deletion outlives the project.
+    deletion = await session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.action == "project.delete", AuditEntry.project_id == project.id
+        )
+    )
+    assert deletion is not None and deletion.details == {"name": "new", "repo": "octo/upd"}
+
+
+async def test_keys_are_added_and_revoked(session: AsyncSession) -> None:
+    caller = await factories.caller(session)
+    project, first = await service.create_project(
+        session, caller, name="k", repo="octo/keys", retention_days=0
+    )
+    second = await service.create_ingest_key(session, caller, project.id)
+    assert second.secret != first.secret
+
+    revoked = await service.revoke_ingest_key(session, caller, project.id, first.key.id)
+    assert revoked.revoked_at is not None
+    again = await service.revoke_ingest_key(session, caller, project.id, first.key.id)
+    assert again.revoked_at == revoked.revoked_at
+
+    _, keys = await service.get_project(session, caller, project.id)
+    assert {(k.id, k.revoked_at is None) for k in keys} == {
+        (first.key.id, False),
+        (second.key.id, True),
+    }
+    with pytest.raises(NotFound):
+        await service.revoke_ingest_key(session, caller, project.id, project.id)
+    assert (await _audit(session, caller)).count("ingest_key.revoke") == 1

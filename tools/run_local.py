@@ -1,0 +1,191 @@
+"""Stackline on one machine: every service as its own process on loopback.
+
+`make run` runs this. It migrates the database (an SQLite file by default,
+PostgreSQL when DATABASE_URL says so), starts the four services and the
+gateway, waits until the gateway is ready, and stops everything on Ctrl-C. A
+service that dies is reported by name and takes the rest down with it, so
+nothing runs half-started.
+
+Settings (environment):
+  DATABASE_URL               default sqlite:///.stackline/stackline.db
+  STACKLINE_GATEWAY_PORT     default 8080
+  STACKLINE_GRPC_PORT_BASE   default 50051 (auth, projects, ingest, incidents follow)
+  STACKLINE_DATA_DIR         default .stackline (database file, signing key)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = ("auth", "projects", "ingest", "incidents")
+READY_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 15
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+
+
+def _environment() -> tuple[dict[str, str], dict[str, int], Path]:
+    data_dir = Path(os.environ.get("STACKLINE_DATA_DIR", ROOT / ".stackline")).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    grpc_base = int(os.environ.get("STACKLINE_GRPC_PORT_BASE", "50051"))
+    ports = {name: grpc_base + i for i, name in enumerate(SERVICES)}
+    ports["gateway"] = int(os.environ.get("STACKLINE_GATEWAY_PORT", "8080"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'stackline.db'}"),
+        "STACKLINE_ENVIRONMENT": "development",
+        "STACKLINE_LOG_FORMAT": os.environ.get("STACKLINE_LOG_FORMAT", "text"),
+        "STACKLINE_DEV_LOGIN_ENABLED": "true",
+        "STACKLINE_JWT_PRIVATE_KEY_FILE": str(data_dir / "jwt-signing-key.pem"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    return env, ports, data_dir
+
+
+def _start(name: str, env: dict[str, str]) -> Child:
+    process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env)
+    return Child(name, process)
+
+
+def _stop(children: list[Child]) -> None:
+    for child in children:
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for child in children:
+        try:
+            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"stackline: {child.name} did not stop in time, killing it", file=sys.stderr)
+            child.process.kill()
+            child.process.wait()
+
+
+def _dead(children: list[Child]) -> Child | None:
+    return next((c for c in children if c.process.poll() is not None), None)
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback URL
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _banner(ports: dict[str, int], database_url: str, data_dir: Path) -> str:
+    gateway = f"http://127.0.0.1:{ports['gateway']}"
+    database = database_url.rsplit("@", maxsplit=1)[-1] if "@" in database_url else database_url
+    services = "\n".join(f"  {name:<10} gRPC 127.0.0.1:{ports[name]}" for name in SERVICES)
+    return f"""
+Stackline is running.
+
+  gateway    {gateway}   (API docs: {gateway}/docs)
+{services}
+  database   {database}
+  data       {data_dir}
+
+Sign in locally and create a project:
+  TOKEN=$(curl -s -X POST {gateway}/api/auth/dev-login -H 'Content-Type: application/json' \\
+      -d '{{"login": "octocat"}}' \\
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s -X POST {gateway}/api/projects -H "Authorization: Bearer $TOKEN" \\
+      -H 'Content-Type: application/json' -d '{{"name": "Shop API", "repo": "octo-org/shop-api"}}'
+
+Press Ctrl-C to stop every service.
+"""
+
+
+def main() -> int:
+    env, ports, data_dir = _environment()
+    print("stackline: migrating the database", flush=True)
+    migrate = subprocess.run(
+        [sys.executable, "-m", "stackline_infra.db", "upgrade"], cwd=ROOT, env=env, check=False
+    )
+    if migrate.returncode != 0:
+        print("stackline: migration failed; nothing started", file=sys.stderr)
+        return 1
+
+    stopping = False
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    children: list[Child] = []
+    for name in SERVICES:
+        children.append(
+            _start(
+                name,
+                {
+                    **env,
+                    "STACKLINE_GRPC_PORT": str(ports[name]),
+                    "STACKLINE_METRICS_PORT": str(ports[name] + 100),
+                },
+            )
+        )
+    children.append(
+        _start(
+            "gateway",
+            {
+                **env,
+                "STACKLINE_PORT": str(ports["gateway"]),
+                **{
+                    f"STACKLINE_{name.upper()}_TARGET": f"127.0.0.1:{ports[name]}"
+                    for name in SERVICES
+                },
+            },
+        )
+    )
+
+    exit_code = 0
+    ready_url = f"http://127.0.0.1:{ports['gateway']}/ready"
+    started = time.monotonic()
+    announced = False
+    while not stopping:
+        dead = _dead(children)
+        if dead is not None:
+            print(
+                f"stackline: {dead.name} exited with code {dead.process.returncode};"
+                " stopping the rest",
+                file=sys.stderr,
+            )
+            exit_code = 1
+            break
+        if not announced:
+            if _ready(ready_url):
+                print(_banner(ports, env["DATABASE_URL"], data_dir), flush=True)
+                announced = True
+            elif time.monotonic() - started > READY_TIMEOUT_SECONDS:
+                print(
+                    f"stackline: not ready after {READY_TIMEOUT_SECONDS} s; see {ready_url}",
+                    file=sys.stderr,
+                )
+                exit_code = 1
+                break
+        time.sleep(0.2)
+
+    print("stackline: stopping", flush=True)
+    _stop(children)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
