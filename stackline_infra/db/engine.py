@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from stackline_infra.db.types import json_dumps
+
 # How long an SQLite writer waits for another process's write lock.
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -24,6 +27,8 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         return _create_sqlite_engine(url)
     return create_async_engine(
         url,
+        json_serializer=json_dumps,
+        json_deserializer=orjson.loads,
         pool_size=pool_size,
         max_overflow=pool_size,
         # A connection that died with a restarted database is replaced, not handed out.
@@ -34,7 +39,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 def _create_sqlite_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_async_engine(
+        url,
+        json_serializer=json_dumps,
+        json_deserializer=orjson.loads,
+        connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

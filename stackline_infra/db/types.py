@@ -6,7 +6,9 @@ import os
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 from sqlalchemy import JSON, DateTime, Dialect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -50,6 +52,11 @@ def new_id() -> uuid.UUID:
     value &= ~(0x3 << 62)
     value |= 0x2 << 62  # variant
     return uuid.UUID(int=value)
+
+
+def json_dumps(value: Any) -> str:
+    """JSON for the database, by orjson: the standard library's encoder is several times slower."""
+    return orjson.dumps(value).decode()
 
 
 def utcnow() -> datetime:

@@ -6,13 +6,11 @@ repo → get → resolve, then Ctrl-C, which must stop every process.
 
 from __future__ import annotations
 
+import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +19,8 @@ import httpx
 import pytest
 
 from tests.conftest import _fresh_database
+from tests.support.local_stack import LocalStack, child_pids
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
 
 NODE_PROGRAM = """\
@@ -51,74 +49,6 @@ except ValueError as error:
 """
 
 
-def _ports_free(ports: list[int]) -> bool:
-    for port in ports:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-def _pick_ports() -> tuple[int, int]:
-    """A gateway port and a gRPC base whose four ports and metrics ports (+100) are free."""
-    for _ in range(100):
-        base = random.randrange(20_000, 40_000, 10)
-        gateway = base + 500
-        if _ports_free([gateway, *range(base, base + 4), *range(base + 100, base + 104)]):
-            return gateway, base
-    raise RuntimeError("no free ports")
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-class LocalStack:
-    def __init__(self, database_url: str, data_dir: Path) -> None:
-        self.gateway_port, self.grpc_base = _pick_ports()
-        self.url = f"http://127.0.0.1:{self.gateway_port}"
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "tools" / "run_local.py")],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "DATABASE_URL": database_url,
-                "STACKLINE_GATEWAY_PORT": str(self.gateway_port),
-                "STACKLINE_GRPC_PORT_BASE": str(self.grpc_base),
-                "STACKLINE_DATA_DIR": str(data_dir),
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.output: list[str] = []
-
-    def wait_until_running(self, timeout: float = 90) -> None:
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + timeout
-        for line in self.process.stdout:
-            self.output.append(line)
-            if "Stackline is running." in line:
-                return
-            assert time.monotonic() < deadline, "".join(self.output)
-        raise AssertionError("run_local exited early:\n" + "".join(self.output))
-
-    def finish(self, timeout: float = 30) -> str:
-        rest, _ = self.process.communicate(timeout=timeout)
-        return "".join(self.output) + rest
-
-
 @pytest.fixture
 def postgres_stack(postgres_admin_url: str, tmp_path: Path) -> Iterator[LocalStack]:
     for url in _fresh_database(postgres_admin_url, "e2e"):
@@ -145,7 +75,6 @@ def _real_error(command: list[str], program: str, tmp_path: Path, name: str) -> 
     result = subprocess.run(
         [*command, str(source)], capture_output=True, text=True, check=True, timeout=30
     )
-    import json
 
     error: dict[str, str] = json.loads(result.stdout)
     return error
@@ -219,7 +148,7 @@ def _walk_through(stack: LocalStack, tmp_path: Path) -> None:
 
 
 def _stop_with_ctrl_c(stack: LocalStack) -> None:
-    children = _children(stack.process.pid)
+    children = child_pids(stack.process.pid)
     assert len(children) == 5
     stack.process.send_signal(signal.SIGINT)
     output = stack.finish()
@@ -244,7 +173,7 @@ def test_sqlite(sqlite_stack: LocalStack, tmp_path: Path) -> None:
 
 def test_a_service_that_dies_is_reported_and_stops_the_rest(sqlite_stack: LocalStack) -> None:
     sqlite_stack.wait_until_running()
-    children = _children(sqlite_stack.process.pid)
+    children = child_pids(sqlite_stack.process.pid)
     ingest = next(
         pid for pid in children if b"services.ingest" in Path(f"/proc/{pid}/cmdline").read_bytes()
     )

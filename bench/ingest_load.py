@@ -1,0 +1,220 @@
+"""Load generator for POST /api/ingest against a running Stackline.
+
+Runs as its own process. Sends single-event requests with realistic 3-5 KB
+Node events (20 frames, varied messages, tags, breadcrumbs), each with a
+unique event id, over keep-alive HTTP/1.1 connections, then checks through the
+API that every acknowledged event was committed (the incidents' counts add up).
+
+  closed loop, sustained throughput:  python bench/ingest_load.py --connections 32 --duration 20
+  open loop, latency at a fixed rate: python bench/ingest_load.py --rate 500 --duration 20
+
+Latency in fixed-rate mode runs from the moment a request was due, so a
+stalled server is not hidden by the generator waiting for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+import uvloop
+
+FUNCTIONS = ["getUser", "loadCart", "applyDiscount", "renderInvoice", "chargeCard", "syncInventory"]
+FILES = ["src/api/users.ts", "src/cart/cart.ts", "src/billing/invoice.ts", "src/payments/stripe.ts"]
+
+
+def make_event(rng: random.Random) -> dict[str, object]:
+    function, file = rng.choice(FUNCTIONS), rng.choice(FILES)
+    frames = [f"    at {function} (/var/task/{file}:{rng.randint(10, 400)}:{rng.randint(1, 60)})"]
+    for depth in range(19):
+        if depth % 3 == 0:
+            frames.append(f"    at Layer.handle [as handle_request] (/var/task/node_modules/express/lib/router/layer.js:95:{depth})")
+        else:
+            frames.append(f"    at async {rng.choice(FUNCTIONS)} (/var/task/{rng.choice(FILES)}:{rng.randint(1, 900)}:{rng.randint(1, 80)})")
+    message = f"Cannot read properties of undefined (reading 'id') for user {rng.randint(1, 10**9)} in order {uuid.uuid4()}"
+    return {
+        "event_id": str(uuid.uuid4()),
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "platform": "node",
+        "exception": {"type": "TypeError", "message": message, "stack": f"TypeError: {message}\n" + "\n".join(frames)},
+        "commit_sha": "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39",
+        "environment": "production",
+        "deploy_root": "/var/task",
+        "release": "shop-api@2026.11.25",
+        "runtime": {"name": "node", "version": "20.11.1"},
+        "sdk": {"name": "stackline-js", "version": "0.1.0"},
+        "request": {"method": "GET", "url": f"https://shop.example.com/api/users/{rng.randint(1, 10**6)}"},
+        "tags": {"region": "iad1", "route": "/api/users/[id]", "plan": rng.choice(["free", "pro", "team"])},
+        "breadcrumbs": [
+            {"timestamp": "2026-11-25T10:00:00.000Z", "category": "http", "level": "info",
+             "message": f"GET https://api.example.com/v1/users/{rng.randint(1, 10**6)} -> 200"}
+            for _ in range(rng.randint(4, 8))
+        ],
+    }
+
+
+@dataclass
+class Results:
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    acknowledged: int = 0
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection, one request at a time."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, payload: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(payload)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return status
+
+
+def build_request(host: str, key: str, body: bytes) -> bytes:
+    head = (
+        f"POST /api/ingest HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def closed_loop(conns: list[Connection], requests: list[bytes], seconds: float, results: Results) -> float:
+    stop = time.perf_counter() + seconds
+    next_index = 0
+
+    async def worker(conn: Connection) -> None:
+        nonlocal next_index
+        while time.perf_counter() < stop and next_index < len(requests):
+            payload = requests[next_index]
+            next_index += 1
+            started = time.perf_counter()
+            status = await conn.request(payload)
+            results.latencies.append(time.perf_counter() - started)
+            results.statuses[status] += 1
+            results.acknowledged += status == 200
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in conns))
+    return time.perf_counter() - started
+
+
+async def open_loop(conns: list[Connection], requests: list[bytes], rate: float, seconds: float, results: Results) -> float:
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for conn in conns:
+        idle.put_nowait(conn)
+    total = int(rate * seconds)
+    begin = time.perf_counter()
+
+    async def one(index: int, due: float) -> None:
+        conn = await idle.get()
+        try:
+            status = await conn.request(requests[index])
+        finally:
+            idle.put_nowait(conn)
+        results.latencies.append(time.perf_counter() - due)
+        results.statuses[status] += 1
+        results.acknowledged += status == 200
+
+    tasks = []
+    for index in range(min(total, len(requests))):
+        due = begin + index / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(index, due)))
+    await asyncio.gather(*tasks)
+    return time.perf_counter() - begin
+
+
+def committed_count(client: httpx.Client, token: str, repo: str) -> int:
+    total, cursor = 0, None
+    while True:
+        params = {"repo": repo, "limit": "100", **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/incidents", params=params, headers={"Authorization": f"Bearer {token}"}).json()
+        total += sum(i["count"] for i in page["incidents"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return total
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8080")
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rate", type=float, help="fixed request rate (open loop); omit for as fast as it goes")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    args = parser.parse_args()
+
+    parts = urlsplit(args.url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    with httpx.Client(base_url=args.url, timeout=30) as client:
+        login = f"bench-{uuid.uuid4().hex[:8]}"
+        token = client.post("/api/auth/dev-login", json={"login": login}).raise_for_status().json()["access_token"]
+        repo = f"bench/{login}"
+        created = client.post("/api/projects", json={"name": "bench", "repo": repo}, headers={"Authorization": f"Bearer {token}"})
+        key = created.raise_for_status().json()["ingest_key"]
+
+        rng = random.Random(7)
+        budget = int((args.rate or 6000) * (args.duration + args.warmup) * 1.2)
+        print(f"preparing {budget} events ...", flush=True)
+        requests = [build_request(host, key, orjson.dumps(make_event(rng))) for _ in range(budget)]
+        sizes = [len(r) for r in requests[:1000]]
+        print(f"request size {min(sizes)}-{max(sizes)} bytes, mean {statistics.mean(sizes):.0f}")
+
+        async def run() -> tuple[Results, Results, float]:
+            conns = [Connection(host, port) for _ in range(args.connections)]
+            warm = Results()
+            await closed_loop(conns, requests, args.warmup, warm)
+            rest = requests[sum(warm.statuses.values()) :]
+            measured = Results()
+            if args.rate:
+                elapsed = await open_loop(conns, rest, args.rate, args.duration, measured)
+            else:
+                elapsed = await closed_loop(conns, rest, args.duration, measured)
+            return warm, measured, elapsed
+
+        warm, results, elapsed = uvloop.run(run())
+        committed = committed_count(client, token, repo)
+
+    acknowledged = warm.acknowledged + results.acknowledged
+    measured_count = len(results.latencies)
+    lat = sorted(results.latencies)
+    print(f"mode          {'fixed rate ' + str(args.rate) + '/s' if args.rate else 'closed loop'}, {args.connections} connections")
+    print(f"measured      {measured_count} requests in {elapsed:.1f} s -> {measured_count / elapsed:,.0f} events/s")
+    print(f"latency       p50 {percentile(lat, 0.5) * 1000:.1f} ms, p99 {percentile(lat, 0.99) * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
+    print(f"statuses      {dict(results.statuses + warm.statuses)}")
+    print(f"acknowledged  {acknowledged} (warm-up included); committed per the API {committed}")
+    if committed != acknowledged:
+        raise SystemExit("MISMATCH: acknowledged events missing from the store")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Firefox (SpiderMonkey) and Safari (JavaScriptCore) stacks: `function@location`, innermost first.
+
+The two engines share the grammar and differ only in a few locations (Firefox's eval origins,
+Safari's `[native code]` and empty ones), so one parser reads both: a browser event does not say
+which engine printed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from services.ingest.stacks.model import StackFrame, last_run, number, split_position
+
+# Locations with no file: Safari's builtins, and frames it cannot place (`eval code@`).
+_NO_FILE = frozenset({"", "[native code]"})
+
+
+def parse_gecko(text: str) -> list[StackFrame]:
+    if "@" not in text:
+        return []
+    return last_run(_frame_texts(text), _frame)
+
+
+def _frame_texts(text: str) -> Iterator[str | None]:
+    for line in text.split("\n"):
+        body = line.strip()
+        yield body if "@" in body else None
+
+
+def _frame(text: str) -> StackFrame | None:
+    at = text.find("@")
+    # Firefox names a function assigned to a computed key after that key (`o["a@b"]`), so an @
+    # inside brackets belongs to the name; any later @ is the location's (`/node_modules/@scope`).
+    if text.find("[", 0, at) >= 0:
+        closing = text.find("]@", at)
+        if closing >= 0:
+            at = closing + 1
+    name = text[:at]
+    location = text[at + 1 :]
+    # Firefox marks a frame reached across an async boundary with its cause: `async*load`,
+    # `promise callback*render`, `setTimeout handler*`. The cause says how, not what ran.
+    cause, star, function = name.partition("*")
+    if not star:
+        function = cause
+    if location in _NO_FILE:
+        return StackFrame("", None, None, function)
+    evaluated = _eval_site(location)
+    if evaluated is not None:
+        path, line = evaluated
+        return StackFrame(path, line, None, function)
+    position = split_position(location)
+    if position is None:
+        return None
+    path, line, column = position
+    return StackFrame(path, line, column, function)
+
+
+def _eval_site(location: str) -> tuple[str, int] | None:
+    """The file and line of the outermost eval or `new Function` call in a Firefox eval origin.
+
+    `https://host/app.js line 8 > eval line 1 > eval:2:5` was evaluated from app.js line 8; the
+    position at the end is inside the evaluated string, which no source file holds. Firefox gives
+    no column for the call site.
+    """
+    marker = location.find(" line ")
+    if marker < 0:
+        return None
+    digits_end = location.find(" > ", marker + 6)
+    if digits_end < 0:
+        return None
+    line = number(location[marker + 6 : digits_end])
+    if line is None:
+        return None
+    return location[:marker], line

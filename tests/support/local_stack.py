@@ -1,0 +1,81 @@
+"""A `make run` stack as a test fixture: tools/run_local.py on free ports, read until ready."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _ports_free(ports: list[int]) -> bool:
+    for port in ports:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def _pick_ports() -> tuple[int, int]:
+    """A gateway port and a gRPC base whose four ports and metrics ports (+100) are free."""
+    for _ in range(100):
+        base = random.randrange(20_000, 40_000, 10)
+        gateway = base + 500
+        if _ports_free([gateway, *range(base, base + 4), *range(base + 100, base + 104)]):
+            return gateway, base
+    raise RuntimeError("no free ports")
+
+
+def child_pids(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+class LocalStack:
+    def __init__(self, database_url: str, data_dir: Path) -> None:
+        self.gateway_port, self.grpc_base = _pick_ports()
+        self.url = f"http://127.0.0.1:{self.gateway_port}"
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools" / "run_local.py")],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "STACKLINE_GATEWAY_PORT": str(self.gateway_port),
+                "STACKLINE_GRPC_PORT_BASE": str(self.grpc_base),
+                "STACKLINE_DATA_DIR": str(data_dir),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+
+    def wait_until_running(self, timeout: float = 90) -> None:
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        for line in self.process.stdout:
+            self.output.append(line)
+            if "Stackline is running." in line:
+                return
+            assert time.monotonic() < deadline, "".join(self.output)
+        raise AssertionError("run_local exited early:\n" + "".join(self.output))
+
+    def finish(self, timeout: float = 30) -> str:
+        rest, _ = self.process.communicate(timeout=timeout)
+        return "".join(self.output) + rest
