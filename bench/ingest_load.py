@@ -35,28 +35,48 @@ FILES = ["src/api/users.ts", "src/cart/cart.ts", "src/billing/invoice.ts", "src/
 def make_event(rng: random.Random) -> dict[str, object]:
     function, file = rng.choice(FUNCTIONS), rng.choice(FILES)
     frames = [f"    at {function} (/var/task/{file}:{rng.randint(10, 400)}:{rng.randint(1, 60)})"]
+    express = "/var/task/node_modules/express/lib/router/layer.js"
     for depth in range(19):
         if depth % 3 == 0:
-            frames.append(f"    at Layer.handle [as handle_request] (/var/task/node_modules/express/lib/router/layer.js:95:{depth})")
+            frames.append(f"    at Layer.handle [as handle_request] ({express}:95:{depth})")
         else:
-            frames.append(f"    at async {rng.choice(FUNCTIONS)} (/var/task/{rng.choice(FILES)}:{rng.randint(1, 900)}:{rng.randint(1, 80)})")
-    message = f"Cannot read properties of undefined (reading 'id') for user {rng.randint(1, 10**9)} in order {uuid.uuid4()}"
+            where = f"/var/task/{rng.choice(FILES)}:{rng.randint(1, 900)}:{rng.randint(1, 80)}"
+            frames.append(f"    at async {rng.choice(FUNCTIONS)} ({where})")
+    message = (
+        "Cannot read properties of undefined (reading 'id')"
+        f" for user {rng.randint(1, 10**9)} in order {uuid.uuid4()}"
+    )
     return {
         "event_id": str(uuid.uuid4()),
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
         "platform": "node",
-        "exception": {"type": "TypeError", "message": message, "stack": f"TypeError: {message}\n" + "\n".join(frames)},
+        "exception": {
+            "type": "TypeError",
+            "message": message,
+            "stack": f"TypeError: {message}\n" + "\n".join(frames),
+        },
         "commit_sha": "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39",
         "environment": "production",
         "deploy_root": "/var/task",
         "release": "shop-api@2026.11.25",
         "runtime": {"name": "node", "version": "20.11.1"},
         "sdk": {"name": "stackline-js", "version": "0.1.0"},
-        "request": {"method": "GET", "url": f"https://shop.example.com/api/users/{rng.randint(1, 10**6)}"},
-        "tags": {"region": "iad1", "route": "/api/users/[id]", "plan": rng.choice(["free", "pro", "team"])},
+        "request": {
+            "method": "GET",
+            "url": f"https://shop.example.com/api/users/{rng.randint(1, 10**6)}",
+        },
+        "tags": {
+            "region": "iad1",
+            "route": "/api/users/[id]",
+            "plan": rng.choice(["free", "pro", "team"]),
+        },
         "breadcrumbs": [
-            {"timestamp": "2026-11-25T10:00:00.000Z", "category": "http", "level": "info",
-             "message": f"GET https://api.example.com/v1/users/{rng.randint(1, 10**6)} -> 200"}
+            {
+                "timestamp": "2026-11-25T10:00:00.000Z",
+                "category": "http",
+                "level": "info",
+                "message": f"GET https://api.example.com/v1/users/{rng.randint(1, 10**6)} -> 200",
+            }
             for _ in range(rng.randint(4, 8))
         ],
     }
@@ -101,7 +121,9 @@ def build_request(host: str, key: str, body: bytes) -> bytes:
     return head.encode() + body
 
 
-async def closed_loop(conns: list[Connection], requests: list[bytes], seconds: float, results: Results) -> float:
+async def closed_loop(
+    conns: list[Connection], requests: list[bytes], seconds: float, results: Results
+) -> float:
     stop = time.perf_counter() + seconds
     next_index = 0
 
@@ -121,7 +143,9 @@ async def closed_loop(conns: list[Connection], requests: list[bytes], seconds: f
     return time.perf_counter() - started
 
 
-async def open_loop(conns: list[Connection], requests: list[bytes], rate: float, seconds: float, results: Results) -> float:
+async def open_loop(
+    conns: list[Connection], requests: list[bytes], rate: float, seconds: float, results: Results
+) -> float:
     idle: asyncio.Queue[Connection] = asyncio.Queue()
     for conn in conns:
         idle.put_nowait(conn)
@@ -153,8 +177,10 @@ def committed_count(client: httpx.Client, token: str, repo: str) -> int:
     total, cursor = 0, None
     while True:
         params = {"repo": repo, "limit": "100", **({"cursor": cursor} if cursor else {})}
-        page = client.get("/api/incidents", params=params, headers={"Authorization": f"Bearer {token}"}).json()
-        total += sum(i["count"] for i in page["incidents"])
+        page = client.get(
+            "/api/incidents", params=params, headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        total += sum(int(i["count"]) for i in page["incidents"])
         cursor = page["next_cursor"]
         if not cursor:
             return total
@@ -165,11 +191,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", default="http://127.0.0.1:8080")
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rate", type=float, help="fixed request rate (open loop); omit for as fast as it goes")
+    parser.add_argument(
+        "--rate", type=float, help="fixed request rate (open loop); omit for as fast as it goes"
+    )
     parser.add_argument("--warmup", type=float, default=3.0)
     args = parser.parse_args()
 
@@ -177,9 +207,17 @@ def main() -> None:
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     with httpx.Client(base_url=args.url, timeout=30) as client:
         login = f"bench-{uuid.uuid4().hex[:8]}"
-        token = client.post("/api/auth/dev-login", json={"login": login}).raise_for_status().json()["access_token"]
+        token = (
+            client.post("/api/auth/dev-login", json={"login": login})
+            .raise_for_status()
+            .json()["access_token"]
+        )
         repo = f"bench/{login}"
-        created = client.post("/api/projects", json={"name": "bench", "repo": repo}, headers={"Authorization": f"Bearer {token}"})
+        created = client.post(
+            "/api/projects",
+            json={"name": "bench", "repo": repo},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         key = created.raise_for_status().json()["ingest_key"]
 
         rng = random.Random(7)
@@ -207,9 +245,12 @@ def main() -> None:
     acknowledged = warm.acknowledged + results.acknowledged
     measured_count = len(results.latencies)
     lat = sorted(results.latencies)
-    print(f"mode          {'fixed rate ' + str(args.rate) + '/s' if args.rate else 'closed loop'}, {args.connections} connections")
-    print(f"measured      {measured_count} requests in {elapsed:.1f} s -> {measured_count / elapsed:,.0f} events/s")
-    print(f"latency       p50 {percentile(lat, 0.5) * 1000:.1f} ms, p99 {percentile(lat, 0.99) * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
+    mode = f"fixed rate {args.rate:g}/s" if args.rate else "closed loop"
+    p50, p99 = percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000
+    print(f"mode          {mode}, {args.connections} connections")
+    rate = measured_count / elapsed
+    print(f"measured      {measured_count} requests in {elapsed:.1f} s -> {rate:,.0f} events/s")
+    print(f"latency       p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lat[-1] * 1000:.1f} ms")
     print(f"statuses      {dict(results.statuses + warm.statuses)}")
     print(f"acknowledged  {acknowledged} (warm-up included); committed per the API {committed}")
     if committed != acknowledged:

@@ -23,7 +23,7 @@ def _ports_free(ports: list[int]) -> bool:
     return True
 
 
-def _pick_ports() -> tuple[int, int]:
+def pick_ports() -> tuple[int, int]:
     """A gateway port and a gRPC base whose four ports and metrics ports (+100) are free."""
     for _ in range(100):
         base = random.randrange(20_000, 40_000, 10)
@@ -48,7 +48,7 @@ def child_pids(pid: int) -> list[int]:
 
 class LocalStack:
     def __init__(self, database_url: str, data_dir: Path) -> None:
-        self.gateway_port, self.grpc_base = _pick_ports()
+        self.gateway_port, self.grpc_base = pick_ports()
         self.url = f"http://127.0.0.1:{self.gateway_port}"
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "tools" / "run_local.py")],

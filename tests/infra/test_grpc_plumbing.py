@@ -1,0 +1,153 @@
+"""What every service gets from stackline_infra: deadlines, error mapping, health, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from stackline_infra.errors import Conflict, NotFound, Unavailable, from_rpc_error
+from stackline_infra.grpc_client import open_channel
+from stackline_infra.grpc_server import ServiceHost
+from tests.support.local_stack import ROOT
+
+_SLOW = "/test.Slow/Call"
+
+
+class _Slow(grpc.GenericRpcHandler):  # type: ignore[misc]
+    """A service whose one method takes `seconds` to answer, or raises what it is told to."""
+
+    def __init__(self, seconds: float, error: Exception | None = None) -> None:
+        self.seconds = seconds
+        self.error = error
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        if details.method != _SLOW:
+            return None
+
+        async def call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            await asyncio.sleep(self.seconds)
+            if self.error is not None:
+                raise self.error
+            return b"done"
+
+        return grpc.unary_unary_rpc_method_handler(call)
+
+
+async def _host(handler: _Slow) -> tuple[ServiceHost, str]:
+    host = ServiceHost(
+        "plumbing", {"test.Slow": lambda server: server.add_generic_rpc_handlers((handler,))}
+    )
+    port = host.bind("127.0.0.1:0")
+    await host.start()
+    return host, f"127.0.0.1:{port}"
+
+
+async def test_calls_without_a_timeout_get_the_channel_deadline() -> None:
+    host, target = await _host(_Slow(5.0))
+    try:
+        async with open_channel(target, default_deadline=0.3) as channel:
+            started = time.monotonic()
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                await channel.unary_unary(_SLOW)(b"")
+        assert failed.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert time.monotonic() - started < 2
+        assert isinstance(from_rpc_error(failed.value), Unavailable)
+    finally:
+        await host.stop(grace=0)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected", "status"),
+    [
+        (NotFound("no such thing"), NotFound, grpc.StatusCode.NOT_FOUND),
+        (Conflict("taken", field="repo"), Conflict, grpc.StatusCode.ALREADY_EXISTS),
+        (RuntimeError("secret internals"), None, grpc.StatusCode.INTERNAL),
+    ],
+)
+async def test_errors_are_mapped_once_each_way(
+    error: Exception, expected: type | None, status: grpc.StatusCode
+) -> None:
+    host, target = await _host(_Slow(0, error))
+    try:
+        async with open_channel(target, default_deadline=5) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                await channel.unary_unary(_SLOW)(b"")
+    finally:
+        await host.stop(grace=0)
+    assert failed.value.code() == status
+    mapped = from_rpc_error(failed.value)
+    if expected is None:
+        # An unexpected error's text stays inside the service.
+        assert "secret" not in (failed.value.details() or "")
+        assert mapped.http_status == 500
+        assert mapped.message == "internal error"
+    else:
+        assert type(mapped) is expected
+        assert mapped.field == getattr(error, "field", None)
+
+
+async def test_stop_lets_calls_in_flight_finish() -> None:
+    host, target = await _host(_Slow(0.5))
+    async with open_channel(target, default_deadline=5) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        serving = await health.Check(health_pb2.HealthCheckRequest())
+        assert serving.status == health_pb2.HealthCheckResponse.SERVING
+        call = channel.unary_unary(_SLOW)
+
+        async def slow_call() -> bytes:
+            return await call(b"")  # type: ignore[no-any-return]
+
+        in_flight = asyncio.create_task(slow_call())
+        await asyncio.sleep(0.1)
+        await host.stop(grace=3)
+        assert await in_flight == b"done"
+
+
+def test_a_service_process_stops_cleanly_on_sigterm(database_url: str, tmp_path: Path) -> None:
+    from tests.support.local_stack import pick_ports
+
+    _, port = pick_ports()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.projects"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "STACKLINE_GRPC_PORT": str(port),
+            "STACKLINE_LOG_FORMAT": "text",
+        },
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+            try:
+                response = health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=1
+                )
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    break
+            except grpc.RpcError:
+                pass
+            finally:
+                channel.close()
+            assert time.monotonic() < deadline, "the service never became healthy"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "stopping projects" in stderr
