@@ -131,14 +131,17 @@ def prepare(event: ingest_pb2.Event, received_at: datetime) -> PreparedEvent:
     if event.HasField("exception"):
         exception_type = _clean(event.exception.type[:256]) or "Error"
         message = _clean(event.exception.message[:MAX_MESSAGE_CHARS])
-        raw_stack = _clean(_truncate_stack(event.exception.stack, event.platform))
+        full_stack = event.exception.stack
     else:
         exception_type = "Message"
         message = _clean(event.message[:MAX_MESSAGE_CHARS])
-        raw_stack = ""
+        full_stack = ""
 
     frames: list[dict[str, Any]] = []
-    for frame in parse_stack(raw_stack, event.platform) if raw_stack else ():
+    # The parser reads the whole stack (it bounds its own work), so a huge
+    # message before the frames does not cost the frames; only what is
+    # stored is truncated.
+    for frame in parse_stack(full_stack, event.platform) if full_stack else ():
         file, in_app = to_repo_path(frame.abs_path, event.deploy_root)
         frames.append(
             {
@@ -166,7 +169,7 @@ def prepare(event: ingest_pb2.Event, received_at: datetime) -> PreparedEvent:
         release=_clean(event.release[:200]) or None,
         exception_type=exception_type,
         message=message,
-        raw_stack=raw_stack,
+        raw_stack=_clean(_truncate_stack(full_stack, event.platform)),
         frames=frames,
         context=_context(event),
         fingerprint=grouping.fingerprint(

@@ -1,0 +1,182 @@
+"""CPython tracebacks from a real interpreter: programs/python runs once, every case is parsed."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from services.ingest.stacks import StackFrame, parse_stack
+from tests.services.ingest.stacks.markers import Marks
+
+PROGRAMS = Path(__file__).parent / "programs" / "python"
+
+
+@dataclass(frozen=True)
+class PythonRun:
+    stacks: dict[str, str]
+    uncaught: str
+    syntax_error: str
+    marks: Marks
+
+
+@pytest.fixture(scope="module")
+def python_run(tmp_path_factory: pytest.TempPathFactory) -> PythonRun:
+    root = tmp_path_factory.mktemp("python").resolve()
+    cases = root / "cases.py"
+    bad = root / "bad_syntax.py"
+    shutil.copy(PROGRAMS / "cases.py", cases)
+    shutil.copy(PROGRAMS / "bad_syntax.txt", bad)
+    run = subprocess.run(
+        [sys.executable, cases], cwd=root, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 1, run.stderr  # cases.py ends by dying of an uncaught error
+    # Run as the main script, a file that does not compile is reported under no traceback header.
+    syntax = subprocess.run(
+        [sys.executable, bad], cwd=root, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert syntax.returncode == 1, syntax.stderr
+
+    marks = Marks()
+    marks.add_python(cases, str(cases))
+    marks.add_python(bad, str(bad))
+    return PythonRun(json.loads(run.stdout), run.stderr, syntax.stderr, marks)
+
+
+def case(run: PythonRun, name: str) -> list[StackFrame]:
+    stack = run.stacks[name]
+    return parse_stack(stack, "python")
+
+
+def test_every_case_raised(python_run: PythonRun) -> None:
+    assert python_run.stacks.keys() == {
+        "plain",
+        "chained",
+        "implicit",
+        "carets",
+        "lambda",
+        "group",
+        "syntax",
+        "recursion",
+        "embedded",
+    }
+
+
+def test_frames_come_innermost_first(python_run: PythonRun) -> None:
+    m = python_run.marks
+    assert case(python_run, "plain") == [
+        m.at("inner", "inner"),
+        m.at("outer", "outer"),
+        m.at("plain", "plain"),
+        m.at("case", "main"),
+    ]
+
+
+def test_explicit_chain_gives_the_frames_of_the_raised_exception(python_run: PythonRun) -> None:
+    m = python_run.marks
+    assert "The above exception was the direct cause" in python_run.stacks["chained"]
+    assert case(python_run, "chained") == [
+        m.at("wrap", "wrap"),
+        m.at("chained", "chained"),
+        m.at("case", "main"),
+    ]
+
+
+def test_implicit_context_gives_the_frames_of_the_raised_exception(python_run: PythonRun) -> None:
+    m = python_run.marks
+    assert "During handling of the above exception" in python_run.stacks["implicit"]
+    assert case(python_run, "implicit") == [m.at("implicit", "implicit"), m.at("case", "main")]
+
+
+def test_caret_and_tilde_lines_are_not_frames(python_run: PythonRun) -> None:
+    m = python_run.marks
+    assert "~~~~^^^^" in python_run.stacks["carets"]
+    assert case(python_run, "carets") == [m.at("carets", "carets"), m.at("case", "main")]
+
+
+def test_lambda_frame(python_run: PythonRun) -> None:
+    m = python_run.marks
+    assert case(python_run, "lambda") == [
+        m.at("lambda", "<lambda>"),
+        m.at("lambda", "with_lambda"),
+        m.at("case", "main"),
+    ]
+
+
+def test_exception_group_gives_the_frames_of_the_group_itself(python_run: PythonRun) -> None:
+    m = python_run.marks
+    assert "+-+----" in python_run.stacks["group"]
+    assert case(python_run, "group") == [m.at("group", "group"), m.at("case", "main")]
+
+
+def test_syntax_error_in_an_imported_file_is_the_innermost_frame(python_run: PythonRun) -> None:
+    m = python_run.marks
+    assert case(python_run, "syntax") == [
+        m.at("syntax", ""),
+        m.at("import", "syntax"),
+        m.at("case", "main"),
+    ]
+
+
+def test_syntax_error_of_the_main_script_has_no_traceback_header(python_run: PythonRun) -> None:
+    assert "Traceback" not in python_run.syntax_error
+    assert parse_stack(python_run.syntax_error, "python") == [python_run.marks.at("syntax", "")]
+
+
+def test_recursion_keeps_the_printed_frames_without_expanding_repeats(
+    python_run: PythonRun,
+) -> None:
+    m = python_run.marks
+    assert "more times]" in python_run.stacks["recursion"]
+    assert case(python_run, "recursion") == [
+        *[m.at("recurse", "recurse")] * 3,
+        m.at("recursion", "recursion"),
+        m.at("case", "main"),
+    ]
+
+
+def test_traceback_inside_the_message_is_not_the_exception(python_run: PythonRun) -> None:
+    m = python_run.marks
+    assert 'File "/fake.py"' in python_run.stacks["embedded"]
+    assert case(python_run, "embedded") == [m.at("embedded", "embedded"), m.at("case", "main")]
+
+
+def test_report_the_interpreter_prints_for_an_uncaught_error(python_run: PythonRun) -> None:
+    m = python_run.marks
+    assert parse_stack(python_run.uncaught, "python") == [
+        m.at("wrap", "wrap"),
+        m.at("chained", "chained"),
+        m.at("uncaught", "main"),
+        m.at("main", "<module>"),
+    ]
+
+
+@pytest.mark.parametrize("platform", ["node", "browser", "edge"])
+def test_platform_is_only_a_hint(python_run: PythonRun, platform: str) -> None:
+    for stack in [*python_run.stacks.values(), python_run.uncaught, python_run.syntax_error]:
+        assert parse_stack(stack, platform) == parse_stack(stack, "python")
+
+
+# Independent of the parser: every `File` line of a traceback, whichever exception it belongs to.
+PRINTED_FRAME = re.compile(r'File "(.+)", line (\d+)(?:, in (.+))?$', re.MULTILINE)
+
+
+@pytest.mark.parametrize("name", ["plain", "chained", "group", "recursion"])
+def test_traceback_cut_anywhere_gives_only_printed_frames(python_run: PythonRun, name: str) -> None:
+    """Python prints the innermost frame last, so a cut loses the innermost frames and what is left
+    is the outer end of the stack, or an earlier exception of the chain: printed frames all the
+    same, never made-up ones. Only the innermost may be misread, as the line that was cut."""
+    stack = python_run.stacks[name]
+    printed = {
+        StackFrame(path, int(line), None, function or "")
+        for path, line, function in PRINTED_FRAME.findall(stack)
+    }
+    for end in range(len(stack) + 1):
+        frames = parse_stack(stack[:end], "python")
+        assert set(frames[1:]) <= printed, stack[:end]
