@@ -27,7 +27,7 @@ def generate(out: Path) -> None:
     well_known = Path(grpc_tools.__file__).parent / "_proto"
     # mypy-protobuf's plugins live beside this interpreter, which need not be on PATH.
     bin_dir = Path(sys.executable).parent
-    subprocess.run(
+    result = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -42,9 +42,15 @@ def generate(out: Path) -> None:
             f"--mypy_grpc_out={out}",
             *protos,
         ],
-        check=True,
         cwd=PROTO_DIR,
+        # mypy-protobuf announces every file it writes; show the output only on failure.
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout + result.stderr)
+        raise SystemExit(f"protoc failed with exit code {result.returncode}")
 
 
 def differences(expected: Path, actual: Path) -> list[str]:

@@ -106,6 +106,8 @@ def test_invalid_fields_are_named(fields: dict[str, object], field: str) -> None
 def test_frames_survive_a_message_longer_than_what_is_stored() -> None:
     message = "x" * (MAX_STACK_CHARS + 10)
     stack = f"Error: {message}\n    at handler (/var/task/src/api.js:7:3)"
-    prepared = prepare(_event(exception=ingest_pb2.ExceptionInfo(type="Error", stack=stack)), utcnow())
+    prepared = prepare(
+        _event(exception=ingest_pb2.ExceptionInfo(type="Error", stack=stack)), utcnow()
+    )
     assert len(prepared.raw_stack) == MAX_STACK_CHARS
     assert prepared.culprit == {"file": "src/api.js", "line": 7, "column": 3, "function": "handler"}
