@@ -15,6 +15,7 @@ Settings (environment):
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -56,8 +57,22 @@ def _environment() -> tuple[dict[str, str], dict[str, int], Path]:
     return env, ports, data_dir
 
 
+def _die_with_parent() -> None:
+    """Runs in each child before exec: on Linux, if this launcher is killed outright
+    (SIGKILL, a crashed terminal), the kernel sends the service SIGTERM instead of
+    leaving it running with nobody to stop it."""
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _start(name: str, env: dict[str, str]) -> Child:
-    process = subprocess.Popen([sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"services.{name}"],
+        cwd=ROOT,
+        env=env,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - the launcher starts no threads
+    )
     return Child(name, process)
 
 

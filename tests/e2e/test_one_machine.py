@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,18 +55,14 @@ def postgres_stack(postgres_admin_url: str, tmp_path: Path) -> Iterator[LocalSta
     for url in _fresh_database(postgres_admin_url, "e2e"):
         stack = LocalStack(url, tmp_path)
         yield stack
-        if stack.process.poll() is None:
-            stack.process.kill()
-            stack.process.wait()
+        stack.close()
 
 
 @pytest.fixture
 def sqlite_stack(tmp_path: Path) -> Iterator[LocalStack]:
     stack = LocalStack(f"sqlite:///{tmp_path / 'stackline.db'}", tmp_path)
     yield stack
-    if stack.process.poll() is None:
-        stack.process.kill()
-        stack.process.wait()
+    stack.close()
 
 
 def _real_error(command: list[str], program: str, tmp_path: Path, name: str) -> dict[str, str]:
@@ -185,3 +182,14 @@ def test_a_service_that_dies_is_reported_and_stops_the_rest(sqlite_stack: LocalS
         assert (
             not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
         )
+
+
+def test_services_stop_when_the_launcher_is_killed_outright(sqlite_stack: LocalStack) -> None:
+    sqlite_stack.wait_until_running()
+    children = child_pids(sqlite_stack.process.pid)
+    sqlite_stack.process.kill()
+    sqlite_stack.process.wait()
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() for pid in children):
+        assert time.monotonic() < deadline, "services outlived their launcher"
+        time.sleep(0.2)

@@ -38,8 +38,7 @@ def _json_documents(text: str) -> list[Any]:
 def stack(tmp_path: Path) -> Iterator[LocalStack]:
     stack = LocalStack(f"sqlite:///{tmp_path / 'stackline.db'}", tmp_path)
     yield stack
-    stack.process.terminate()
-    stack.finish()
+    stack.close()
 
 
 def test_the_walkthrough_works_as_written(stack: LocalStack) -> None:

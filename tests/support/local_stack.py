@@ -76,6 +76,16 @@ class LocalStack:
             assert time.monotonic() < deadline, "".join(self.output)
         raise AssertionError("run_local exited early:\n" + "".join(self.output))
 
+    def close(self) -> None:
+        """Stop the stack the way a user would (SIGTERM), killing it only if it hangs."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.communicate()
+
     def finish(self, timeout: float = 30) -> str:
         rest, _ = self.process.communicate(timeout=timeout)
         return "".join(self.output) + rest
