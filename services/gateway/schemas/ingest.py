@@ -17,7 +17,6 @@ def _no_nul(text: str) -> str:
 
 Text = Annotated[str, AfterValidator(_no_nul)]
 Text16 = Annotated[str, StringConstraints(max_length=16), AfterValidator(_no_nul)]
-Text32 = Annotated[str, StringConstraints(max_length=32), AfterValidator(_no_nul)]
 Text64 = Annotated[str, StringConstraints(max_length=64), AfterValidator(_no_nul)]
 Text200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
 Text256 = Annotated[str, StringConstraints(max_length=256), AfterValidator(_no_nul)]
@@ -78,7 +77,7 @@ class IngestEvent(_Model):
     runtime: NameVersion | None = None
     sdk: NameVersion | None = None
     request: RequestInfo | None = None
-    tags: dict[Text32, Text200] = Field(default_factory=dict, max_length=50)
+    tags: dict[Text64, Text256] = Field(default_factory=dict, max_length=50)
     breadcrumbs: list[Breadcrumb] = Field(default_factory=list, max_length=100)
     fingerprint: Text256 | None = None
 

@@ -1,0 +1,45 @@
+// Build: esbuild bundles (node ESM+CJS, edge ESM+CJS, browser ESM+CJS and minified
+// ESM/IIFE for <script> use), then tsc declarations copied into the ESM and CJS trees,
+// each tree marked with its own package.json "type" so TypeScript reads it right.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+const src = readFileSync(join(root, 'src/client.ts'), 'utf8');
+if (!src.includes(`SDK_VERSION = '${version}'`)) {
+  throw new Error(`src/client.ts SDK_VERSION does not match package.json version ${version}`);
+}
+
+rmSync(dist, { recursive: true, force: true });
+
+const common = { bundle: true, logLevel: 'warning', legalComments: 'none', charset: 'utf8' };
+const targets = [
+  { entry: 'src/index.node.ts', name: 'node', platform: 'node', target: 'node18' },
+  { entry: 'src/index.edge.ts', name: 'edge', platform: 'neutral', target: 'es2020' },
+  { entry: 'src/index.browser.ts', name: 'browser', platform: 'browser', target: 'es2020' },
+];
+await Promise.all(
+  targets.flatMap((t) => [
+    build({ ...common, entryPoints: [join(root, t.entry)], platform: t.platform, target: t.target, format: 'esm', outfile: join(dist, 'esm', `${t.name}.js`) }),
+    build({ ...common, entryPoints: [join(root, t.entry)], platform: t.platform, target: t.target, format: 'cjs', outfile: join(dist, 'cjs', `${t.name}.js`) }),
+  ]),
+);
+const browser = { ...common, entryPoints: [join(root, 'src/index.browser.ts')], platform: 'browser', target: 'es2020', minify: true, mangleProps: /^_/ };
+await Promise.all([
+  build({ ...browser, format: 'esm', outfile: join(dist, 'browser', 'stackline.min.mjs') }),
+  build({ ...browser, format: 'iife', globalName: 'Stackline', outfile: join(dist, 'browser', 'stackline.min.js') }),
+]);
+
+execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+for (const [dir, type] of [['esm', 'module'], ['cjs', 'commonjs']]) {
+  cpSync(join(dist, 'types'), join(dist, dir), { recursive: true });
+  writeFileSync(join(dist, dir, 'package.json'), JSON.stringify({ type }) + '\n');
+}
+rmSync(join(dist, 'types'), { recursive: true, force: true });
+mkdirSync(join(dist, 'browser'), { recursive: true });
+console.log('built dist/ (esm, cjs, browser)');

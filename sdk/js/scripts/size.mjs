@@ -1,0 +1,18 @@
+// Gzipped size of the browser bundles; fails over the 10 KB budget (DESIGN.md).
+import { readFileSync } from 'node:fs';
+import { gzipSync, brotliCompressSync } from 'node:zlib';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const LIMIT = 10 * 1024;
+const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'browser');
+let failed = false;
+for (const name of ['stackline.min.mjs', 'stackline.min.js']) {
+  const raw = readFileSync(join(dir, name));
+  const gz = gzipSync(raw, { level: 9 }).length;
+  const br = brotliCompressSync(raw).length;
+  const ok = gz <= LIMIT;
+  failed ||= !ok;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} dist/browser/${name}: ${raw.length} B minified, ${gz} B gzip, ${br} B brotli (limit ${LIMIT} B gzip)`);
+}
+process.exit(failed ? 1 : 0);

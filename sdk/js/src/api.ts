@@ -1,0 +1,82 @@
+/**
+ * The module-level API (`Stackline.captureException(...)`). The current client lives on
+ * globalThis under a registered symbol, so the ESM and CommonJS copies of this package,
+ * loaded side by side in one process, share one client instead of fighting over handlers.
+ */
+
+import type { Client } from './client.js';
+import type { CaptureHint, Level, Stats } from './types.js';
+
+const KEY = Symbol.for('stackline.sdk.v0');
+
+interface Carrier {
+  client?: Client;
+}
+
+function carrier(): Carrier {
+  const g = globalThis as unknown as Record<symbol, Carrier | undefined>;
+  return (g[KEY] ??= {});
+}
+
+export function getClient(): Client | undefined {
+  return carrier().client;
+}
+
+/** Install a client; an earlier one is shut down (its handlers removed) first. */
+export function setClient(client: Client | undefined): void {
+  const c = carrier();
+  const old = c.client;
+  c.client = client;
+  if (old && old !== client) old.shutdown();
+}
+
+/** Report an error (any thrown value). Returns the event id, or undefined if the event was not queued. Never throws. */
+export function captureException(error: unknown, hint?: CaptureHint): string | undefined {
+  return getClient()?.captureException(error, hint);
+}
+
+/** Report a message at a level (default "info"). Never throws. */
+export function captureMessage(message: string, levelOrHint?: Level | CaptureHint): string | undefined {
+  return getClient()?.captureMessage(message, levelOrHint);
+}
+
+export function addBreadcrumb(breadcrumb: { message: string; category?: string; level?: Level; timestamp?: string }): void {
+  getClient()?.addBreadcrumb(breadcrumb);
+}
+
+export function setTag(key: string, value: string): void {
+  getClient()?.setTag(key, value);
+}
+
+export function setTags(tags: Record<string, string>): void {
+  getClient()?.setTags(tags);
+}
+
+/** Resolves true once everything queued was delivered or given up on; false at the timeout. */
+export function flush(timeoutMs?: number): Promise<boolean> {
+  return getClient()?.flush(timeoutMs) ?? Promise.resolve(true);
+}
+
+/** Flush, then remove every handler the SDK installed and stop. */
+export async function close(timeoutMs?: number): Promise<boolean> {
+  const client = getClient();
+  if (!client) return true;
+  const ok = await client.close(timeoutMs);
+  if (getClient() === client) carrier().client = undefined;
+  return ok;
+}
+
+const EMPTY: Stats = {
+  captured: 0,
+  sent: 0,
+  failed: 0,
+  dropped: 0,
+  queued: 0,
+  droppedBy: { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0 },
+  disabled: true,
+};
+
+/** Counters since init: captured = sent + failed + dropped + queued. */
+export function getStats(): Stats {
+  return getClient()?.getStats() ?? { ...EMPTY, droppedBy: { ...EMPTY.droppedBy } };
+}

@@ -1,0 +1,348 @@
+/** The client: builds events on the calling thread (cheap, bounded), scrubs them, runs beforeSend and hands them to the queue. */
+
+import { LIMITS, breadcrumbFrom, describe, exceptionFrom, get, level, nowIso, tagsFrom, truncate, uuid4 } from './event.js';
+import { Queue } from './queue.js';
+import { createScrubber, type Scrubber } from './scrub.js';
+import type { Breadcrumb, CaptureHint, Options, Platform, Stats, StacklineEvent, Transport } from './types.js';
+
+export const SDK_NAME = 'stackline-js';
+export const SDK_VERSION = '0.1.0';
+
+/** What the runtime entry point (node, browser, edge) resolved before building the client. */
+export interface ClientSetup {
+  platform: Platform;
+  runtime: { name: string; version: string };
+  transport: Transport;
+  enabled: boolean;
+  commitSha?: string;
+  environment: string;
+  release?: string;
+  deployRoot?: string;
+  maxBodyBytes?: number;
+}
+
+/** Internal hint: which automatic mechanism caught the error. */
+export interface InternalHint extends CaptureHint {
+  mechanism?: string;
+  /** The process is dying of this error: it may take the place of a queued event. */
+  fatal?: boolean;
+}
+
+export type Log = (key: string, message: string) => void;
+
+export const LOG_PREFIX = '[stackline]';
+
+/** The SDK's own output; never throws. The console breadcrumb integration skips it by its prefix. */
+export function makeLogger(debug: boolean): { warn: Log; debug: (m: string) => void } {
+  const seen = new Set<string>();
+  const write = (m: string): void => {
+    try {
+      console.warn(`${LOG_PREFIX} ${m}`);
+    } catch {
+      // a host that broke console must not break us
+    }
+  };
+  return {
+    warn(key, message) {
+      if (seen.has(key)) return;
+      seen.add(key);
+      write(message);
+    },
+    debug(m) {
+      if (debug) write(m);
+    },
+  };
+}
+
+export class Client {
+  readonly options: Options;
+  private readonly _queue: Queue;
+  private readonly _scrub: Scrubber;
+  private readonly _tags: Record<string, string>;
+  private readonly _crumbs: Breadcrumb[] = [];
+  private readonly _maxCrumbs: number;
+  private readonly _base: Pick<StacklineEvent, 'platform' | 'runtime' | 'sdk' | 'commit_sha' | 'environment' | 'release' | 'deploy_root'>;
+  /** Errors already captured (express handler, then the uncaught handler, ...), so one bug is one event. */
+  private readonly _seen = new WeakSet<object>();
+  private readonly _teardown: Array<() => void> = [];
+  readonly log: ReturnType<typeof makeLogger>;
+
+  constructor(options: Options, setup: ClientSetup) {
+    this.options = options;
+    this.log = makeLogger(options.debug === true);
+    this._scrub = createScrubber(Array.isArray(options.scrubFields) ? options.scrubFields : []);
+    this._tags = tagsFrom(options.tags, {});
+    const mb = Number(options.maxBreadcrumbs);
+    this._maxCrumbs = Number.isFinite(mb) ? Math.max(0, Math.min(LIMITS.breadcrumbs, Math.floor(mb))) : LIMITS.breadcrumbs;
+    this._base = {
+      platform: setup.platform,
+      runtime: setup.runtime,
+      sdk: { name: SDK_NAME, version: SDK_VERSION },
+      environment: truncate(setup.environment, LIMITS.environment),
+    };
+    if (setup.commitSha) this._base.commit_sha = setup.commitSha;
+    if (setup.release) this._base.release = truncate(setup.release, LIMITS.release);
+    if (setup.deployRoot) this._base.deploy_root = setup.deployRoot;
+    const b = options.backoff;
+    this._queue = new Queue({
+      transport: setup.transport,
+      maxBodyBytes: setup.maxBodyBytes,
+      backoffInitialMs: typeof b?.initialMs === 'number' ? b.initialMs : undefined,
+      backoffMaxMs: typeof b?.maxMs === 'number' ? b.maxMs : undefined,
+      warn: this.log.warn,
+      debug: this.log.debug,
+    });
+    if (!setup.enabled) this._queue.disable();
+  }
+
+  /** Integrations register their uninstall functions here; close() runs them. */
+  onClose(fn: () => void): void {
+    this._teardown.push(fn);
+  }
+
+  get enabled(): boolean {
+    return !this._queue.stats.disabled;
+  }
+
+  captureException(error: unknown, hint?: InternalHint): string | undefined {
+    try {
+      if (typeof error === 'object' && error !== null) {
+        if (this._seen.has(error)) return undefined;
+        this._seen.add(error);
+      }
+      return this._capture(hint, (ev) => {
+        ev.exception = this._scrubException(exceptionFrom(error));
+      });
+    } catch (e) {
+      this.log.debug(`captureException failed: ${describe(e, 200)}`);
+      return undefined;
+    }
+  }
+
+  captureMessage(message: unknown, hintOrLevel?: InternalHint | string): string | undefined {
+    try {
+      const hint: InternalHint | undefined =
+        typeof hintOrLevel === 'string' ? { level: level(hintOrLevel, 'info') } : hintOrLevel;
+      return this._capture(hint, (ev) => {
+        ev.message = this._scrub.text(describe(message, LIMITS.message));
+        ev.level = level(get(hint, 'level'), 'info');
+      });
+    } catch (e) {
+      this.log.debug(`captureMessage failed: ${describe(e, 200)}`);
+      return undefined;
+    }
+  }
+
+  addBreadcrumb(input: unknown): void {
+    try {
+      if (this._maxCrumbs === 0 || !this.enabled) return;
+      let crumb = breadcrumbFrom(input, nowIso());
+      if (!crumb) return;
+      crumb.message = this._scrub.text(crumb.message);
+      const hook = this.options.beforeBreadcrumb;
+      if (typeof hook === 'function') {
+        const out = hook(crumb);
+        crumb = out ? breadcrumbFrom(out, crumb.timestamp) : undefined;
+        if (!crumb) return;
+      }
+      if (this._crumbs.length >= this._maxCrumbs) this._crumbs.shift();
+      this._crumbs.push(crumb);
+    } catch {
+      // never into the host
+    }
+  }
+
+  setTag(key: unknown, value: unknown): void {
+    try {
+      if (typeof key === 'string') tagsFrom({ [key]: value }, this._tags);
+    } catch {
+      // never into the host
+    }
+  }
+
+  setTags(tags: unknown): void {
+    tagsFrom(tags, this._tags);
+  }
+
+  /** Wait until everything queued is delivered (or given up on); false at the timeout. */
+  flush(timeoutMs = 2000): Promise<boolean> {
+    try {
+      return this._queue.flush(timeoutMs);
+    } catch {
+      return Promise.resolve(false);
+    }
+  }
+
+  /** Flush, then stop: integrations are removed and later captures are dropped. */
+  async close(timeoutMs = 2000): Promise<boolean> {
+    const ok = await this.flush(timeoutMs);
+    this.shutdown();
+    return ok;
+  }
+
+  /** Remove integrations and stop sending, now. */
+  shutdown(): void {
+    for (const fn of this._teardown.splice(0)) {
+      try {
+        fn();
+      } catch {
+        // keep removing the others
+      }
+    }
+    this._queue.disable();
+  }
+
+  /** Last-chance synchronous delivery while a Node process exits. */
+  flushSync(timeoutMs: number): void {
+    try {
+      this._queue.flushSync(timeoutMs);
+    } catch {
+      // never into the host
+    }
+  }
+
+  /** Send now rather than on the next tick (the page is being hidden). */
+  sendNow(): void {
+    try {
+      this._queue.sendNow();
+    } catch {
+      // never into the host
+    }
+  }
+
+  get pending(): number {
+    return this._queue.size;
+  }
+
+  getStats(): Stats {
+    const s = this._queue.stats;
+    return { ...s, droppedBy: { ...s.droppedBy } };
+  }
+
+  private _capture(hint: InternalHint | undefined, fill: (ev: StacklineEvent) => void): string | undefined {
+    // Refuse before building anything: a flood must cost next to nothing.
+    const fatal = get(hint, 'fatal') === true;
+    const refused = this._queue.admit(fatal);
+    if (refused) {
+      this._queue.stats.captured++;
+      this._queue.drop(refused);
+      return undefined;
+    }
+    const ev: StacklineEvent = { event_id: uuid4(), timestamp: nowIso(), ...this._base };
+    fill(ev);
+    const tags = { ...this._tags };
+    if (hint) {
+      tagsFrom(get(hint, 'tags'), tags);
+      const mechanism = get(hint, 'mechanism');
+      if (typeof mechanism === 'string') {
+        tags.mechanism = mechanism;
+        tags.handled = 'no';
+      }
+      const fp = get(hint, 'fingerprint');
+      if (typeof fp === 'string' && fp) ev.fingerprint = truncate(fp, LIMITS.fingerprint);
+      const req = get(hint, 'request');
+      if (req && typeof req === 'object') {
+        const url = get(req, 'url');
+        if (typeof url === 'string' && url) {
+          const method = get(req, 'method');
+          ev.request = {
+            method: typeof method === 'string' && method ? truncate(method.toUpperCase(), 16) : 'GET',
+            url: truncate(this._scrub.url(url), LIMITS.url),
+          };
+        }
+      }
+    }
+    if (Object.keys(tags).length) ev.tags = tags;
+    if (this._crumbs.length) ev.breadcrumbs = this._crumbs.slice();
+    const final = this._beforeSend(ev);
+    if (!final) {
+      this._queue.stats.captured++;
+      this._queue.drop('before_send');
+      return undefined;
+    }
+    return this._queue.push(final, fatal) ? final.event_id : undefined;
+  }
+
+  private _beforeSend(ev: StacklineEvent): StacklineEvent | undefined {
+    const hook = this.options.beforeSend;
+    if (typeof hook !== 'function') return ev;
+    try {
+      const out = hook(ev);
+      return out ? sanitize(out, ev) : undefined;
+    } catch (e) {
+      // Unknown whether the hook finished scrubbing: the safe choice is not to send.
+      this.log.warn('beforeSend', `beforeSend threw; the event was dropped (${describe(e, 200)})`);
+      return undefined;
+    }
+  }
+
+  private _scrubException(x: ReturnType<typeof exceptionFrom>): ReturnType<typeof exceptionFrom> {
+    x.message = this._scrub.text(x.message);
+    x.stack = this._scrub.text(x.stack);
+    if (x.cause) this._scrubException(x.cause);
+    return x;
+  }
+}
+
+function str(v: unknown, max: number): string | undefined {
+  return typeof v === 'string' ? truncate(v, max) : undefined;
+}
+
+/**
+ * What beforeSend returned, reduced to the wire schema: unknown fields would make the server
+ * refuse the event (400) and odd values would make serialization throw. Identity fields
+ * (id, platform, sdk, runtime) always come from the original.
+ */
+export function sanitize(out: unknown, orig: StacklineEvent): StacklineEvent | undefined {
+  if (typeof out !== 'object' || out === null) return undefined;
+  const ev: StacklineEvent = {
+    event_id: orig.event_id,
+    timestamp: orig.timestamp,
+    platform: orig.platform,
+    runtime: orig.runtime,
+    sdk: orig.sdk,
+  };
+  const ex = get(out, 'exception');
+  if (ex && typeof ex === 'object') ev.exception = exceptionShape(ex, 0);
+  const message = get(out, 'message');
+  if (typeof message === 'string') {
+    ev.message = truncate(message, LIMITS.message);
+    ev.level = level(get(out, 'level'), 'info');
+  }
+  if (!ev.exception && ev.message === undefined) return undefined;
+  const sha = get(out, 'commit_sha');
+  if (typeof sha === 'string' && /^[0-9a-f]{40}$/.test(sha)) ev.commit_sha = sha;
+  const envName = str(get(out, 'environment'), LIMITS.environment);
+  if (envName) ev.environment = envName;
+  const root = str(get(out, 'deploy_root'), 1024);
+  if (root) ev.deploy_root = root;
+  const release = str(get(out, 'release'), LIMITS.release);
+  if (release) ev.release = release;
+  const req = get(out, 'request');
+  const url = str(get(req, 'url'), LIMITS.url);
+  if (url) ev.request = { method: str(get(req, 'method'), 16) || 'GET', url };
+  const tags = tagsFrom(get(out, 'tags'), {});
+  if (Object.keys(tags).length) ev.tags = tags;
+  const crumbs = get(out, 'breadcrumbs');
+  if (Array.isArray(crumbs)) {
+    const list: Breadcrumb[] = [];
+    for (const c of crumbs.slice(-LIMITS.breadcrumbs)) {
+      const b = breadcrumbFrom(c, orig.timestamp);
+      if (b) list.push(b);
+    }
+    if (list.length) ev.breadcrumbs = list;
+  }
+  const fp = str(get(out, 'fingerprint'), LIMITS.fingerprint);
+  if (fp) ev.fingerprint = fp;
+  return ev;
+}
+
+function exceptionShape(x: object, depth: number): StacklineEvent['exception'] {
+  const type = str(get(x, 'type'), 200) || 'Error';
+  const message = str(get(x, 'message'), LIMITS.message) ?? '';
+  const stack = str(get(x, 'stack'), LIMITS.stack) || `${type}: ${message}`;
+  const out: NonNullable<StacklineEvent['exception']> = { type, message, stack };
+  const cause = get(x, 'cause');
+  if (cause && typeof cause === 'object' && depth < LIMITS.causeDepth) out.cause = exceptionShape(cause, depth + 1);
+  return out;
+}

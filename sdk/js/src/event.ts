@@ -1,0 +1,208 @@
+/** Turning arbitrary thrown values into wire payloads without ever throwing, and the size limits. */
+
+import type { Breadcrumb, ExceptionPayload, Level } from './types.js';
+
+export const LIMITS = {
+  message: 8192,
+  stack: 32768,
+  causeDepth: 3,
+  breadcrumbs: 100,
+  breadcrumbMessage: 1024,
+  category: 64,
+  tags: 50,
+  tagKey: 64,
+  tagValue: 256,
+  fingerprint: 256,
+  url: 2048,
+  release: 200,
+  environment: 64,
+} as const;
+
+const LEVELS: Record<string, Level> = { fatal: 'fatal', error: 'error', warning: 'warning', info: 'info', debug: 'debug' };
+
+/** Property read that survives throwing getters and revoked proxies. */
+export function get(obj: unknown, key: string): unknown {
+  if (obj === null || obj === undefined) return undefined; // the common case; a throw costs microseconds
+  try {
+    return (obj as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+export function truncate(s: string, max: number): string {
+  return s.length > max ? s.slice(0, max - 1) + '\u2026' : s;
+}
+
+function ctorName(v: object): string {
+  try {
+    const c = (Object.getPrototypeOf(v) as { constructor?: { name?: unknown } } | null)?.constructor;
+    const n = c && c.name;
+    return typeof n === 'string' && n ? n : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A short, bounded description of any value. Objects are never walked in full: a host may
+ * throw a million-element array, and this runs on its thread.
+ */
+export function describe(v: unknown, max: number): string {
+  try {
+    switch (typeof v) {
+      case 'string':
+        return truncate(v, max);
+      case 'symbol':
+        return truncate(Symbol.prototype.toString.call(v), max);
+      case 'function':
+        return `[function ${truncate(String(get(v, 'name') || 'anonymous'), 100)}]`;
+      case 'object': {
+        if (v === null) return 'null';
+        const msg = get(v, 'message');
+        if (typeof msg === 'string') return truncate(msg, max);
+        const keys: string[] = [];
+        for (const k in v) {
+          keys.push(k);
+          if (keys.length >= 10) break;
+        }
+        const name = ctorName(v) || 'Object';
+        return truncate(keys.length ? `${name} with keys: ${keys.join(', ')}` : name, max);
+      }
+      default:
+        return truncate(String(v), max);
+    }
+  } catch {
+    return '[unserializable]';
+  }
+}
+
+export function isErrorLike(v: unknown): v is object {
+  if (typeof v !== 'object' || v === null) return false;
+  try {
+    if (v instanceof Error) return true;
+  } catch {
+    // revoked proxy: instanceof throws
+  }
+  try {
+    const tag = Object.prototype.toString.call(v);
+    if (tag === '[object Error]' || tag === '[object DOMException]') return true;
+  } catch {
+    // proxy traps may throw
+  }
+  return typeof get(v, 'stack') === 'string' && typeof get(v, 'message') === 'string';
+}
+
+/**
+ * Exception payload for any value. Errors keep their stack verbatim; other values get a
+ * message describing them and a stack of one header line (there is no stack to send, and
+ * a synthetic one would point into the SDK, not at the bug).
+ */
+export function exceptionFrom(value: unknown, depth = 0): ExceptionPayload {
+  let type = 'Error';
+  let message: string;
+  let stack: string | undefined;
+  let cause: ExceptionPayload | undefined;
+  if (isErrorLike(value)) {
+    const name = get(value, 'name');
+    type = truncate(typeof name === 'string' && name ? name : ctorName(value) || 'Error', 200);
+    const m = get(value, 'message');
+    message = m === undefined ? '' : describe(m, LIMITS.message);
+    const s = get(value, 'stack');
+    if (typeof s === 'string' && s) stack = truncate(s, LIMITS.stack);
+    const c = get(value, 'cause');
+    if (c !== undefined && c !== null && depth < LIMITS.causeDepth) cause = exceptionFrom(c, depth + 1);
+  } else {
+    if (typeof value === 'object' && value !== null) type = ctorName(value) || 'Object';
+    message = describe(value, LIMITS.message);
+  }
+  const out: ExceptionPayload = { type, message, stack: stack ?? (message ? `${type}: ${message}` : type) };
+  if (cause) out.cause = cause;
+  return out;
+}
+
+export function level(v: unknown, fallback: Level): Level {
+  return (typeof v === 'string' && LEVELS[v]) || fallback;
+}
+
+/** Tags are string to string; at most 50, keys and values bounded. */
+export function tagsFrom(input: unknown, into: Record<string, string>): Record<string, string> {
+  if (typeof input !== 'object' || input === null) return into;
+  try {
+    let n = Object.keys(into).length;
+    for (const k of Object.keys(input)) {
+      const key = truncate(k, LIMITS.tagKey);
+      const fresh = !Object.prototype.hasOwnProperty.call(into, key);
+      if (fresh && n >= LIMITS.tags) break;
+      const v = get(input, k);
+      if (v === undefined || v === null) continue;
+      if (fresh) n++;
+      // defineProperty: a tag named "__proto__" must stay a tag, not a prototype change
+      Object.defineProperty(into, key, { value: describe(v, LIMITS.tagValue), enumerable: true, writable: true, configurable: true });
+    }
+  } catch {
+    // a proxy whose ownKeys trap throws: keep what we have
+  }
+  return into;
+}
+
+export function breadcrumbFrom(input: unknown, now: string): Breadcrumb | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const message = get(input, 'message');
+  const category = get(input, 'category');
+  const timestamp = get(input, 'timestamp');
+  return {
+    timestamp: typeof timestamp === 'string' && isTimestamp(timestamp) ? timestamp : now,
+    category: typeof category === 'string' && category ? truncate(category, LIMITS.category) : 'default',
+    message: message === undefined ? '' : describe(message, LIMITS.breadcrumbMessage),
+    level: level(get(input, 'level'), 'info'),
+  };
+}
+
+const TS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
+export function isTimestamp(s: string): boolean {
+  return TS.test(s);
+}
+
+let randomUUID: (() => string) | undefined = (() => {
+  try {
+    const c = (globalThis as { crypto?: Crypto }).crypto;
+    if (c && typeof c.randomUUID === 'function') return () => c.randomUUID();
+    if (c && typeof c.getRandomValues === 'function') {
+      return () => uuidFromBytes(c.getRandomValues(new Uint8Array(16)));
+    }
+  } catch {
+    // fall through
+  }
+  return undefined;
+})();
+
+/** The Node entry passes node:crypto's randomUUID (Node 18 has no global crypto). */
+export function setRandomUUID(fn: () => string): void {
+  randomUUID = fn;
+}
+
+function uuidFromBytes(b: Uint8Array): string {
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  let h = '';
+  for (let i = 0; i < 16; i++) h += (b[i]! + 0x100).toString(16).slice(1);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export function uuid4(): string {
+  if (randomUUID) {
+    try {
+      return randomUUID();
+    } catch {
+      // insecure browser context: randomUUID exists but throws
+    }
+  }
+  const b = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) b[i] = (Math.random() * 256) | 0;
+  return uuidFromBytes(b);
+}
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}

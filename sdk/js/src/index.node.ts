@@ -1,0 +1,55 @@
+/** @stackline/sdk for Node: process handlers, console and http breadcrumbs, Express and plain http capture, serverless helpers. */
+
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getClient } from './api.js';
+import type { Client } from './client.js';
+import { setRandomUUID } from './event.js';
+import { instrumentConsole } from './integrations/console.js';
+import { expressErrorHandler as express, installProcessHandlers, instrumentHttp, wrapRequestHandler as wrapHttp } from './integrations/node.js';
+import { detectDeploy } from './env.js';
+import { setup } from './setup.js';
+import { nodeTransport } from './transports/node.js';
+import type { Options } from './types.js';
+
+export { addBreadcrumb, captureException, captureMessage, close, flush, getClient, getStats, setTag, setTags } from './api.js';
+export { captureRequestError, flushBeforeFreeze, wrapHandler } from './serverless.js';
+export { Client, SDK_VERSION } from './client.js';
+export type * from './types.js';
+
+function cwd(): string | undefined {
+  try {
+    return process.cwd();
+  } catch {
+    return undefined; // the directory was removed under us
+  }
+}
+
+/** Start the SDK. Reads STACKLINE_INGEST_KEY / STACKLINE_ENDPOINT when not given. Never throws. */
+export function init(options?: Options): Client {
+  setRandomUUID(randomUUID);
+  const v = process.versions as Record<string, string | undefined>;
+  return setup(options, {
+    platform: 'node',
+    runtime: v.bun ? { name: 'bun', version: v.bun } : { name: 'node', version: v.node ?? 'unknown' },
+    env: process.env,
+    detect: detectDeploy,
+    deployRoot: cwd(),
+    transport: nodeTransport,
+    integrate(client, opts) {
+      client.onClose(installProcessHandlers(client, opts));
+      if (opts.breadcrumbs?.console !== false) client.onClose(instrumentConsole(client));
+      if (opts.breadcrumbs?.http !== false) client.onClose(instrumentHttp(client));
+    },
+  });
+}
+
+/** Express error middleware: `app.use(expressErrorHandler())` after the routes. Reports, then calls next(err). */
+export function expressErrorHandler(): (err: unknown, req: unknown, res: unknown, next: (err?: unknown) => void) => void {
+  return express(getClient);
+}
+
+/** Wrap an `http.createServer` handler: errors it throws or rejects with are reported with the request, then rethrown. */
+export function wrapRequestHandler<H extends (req: IncomingMessage, res: ServerResponse) => unknown>(handler: H): H {
+  return wrapHttp(getClient, handler);
+}

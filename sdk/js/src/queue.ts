@@ -1,0 +1,351 @@
+/**
+ * The bounded queue and its single sender: batching, retries with backoff and jitter,
+ * 429/Retry-After, disabling on a refused key, and the counters. One request is in
+ * flight at a time; the queue (waiting + in flight) never holds more than 100 events.
+ */
+
+import type { DropReason, Stats, StacklineEvent, Transport } from './types.js';
+
+export const MAX_QUEUE = 100;
+export const MAX_BATCH_EVENTS = 100;
+/** 1 MiB is the server's limit; leave room for the envelope. */
+export const MAX_BODY_BYTES = 1024 * 1024 - 64;
+export const MAX_SERVER_RETRIES = 3;
+const DEFAULT_RATE_LIMIT_MS = 60_000;
+const MAX_RATE_LIMIT_MS = 3_600_000;
+
+interface Item {
+  ev: StacklineEvent | undefined;
+  json?: string;
+  bytes: number;
+  tries: number;
+  /** Send alone: a batch holding it was refused as a whole (400/413). */
+  solo?: boolean;
+}
+
+export interface QueueOptions {
+  transport: Transport;
+  maxBodyBytes?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  warn(key: string, message: string): void;
+  debug(message: string): void;
+}
+
+type Timer = ReturnType<typeof setTimeout>;
+
+/** Node timers keep the process alive unless unref'd; the SDK must never be why a host stays up. */
+export function unref(t: Timer): Timer {
+  (t as { unref?: () => void }).unref?.();
+  return t;
+}
+
+export function utf8Length(s: string): number {
+  if (!/[^\x00-\x7f]/.test(s)) return s.length; // the usual case, checked natively
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff) i++, (n += 2); // surrogate pair: 4 bytes for 2 units
+    else n += 2;
+  }
+  return n;
+}
+
+/** Retry-After is seconds or an HTTP date. */
+export function parseRetryAfter(v: string | null | undefined, now: number): number | undefined {
+  if (typeof v !== 'string' || !v.trim()) return undefined;
+  const secs = Number(v.trim());
+  if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
+  const at = Date.parse(v);
+  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
+}
+
+export class Queue {
+  private readonly _items: Item[] = [];
+  private _inflight: Item[] = [];
+  private _sending = false;
+  private _timer: Timer | undefined;
+  private _netFailures = 0;
+  private _blockedUntil = 0;
+  private _disabled = false;
+  private _idle: Array<() => void> = [];
+  private readonly _maxBodyBytes: number;
+  private readonly _initialMs: number;
+  private readonly _maxMs: number;
+  readonly stats: Stats = {
+    captured: 0,
+    sent: 0,
+    failed: 0,
+    dropped: 0,
+    queued: 0,
+    droppedBy: { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0 },
+    disabled: false,
+  };
+
+  constructor(private readonly _o: QueueOptions) {
+    this._maxBodyBytes = Math.min(_o.maxBodyBytes ?? MAX_BODY_BYTES, MAX_BODY_BYTES);
+    this._initialMs = _o.backoffInitialMs ?? 1000;
+    this._maxMs = _o.backoffMaxMs ?? 60_000;
+  }
+
+  /**
+   * Whether a new event would be accepted now; checked before an event is even built. A
+   * fatal event (the process is about to die) makes room by dropping the newest waiting one:
+   * the crash is worth more than the 100th event before it.
+   */
+  admit(fatal = false): DropReason | undefined {
+    if (this._disabled) return 'disabled';
+    if (Date.now() < this._blockedUntil) return 'rate_limited';
+    if (this._items.length + this._inflight.length >= MAX_QUEUE) {
+      if (!fatal) return 'queue_full';
+      // In flight or not: the exit flush resends what was in flight anyway.
+      (this._items.length ? this._items : this._inflight).pop();
+      this.drop('queue_full');
+    }
+    return undefined;
+  }
+
+  drop(reason: DropReason, n = 1): void {
+    this.stats.dropped += n;
+    this.stats.droppedBy[reason] += n;
+  }
+
+  push(ev: StacklineEvent, fatal = false): boolean {
+    this.stats.captured++;
+    const refused = this.admit(fatal);
+    if (refused) {
+      this.drop(refused);
+      return false;
+    }
+    this._items.push({ ev, bytes: 0, tries: 0 });
+    this._sync();
+    this._schedule(0);
+    return true;
+  }
+
+  get size(): number {
+    return this._items.length + this._inflight.length;
+  }
+
+  /** Resolves true once nothing is queued, false at the timeout. A network backoff is cut short: flush means try now. */
+  flush(timeoutMs: number): Promise<boolean> {
+    if (this.size === 0) return Promise.resolve(true);
+    if (this._timer !== undefined && !this._sending) {
+      clearTimeout(this._timer);
+      this._timer = undefined;
+      this._schedule(0);
+    }
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (ok: boolean): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(deadline);
+        resolve(ok);
+      };
+      // Referenced on purpose: an exit flush must keep the event loop alive until it ends.
+      const deadline = setTimeout(() => {
+        this._idle = this._idle.filter((f) => f !== onIdle);
+        finish(false);
+      }, Math.max(0, timeoutMs));
+      const onIdle = (): void => finish(true);
+      this._idle.push(onIdle);
+    });
+  }
+
+  /** Start sending now, without waiting for the next tick (a page that is being hidden may never get one). */
+  sendNow(): void {
+    if (this._sending || this._items.length === 0) return;
+    if (this._timer !== undefined) clearTimeout(this._timer);
+    this._timer = undefined;
+    this._run();
+  }
+
+  /** Stop for good (closed, or the key was refused): what is queued is dropped. */
+  disable(): void {
+    this._disabled = true;
+    this.stats.disabled = true;
+    if (this._timer !== undefined) clearTimeout(this._timer);
+    this._timer = undefined;
+    this.drop('disabled', this._items.length);
+    this._items.length = 0;
+    this._sync();
+  }
+
+  /**
+   * Deliver everything still held, synchronously (process exit). In-flight events are
+   * included: their request cannot finish now, and the server stores an event id once.
+   */
+  flushSync(timeoutMs: number): void {
+    const t = this._o.transport;
+    const all = this._inflight.concat(this._items);
+    if (all.length === 0) return;
+    this._items.length = 0;
+    this._inflight = [];
+    if (this._timer !== undefined) clearTimeout(this._timer);
+    this._timer = undefined;
+    const batches: Item[][] = [];
+    while (all.length) {
+      const batch = this._take(all);
+      if (batch.length) batches.push(batch);
+    }
+    let statuses: number[] = [];
+    if (t.sendSync && !this._disabled && Date.now() >= this._blockedUntil) {
+      try {
+        statuses = t.sendSync(batches.map(body), timeoutMs);
+      } catch {
+        statuses = [];
+      }
+    }
+    batches.forEach((b, i) => {
+      const s = statuses[i] ?? 0;
+      if (s >= 200 && s < 300) this.stats.sent += b.length;
+      else this.stats.failed += b.length;
+    });
+    this._sync();
+    this._notifyIdle();
+  }
+
+  private _sync(): void {
+    this.stats.queued = this.size;
+  }
+
+  private _schedule(delay: number): void {
+    if (this._sending || this._timer !== undefined || this._disabled) return;
+    this._timer = unref(
+      setTimeout(() => {
+        this._timer = undefined;
+        this._run();
+      }, delay),
+    );
+  }
+
+  private _notifyIdle(): void {
+    if (this.size !== 0) return;
+    const waiters = this._idle;
+    this._idle = [];
+    for (const f of waiters) f();
+  }
+
+  /** Take the next batch from `from`: serialized lazily, ≤100 events, ≤ the body budget. */
+  private _take(from: Item[]): Item[] {
+    const out: Item[] = [];
+    let bytes = 13; // {"events":[]}
+    while (from.length && out.length < MAX_BATCH_EVENTS) {
+      const it = from[0]!;
+      if (it.json === undefined) {
+        try {
+          it.json = JSON.stringify(it.ev);
+        } catch {
+          it.json = '';
+        }
+        it.ev = undefined;
+        it.bytes = utf8Length(it.json);
+      }
+      if (!it.json || it.bytes + 13 > this._maxBodyBytes) {
+        from.shift();
+        this.drop('too_large');
+        continue;
+      }
+      if (out.length && (it.solo || bytes + it.bytes + 1 > this._maxBodyBytes)) break;
+      from.shift();
+      out.push(it);
+      bytes += it.bytes + 1;
+      if (it.solo) break;
+    }
+    return out;
+  }
+
+  private _backoff(attempt: number): number {
+    const d = Math.min(this._maxMs, this._initialMs * 2 ** Math.min(attempt - 1, 30));
+    return d / 2 + Math.random() * (d / 2);
+  }
+
+  private _run(): void {
+    if (this._sending || this._disabled) return;
+    if (Date.now() < this._blockedUntil) {
+      this.drop('rate_limited', this._items.length);
+      this._items.length = 0;
+    }
+    const batch = this._take(this._items);
+    this._inflight = batch;
+    this._sync();
+    if (batch.length === 0) {
+      this._notifyIdle();
+      return;
+    }
+    this._sending = true;
+    let p: Promise<{ status: number; retryAfter?: string | null }>;
+    try {
+      p = this._o.transport.send({ body: body(batch) });
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (r) => this._settle(batch, r && typeof r.status === 'number' ? r.status : 0, r && r.retryAfter),
+      () => this._settle(batch, 0, undefined),
+    ).catch((e: unknown) => this._o.debug(`queue error: ${String(e)}`));
+  }
+
+  /** status 0 means the request never got an HTTP answer. */
+  private _settle(batch: Item[], status: number, retryAfter: string | null | undefined): void {
+    if (this._inflight !== batch) return; // flushSync took over
+    this._sending = false;
+    this._inflight = [];
+    const n = batch.length;
+    const now = Date.now();
+    let delay = 0;
+    if (status >= 200 && status < 300) {
+      this.stats.sent += n;
+      this._netFailures = 0;
+    } else if (status === 0) {
+      // Network failure: keep the events (they still count against the bound) and back off.
+      this._netFailures++;
+      this._items.unshift(...batch);
+      delay = this._backoff(this._netFailures);
+      this._o.debug(`network error; retrying ${n} event(s) in ${Math.round(delay)} ms`);
+    } else if (status === 429) {
+      const wait = Math.min(parseRetryAfter(retryAfter, now) ?? DEFAULT_RATE_LIMIT_MS, MAX_RATE_LIMIT_MS);
+      this._blockedUntil = now + wait;
+      this.drop('rate_limited', n + this._items.length);
+      this._items.length = 0;
+      this._o.warn('429', `rate limited by the server; sending nothing for ${Math.round(wait / 1000)} s`);
+    } else if (status === 401 || status === 403) {
+      this.stats.failed += n;
+      this._o.warn('auth', `the ingest key was refused (HTTP ${status}); the SDK is disabled`);
+      this.disable();
+    } else if (status >= 500) {
+      const again: Item[] = [];
+      for (const it of batch) {
+        if (++it.tries > MAX_SERVER_RETRIES) this.stats.failed++;
+        else again.push(it);
+      }
+      this._items.unshift(...again);
+      const tries = again.length ? again[0]!.tries : 0;
+      const ra = parseRetryAfter(retryAfter, now);
+      delay = Math.min(this._maxMs, Math.max(this._backoff(tries || 1), ra ?? 0));
+      if (again.length < n) this._o.warn('5xx', `gave up on ${n - again.length} event(s) after HTTP ${status}`);
+    } else if ((status === 400 || status === 413) && n > 1) {
+      // One bad event must not sink the others: resend them one by one.
+      for (const it of batch) it.solo = true;
+      this._items.unshift(...batch);
+    } else {
+      this.stats.failed += n;
+      this._o.warn(`http${status}`, `the server refused ${n} event(s) with HTTP ${status}`);
+    }
+    if (this._disabled) {
+      // closed while this request was out: nothing will send what is left
+      this.drop('disabled', this._items.length);
+      this._items.length = 0;
+    }
+    this._sync();
+    if (this._items.length) this._schedule(delay);
+    else this._notifyIdle();
+  }
+}
+
+function body(batch: Item[]): string {
+  return `{"events":[${batch.map((i) => i.json).join(',')}]}`;
+}

@@ -1,0 +1,129 @@
+/** Shared init: resolve key, endpoint and deploy facts, validate, build the client, install integrations. */
+
+import { setClient } from './api.js';
+import { Client, makeLogger, type ClientSetup } from './client.js';
+import { get } from './event.js';
+import { normalizeSha, type Deploy, type Env } from './env.js';
+import type { Options, Platform, Transport } from './types.js';
+
+const KEY = /^slk_[0-9A-Za-z]{42}$/;
+
+export interface TransportConfig {
+  url: string;
+  ingestKey: string;
+  timeoutMs: number;
+}
+
+export interface Runtime {
+  platform: Platform;
+  runtime: { name: string; version: string };
+  env: Env;
+  /** Commit and environment from the host's variables; browsers have none to read. */
+  detect?: (env: Env) => Deploy;
+  deployRoot?: string;
+  maxBodyBytes?: number;
+  transport(config: TransportConfig): Transport;
+  /** Installs the runtime's integrations on an enabled client (uninstallers go to client.onClose). */
+  integrate(client: Client, options: Options): void;
+}
+
+export function ingestUrl(endpoint: string): string {
+  return `${endpoint.replace(/\/+$/, '')}/api/ingest`;
+}
+
+function nonEmpty(v: unknown): string | undefined {
+  return typeof v === 'string' && v.trim() ? v.trim() : undefined;
+}
+
+const OPTION_KEYS = [
+  'ingestKey', 'endpoint', 'environment', 'release', 'commitSha', 'deployRoot', 'tags', 'beforeSend', 'beforeBreadcrumb',
+  'scrubFields', 'maxBreadcrumbs', 'breadcrumbs', 'captureUnhandled', 'transport', 'timeoutMs', 'shutdownTimeoutMs',
+  'flushTimeoutMs', 'backoff', 'enabled', 'debug',
+] as const;
+
+/** A plain copy of what the host passed: whatever it is (a proxy, a getter that throws), it is read once, here. */
+function readOptions(input: unknown): Options {
+  const out: Record<string, unknown> = {};
+  for (const k of OPTION_KEYS) {
+    const v = get(input, k);
+    if (v !== undefined) out[k] = v;
+  }
+  const fields = out.scrubFields;
+  try {
+    out.scrubFields = Array.isArray(fields) ? fields.filter((f): f is string => typeof f === 'string') : undefined;
+  } catch {
+    out.scrubFields = undefined;
+  }
+  for (const k of ['breadcrumbs', 'backoff'] as const) {
+    const v = out[k];
+    if (v !== undefined) out[k] = typeof v === 'object' && v !== null ? readNested(v) : undefined;
+  }
+  const t = out.transport;
+  if (t !== undefined && typeof get(t, 'send') !== 'function') out.transport = undefined;
+  for (const k of ['beforeSend', 'beforeBreadcrumb'] as const) if (typeof out[k] !== 'function') out[k] = undefined;
+  return out as Options;
+}
+
+function readNested(v: object): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const k of ['console', 'http', 'initialMs', 'maxMs']) {
+    const x = get(v, k);
+    if (x !== undefined) o[k] = x;
+  }
+  return o;
+}
+
+/**
+ * Never throws: a missing or malformed key or endpoint logs one warning and returns a
+ * disabled client (captures become counted no-ops) so the app carries on.
+ */
+export function setup(input: Options | undefined, rt: Runtime): Client {
+  try {
+    return build(readOptions(input), rt);
+  } catch (e) {
+    makeLogger(false).warn('init', `init failed (${String(get(e, 'message'))}); Stackline is disabled`);
+    const client = new Client({}, { platform: rt.platform, runtime: rt.runtime, transport: { send: () => Promise.resolve({ status: 0 }) }, enabled: false, environment: 'production' });
+    setClient(client);
+    return client;
+  }
+}
+
+function build(options: Options, rt: Runtime): Client {
+  const log = makeLogger(options.debug === true);
+  const deploy: Deploy = rt.detect ? rt.detect(rt.env) : { environment: 'production' };
+  const ingestKey = nonEmpty(options.ingestKey) ?? nonEmpty(rt.env.STACKLINE_INGEST_KEY);
+  const endpoint = nonEmpty(options.endpoint) ?? nonEmpty(rt.env.STACKLINE_ENDPOINT);
+  let problem: string | undefined;
+  if (options.enabled === false) problem = undefined;
+  else if (options.transport) problem = undefined;
+  else if (!ingestKey) problem = 'no ingest key (options.ingestKey or STACKLINE_INGEST_KEY)';
+  else if (!KEY.test(ingestKey)) problem = 'the ingest key is malformed (expected slk_ and 42 letters or digits)';
+  else if (!endpoint || !/^https?:\/\/[^/?#]+/i.test(endpoint)) problem = 'no endpoint (options.endpoint or STACKLINE_ENDPOINT, http(s)://...)';
+  if (problem) log.warn('config', `${problem}; Stackline is disabled and the app carries on`);
+  const enabled = options.enabled !== false && !problem;
+  const timeoutMs = typeof options.timeoutMs === 'number' && options.timeoutMs > 0 ? options.timeoutMs : 10_000;
+  const cfg: ClientSetup = {
+    platform: rt.platform,
+    runtime: rt.runtime,
+    transport:
+      options.transport ??
+      (enabled ? rt.transport({ url: ingestUrl(endpoint!), ingestKey: ingestKey!, timeoutMs }) : { send: () => Promise.resolve({ status: 0 }) }),
+    enabled,
+    commitSha: options.commitSha !== undefined ? normalizeSha(options.commitSha) : deploy.commitSha,
+    environment: nonEmpty(options.environment) ?? deploy.environment,
+    release: nonEmpty(options.release) ?? deploy.release,
+    deployRoot: nonEmpty(options.deployRoot) ?? rt.deployRoot,
+    maxBodyBytes: rt.maxBodyBytes,
+  };
+  if (options.commitSha !== undefined && !cfg.commitSha) log.warn('sha', 'options.commitSha is not 40 hex characters; not sent');
+  const client = new Client(options, cfg);
+  setClient(client);
+  if (enabled) {
+    try {
+      rt.integrate(client, options);
+    } catch (e) {
+      log.warn('integrate', `an integration failed to install: ${String(e)}`);
+    }
+  }
+  return client;
+}

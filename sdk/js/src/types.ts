@@ -1,0 +1,138 @@
+/** Public types: the wire event (DESIGN.md "Ingest event"), options, transport seam, counters. */
+
+export type Level = 'fatal' | 'error' | 'warning' | 'info' | 'debug';
+export type Platform = 'node' | 'browser' | 'edge';
+
+export interface ExceptionPayload {
+  type: string;
+  message: string;
+  /** `error.stack` exactly as the runtime printed it (secrets in URL queries filtered). */
+  stack: string;
+  cause?: ExceptionPayload;
+}
+
+export interface Breadcrumb {
+  timestamp: string;
+  category: string;
+  message: string;
+  level: Level;
+}
+
+export interface RequestInfo {
+  method: string;
+  url: string;
+}
+
+/** Exactly the fields the ingest API accepts; it answers 400 to anything else. */
+export interface StacklineEvent {
+  event_id: string;
+  timestamp: string;
+  platform: Platform;
+  exception?: ExceptionPayload;
+  message?: string;
+  level?: Level;
+  commit_sha?: string;
+  environment?: string;
+  deploy_root?: string;
+  release?: string;
+  runtime: { name: string; version: string };
+  sdk: { name: string; version: string };
+  request?: RequestInfo;
+  tags?: Record<string, string>;
+  breadcrumbs?: Breadcrumb[];
+  fingerprint?: string;
+}
+
+export interface TransportRequest {
+  /** JSON body, `{"events": [...]}`, at most 100 events and 1 MiB. */
+  body: string;
+}
+
+export interface TransportResponse {
+  status: number;
+  /** The raw `Retry-After` header, if any. */
+  retryAfter?: string | null;
+}
+
+/**
+ * Where events go. The built-in transports POST to `{endpoint}/api/ingest`; tests and
+ * unusual hosts pass their own. `send` resolves with the HTTP status and rejects on a
+ * network failure (which the SDK retries with backoff); the queue owns all retry policy.
+ */
+export interface Transport {
+  send(request: TransportRequest): Promise<TransportResponse>;
+  /**
+   * Optional: deliver bodies synchronously, within `timeoutMs`, returning one status per
+   * body (0 for a network failure). Used only while a Node process exits, when no
+   * asynchronous work can run any more.
+   */
+  sendSync?(bodies: string[], timeoutMs: number): number[];
+}
+
+export interface CaptureHint {
+  tags?: Record<string, string>;
+  fingerprint?: string;
+  request?: { method?: string; url?: string };
+  /** captureMessage only; default "info". */
+  level?: Level;
+}
+
+export interface Options {
+  /** The project's ingest key (`slk_...`). Node/edge default: `STACKLINE_INGEST_KEY`. */
+  ingestKey?: string;
+  /** Base URL of the Stackline gateway, e.g. `https://stackline.example.com`. Node/edge default: `STACKLINE_ENDPOINT`. */
+  endpoint?: string;
+  /** Default: detected from the host (VERCEL_ENV, CONTEXT, ...), then NODE_ENV, then "production". */
+  environment?: string;
+  release?: string;
+  /** 40 hex characters. Default: detected from the host (VERCEL_GIT_COMMIT_SHA, GITHUB_SHA, ...). */
+  commitSha?: string;
+  /** The directory the app runs from; Node default `process.cwd()`. */
+  deployRoot?: string;
+  /** Tags added to every event. */
+  tags?: Record<string, string>;
+  /** Edit an event or return null to drop it. Runs on the calling thread; if it throws, the event is dropped. */
+  beforeSend?: (event: StacklineEvent) => StacklineEvent | null | undefined;
+  /** Edit a breadcrumb or return null to drop it. */
+  beforeBreadcrumb?: (breadcrumb: Breadcrumb) => Breadcrumb | null | undefined;
+  /** More query-parameter names to filter, on top of the default secret-looking ones. */
+  scrubFields?: string[];
+  /** Breadcrumbs kept (the last ones win); at most and by default 100. */
+  maxBreadcrumbs?: number;
+  /** Automatic breadcrumbs; both on by default. */
+  breadcrumbs?: { console?: boolean; http?: boolean };
+  /** Capture uncaught errors and unhandled rejections (Node: process events; browser: window events). Default true. */
+  captureUnhandled?: boolean;
+  /** Replace the network layer (tests, proxies). */
+  transport?: Transport;
+  /** Per-request timeout; default 10000 ms. */
+  timeoutMs?: number;
+  /** How long a Node process may wait at exit to deliver what is queued; default 2000 ms. */
+  shutdownTimeoutMs?: number;
+  /** How long serverless helpers wait when the platform offers no waitUntil; default 2000 ms. */
+  flushTimeoutMs?: number;
+  /** Retry delays after network errors and 5xx: exponential from initialMs, capped at maxMs, with jitter. */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** false turns the SDK into a no-op. */
+  enabled?: boolean;
+  /** Log what the SDK does (console.warn). */
+  debug?: boolean;
+}
+
+export type DropReason = 'queue_full' | 'rate_limited' | 'disabled' | 'before_send' | 'too_large';
+
+export interface Stats {
+  /** Events handed to the SDK since init. captured = sent + failed + dropped + queued. */
+  captured: number;
+  /** Accepted by the server (2xx). */
+  sent: number;
+  /** Delivery attempted and given up: 400/413/401/403/other 4xx, 5xx after 3 retries, or still undelivered when the process exited. */
+  failed: number;
+  /** Discarded without delivery: queue full, rate limited (429), SDK disabled, beforeSend, too large. */
+  dropped: number;
+  /** Held now, waiting or in flight; never more than 100. */
+  queued: number;
+  droppedBy: Record<DropReason, number>;
+  /** True once the SDK stopped sending (missing or refused key). */
+  disabled: boolean;
+}

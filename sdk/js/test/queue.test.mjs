@@ -1,0 +1,227 @@
+// The queue's policy through the transport seam: batching and the body budget, the bound
+// of 100, 400/413 isolation, 401/403, 429, 5xx retries, network backoff, flush, close, and
+// a model-based check that the counters always add up.
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import fc from 'fast-check';
+import * as S from '../dist/esm/node.js';
+import { quiet, scriptedTransport, sleep, waitFor } from './helpers.mjs';
+
+afterEach(() => S.close(0));
+
+function settled(s) {
+  return s.sent + s.failed + s.dropped + s.queued === s.captured;
+}
+
+describe('batching', () => {
+  test('a burst leaves as one request; at most 100 events are held, the rest counted as dropped', async () => {
+    const t = scriptedTransport();
+    S.init(quiet({ transport: t }));
+    for (let i = 0; i < 250; i++) S.captureMessage(`m${i}`);
+    assert.equal(S.getStats().queued, 100);
+    assert.equal(S.getStats().droppedBy.queue_full, 150);
+    assert.equal(t.bodies.length, 0, 'capturing must not send on the calling thread');
+    assert.equal(await S.flush(1000), true);
+    assert.equal(t.bodies.length, 1);
+    assert.deepEqual(t.events().map((e) => e.message), Array.from({ length: 100 }, (_, i) => `m${i}`));
+    assert.deepEqual({ ...S.getStats(), droppedBy: undefined }, { captured: 250, sent: 100, failed: 0, dropped: 150, queued: 0, droppedBy: undefined, disabled: false });
+  });
+
+  test('bodies stay under 1 MiB: big events are split across requests', async () => {
+    const t = scriptedTransport();
+    S.init(quiet({ transport: t }));
+    for (let i = 0; i < 100; i++) S.addBreadcrumb({ message: 'é'.repeat(1000) }); // ~200 KB of UTF-8 per event
+    for (let i = 0; i < 12; i++) S.captureMessage(`big ${i}`);
+    assert.equal(await S.flush(1000), true);
+    assert.ok(t.bodies.length >= 3, `expected a split, got ${t.bodies.length} request(s)`);
+    for (const b of t.bodies) assert.ok(Buffer.byteLength(b) <= 1024 * 1024, `body of ${Buffer.byteLength(b)} bytes`);
+    assert.equal(t.events().length, 12);
+  });
+});
+
+describe('server answers', () => {
+  test('400 on a batch: events are retried one by one, only the bad one fails', async () => {
+    const t = scriptedTransport((body) => ({ status: body.events.some((e) => e.message === 'bad') ? 400 : 200 }));
+    S.init(quiet({ transport: t }));
+    for (const m of ['a', 'bad', 'c']) S.captureMessage(m);
+    assert.equal(await S.flush(1000), true);
+    const s = S.getStats();
+    assert.equal(s.sent, 2);
+    assert.equal(s.failed, 1);
+    assert.equal(t.bodies.length, 4); // the batch, then a, bad, c alone
+  });
+
+  test('413 on a single event: dropped and counted as failed', async (t) => {
+    t.mock.method(console, 'warn', () => undefined);
+    const tr = scriptedTransport(() => ({ status: 413 }));
+    S.init(quiet({ transport: tr }));
+    S.captureMessage('too big for this server');
+    assert.equal(await S.flush(1000), true);
+    assert.equal(S.getStats().failed, 1);
+    assert.equal(tr.bodies.length, 1);
+  });
+
+  for (const status of [401, 403]) {
+    test(`${status}: one warning, disabled, later captures dropped`, async (t) => {
+      const warn = t.mock.method(console, 'warn', () => undefined);
+      const tr = scriptedTransport(() => ({ status }));
+      S.init(quiet({ transport: tr }));
+      S.captureMessage('first');
+      assert.equal(await S.flush(1000), true);
+      for (let i = 0; i < 10; i++) assert.equal(S.captureMessage('later'), undefined);
+      await sleep(20);
+      assert.equal(tr.bodies.length, 1);
+      assert.equal(warn.mock.callCount(), 1);
+      assert.match(String(warn.mock.calls[0].arguments[0]), /refused.*disabled/);
+      const s = S.getStats();
+      assert.equal(s.disabled, true);
+      assert.equal(s.failed, 1);
+      assert.equal(s.droppedBy.disabled, 10);
+      assert.ok(settled(s));
+    });
+  }
+
+  test('429: the batch is dropped and nothing is sent until Retry-After has passed', async (t) => {
+    t.mock.method(console, 'warn', () => undefined);
+    const tr = scriptedTransport((_, n) => (n === 1 ? { status: 429, retryAfter: '1' } : { status: 200 }));
+    S.init(quiet({ transport: tr }));
+    const started = Date.now();
+    S.captureMessage('limited');
+    assert.equal(await S.flush(1000), true);
+    for (let i = 0; i < 5; i++) S.captureMessage('during the window');
+    await sleep(100);
+    assert.equal(tr.bodies.length, 1);
+    assert.equal(S.getStats().droppedBy.rate_limited, 6);
+    assert.ok(await waitFor(() => {
+      S.captureMessage('after the window');
+      return S.getStats().queued > 0;
+    }, { timeoutMs: 3000, stepMs: 50 }));
+    assert.ok(Date.now() - started >= 1000, 'accepted again before Retry-After passed');
+    assert.equal(await S.flush(1000), true);
+    assert.equal(tr.bodies.length, 2);
+    assert.ok(settled(S.getStats()));
+  });
+
+  test('5xx: retried 3 times, then given up on as failed', async (t) => {
+    t.mock.method(console, 'warn', () => undefined);
+    const tr = scriptedTransport(() => ({ status: 500 }));
+    S.init(quiet({ transport: tr }));
+    S.captureMessage('doomed');
+    assert.ok(await waitFor(() => S.getStats().failed === 1, { timeoutMs: 3000 }));
+    assert.equal(tr.bodies.length, 4);
+    assert.equal(S.getStats().queued, 0);
+  });
+
+  test('503 with Retry-After: the retry waits that long', async () => {
+    const tr = scriptedTransport((_, n) => (n === 1 ? { status: 503, retryAfter: '1' } : { status: 200 }));
+    const times = [];
+    const orig = tr.send;
+    tr.send = (r) => (times.push(Date.now()), orig(r));
+    S.init(quiet({ transport: tr, backoff: { initialMs: 10, maxMs: 5000 } }));
+    S.captureMessage('later please');
+    assert.ok(await waitFor(() => S.getStats().sent === 1, { timeoutMs: 3000 }));
+    assert.ok(times[1] - times[0] >= 990, `retried after ${times[1] - times[0]} ms`);
+  });
+
+  test('network errors: events stay queued (bounded) and are retried with growing delays', async () => {
+    let up = false;
+    const times = [];
+    const tr = scriptedTransport(() => (times.push(Date.now()), up ? { status: 200 } : 'network'));
+    S.init(quiet({ transport: tr, backoff: { initialMs: 40, maxMs: 1000 } }));
+    for (let i = 0; i < 120; i++) S.captureMessage(`m${i}`);
+    await waitFor(() => times.length >= 4, { timeoutMs: 3000 });
+    const s = S.getStats();
+    assert.equal(s.queued, 100);
+    assert.equal(s.droppedBy.queue_full, 20);
+    assert.equal(s.sent + s.failed, 0);
+    const gaps = times.slice(1).map((t, i) => t - times[i]);
+    assert.ok(gaps[2] > gaps[0], `backoff did not grow: ${gaps}`);
+    up = true;
+    assert.equal(await S.flush(2000), true, 'flush should retry at once');
+    assert.equal(S.getStats().sent, 100);
+  });
+
+  test('a transport that throws synchronously or answers nonsense is a network error, not a crash', async () => {
+    let n = 0;
+    S.init(quiet({
+      transport: {
+        send() {
+          n++;
+          if (n === 1) throw new Error('sync throw');
+          if (n === 2) return Promise.resolve(undefined);
+          return Promise.resolve({ status: 200 });
+        },
+      },
+    }));
+    S.captureMessage('x');
+    assert.ok(await waitFor(() => S.getStats().sent === 1, { timeoutMs: 3000 }));
+  });
+});
+
+describe('flush and close', () => {
+  test('flush resolves false at its timeout when the server hangs, and the capture call never waited', async () => {
+    S.init(quiet({ transport: { send: () => new Promise(() => undefined) } }));
+    const t0 = performance.now();
+    S.captureMessage('x');
+    assert.ok(performance.now() - t0 < 50);
+    const t1 = Date.now();
+    assert.equal(await S.flush(150), false);
+    assert.ok(Date.now() - t1 >= 140);
+  });
+
+  test('close removes handlers and stops capturing', async () => {
+    const before = process.listenerCount('uncaughtExceptionMonitor');
+    const log = console.log;
+    S.init({ transport: scriptedTransport(), backoff: { initialMs: 20 } });
+    assert.equal(process.listenerCount('uncaughtExceptionMonitor'), before + 1);
+    assert.notEqual(console.log, log);
+    await S.close(100);
+    assert.equal(process.listenerCount('uncaughtExceptionMonitor'), before);
+    assert.equal(console.log, log);
+    assert.equal(S.captureMessage('x'), undefined);
+  });
+
+  test('init twice: the first client is shut down, handlers are not doubled', () => {
+    const before = process.listenerCount('exit');
+    S.init({ transport: scriptedTransport() });
+    S.init({ transport: scriptedTransport() });
+    assert.equal(process.listenerCount('exit'), before + 1);
+  });
+});
+
+test('model: under any sequence of server answers the counters add up and the bound holds', async () => {
+  const answer = fc.constantFrom(
+    { status: 200 }, { status: 202 }, { status: 400 }, { status: 401 }, { status: 413 },
+    { status: 429, retryAfter: '0' }, { status: 500 }, { status: 503, retryAfter: '0' }, 'network',
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(answer, { minLength: 1, maxLength: 30 }), fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 1, maxLength: 5 }), async (answers, bursts) => {
+      const delivered = new Map();
+      const tr = scriptedTransport((body, n) => {
+        const a = answers[(n - 1) % answers.length];
+        if (a !== 'network' && a.status < 300) for (const e of body.events) delivered.set(e.event_id, (delivered.get(e.event_id) ?? 0) + 1);
+        return a;
+      });
+      const warn = console.warn;
+      console.warn = () => undefined;
+      try {
+        S.init(quiet({ transport: tr, backoff: { initialMs: 1, maxMs: 4 } }));
+        for (const k of bursts) {
+          for (let i = 0; i < k; i++) S.captureMessage(`e${i}`);
+          assert.ok(S.getStats().queued <= 100);
+          await sleep(2);
+        }
+        await S.flush(300);
+        const s = S.getStats();
+        assert.ok(settled(s), JSON.stringify(s));
+        assert.ok(s.queued <= 100);
+        assert.equal(s.sent, [...delivered.values()].reduce((a, b) => a + b, 0));
+        for (const count of delivered.values()) assert.equal(count, 1, 'an accepted event was sent again');
+      } finally {
+        await S.close(0);
+        console.warn = warn;
+      }
+    }),
+    { numRuns: 60 },
+  );
+});
