@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Row, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stackline_infra.db.schema import Event, Incident, Project
+from stackline_infra.db.schema import Event, Incident, IncidentCommit, Project
 
 
 async def owned_projects_for_repo(
@@ -67,3 +67,30 @@ async def latest_event(session: AsyncSession, incident_id: uuid.UUID) -> Event |
         .order_by(Event.occurred_at.desc(), Event.id.desc())
         .limit(1)
     )
+
+
+async def environments_of(
+    session: AsyncSession, incident_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    rows = await session.execute(
+        select(IncidentCommit.incident_id, IncidentCommit.environment)
+        .where(IncidentCommit.incident_id.in_(incident_ids), IncidentCommit.environment != "")
+        .distinct()
+        .order_by(IncidentCommit.incident_id, IncidentCommit.environment)
+    )
+    found: dict[uuid.UUID, list[str]] = {}
+    for incident_id, environment in rows:
+        found.setdefault(incident_id, []).append(environment)
+    return found
+
+
+async def commits_of(
+    session: AsyncSession, incident_id: uuid.UUID, *, limit: int
+) -> Sequence[IncidentCommit]:
+    result = await session.scalars(
+        select(IncidentCommit)
+        .where(IncidentCommit.incident_id == incident_id)
+        .order_by(IncidentCommit.last_seen.desc())
+        .limit(limit)
+    )
+    return result.all()

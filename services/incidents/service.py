@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.incidents import repository
 from stackline_infra.db import audit
-from stackline_infra.db.schema import INCIDENT_STATUSES, Event, Incident
+from stackline_infra.db.schema import INCIDENT_STATUSES, Event, Incident, IncidentCommit
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import InvalidArgument, NotFound
 from stackline_infra.identity import Caller
@@ -30,12 +30,20 @@ MAX_PAGE_SIZE = 100
 _REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/[A-Za-z0-9._-]{1,100}")
 
 
+# Commits listed with one incident, most recently seen first.
+MAX_COMMITS = 20
+
+
 @dataclass(frozen=True)
 class IncidentView:
     incident: Incident
     repo: str
     github_url: str
+    environments: Sequence[str] = ()
     latest_event: Event | None = None
+    # A permalink per frame of latest_event ("" where there is none).
+    frame_urls: Sequence[str] = ()
+    commits: Sequence[IncidentCommit] = ()
 
 
 @dataclass(frozen=True)
@@ -44,13 +52,20 @@ class Page:
     next_cursor: str
 
 
+def permalink(
+    web_url: str, repo: str, commit_sha: str | None, file: str | None, line: int | None
+) -> str:
+    """`<web>/<repo>/blob/<sha>/<path>#L<line>`, or "" unless commit, file and line are known."""
+    if not (commit_sha and file and line):
+        return ""
+    return f"{web_url.rstrip('/')}/{repo}/blob/{commit_sha}/{quote(file, safe='/')}#L{line}"
+
+
 def github_url(web_url: str, repo: str, incident: Incident) -> str:
     """Permalink to the culprit line at the commit where the incident was last seen."""
-    if not (incident.last_commit_sha and incident.culprit_file and incident.culprit_line):
-        return ""
-    path = quote(incident.culprit_file, safe="/")
-    base = f"{web_url.rstrip('/')}/{repo}/blob/{incident.last_commit_sha}"
-    return f"{base}/{path}#L{incident.culprit_line}"
+    return permalink(
+        web_url, repo, incident.last_commit_sha, incident.culprit_file, incident.culprit_line
+    )
 
 
 def _encode_cursor(incident: Incident) -> str:
@@ -99,13 +114,16 @@ async def list_incidents(
     rows = await repository.list_incidents(
         session, list(repo_by_project), status=status, after=after, limit=limit + 1
     )
+    page = rows[:limit]
+    environments = await repository.environments_of(session, [i.id for i in page])
     views = [
         IncidentView(
             i,
             repo_by_project[i.project_id],
             github_url(github_web_url, repo_by_project[i.project_id], i),
+            environments.get(i.id, ()),
         )
-        for i in rows[:limit]
+        for i in page
     ]
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else ""
     return Page(views, next_cursor)
@@ -118,11 +136,26 @@ async def get_incident(
     if row is None:
         raise NotFound("no such incident")
     incident, repo = row
+    latest = await repository.latest_event(session, incident.id)
+    frame_urls = (
+        [
+            permalink(github_web_url, repo, latest.commit_sha, f.get("file"), f.get("line"))
+            if f.get("in_app")
+            else ""
+            for f in latest.frames
+        ]
+        if latest is not None
+        else []
+    )
+    commits = await repository.commits_of(session, incident.id, limit=MAX_COMMITS)
     return IncidentView(
         incident,
         repo,
         github_url(github_web_url, repo, incident),
-        await repository.latest_event(session, incident.id),
+        environments=sorted({c.environment for c in commits if c.environment}),
+        latest_event=latest,
+        frame_urls=frame_urls,
+        commits=commits,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,8 +24,9 @@ _STATUS_TO_PROTO = {
 _STATUS_FROM_PROTO: dict[int, str] = {value: name for name, value in _STATUS_TO_PROTO.items()}
 
 
-def _frame(frame: dict[str, object]) -> common_pb2.Frame:
+def _frame(frame: dict[str, object], github_url: str) -> common_pb2.Frame:
     message = common_pb2.Frame(
+        github_url=github_url,
         line=int(frame.get("line") or 0),  # type: ignore[call-overload]
         column=int(frame.get("column") or 0),  # type: ignore[call-overload]
         function=str(frame.get("function") or ""),
@@ -35,7 +38,7 @@ def _frame(frame: dict[str, object]) -> common_pb2.Frame:
     return message
 
 
-def _event(event: Event) -> incidents_pb2.Event:
+def _event(event: Event, frame_urls: Sequence[str]) -> incidents_pb2.Event:
     return incidents_pb2.Event(
         id=str(event.id),
         event_id=str(event.event_id),
@@ -44,7 +47,7 @@ def _event(event: Event) -> incidents_pb2.Event:
         environment=event.environment or "",
         platform=event.platform,
         raw_stack=event.raw_stack,
-        frames=[_frame(f) for f in event.frames],
+        frames=[_frame(f, url) for f, url in zip(event.frames, frame_urls, strict=True)],
         release=event.release or "",
         context_json=orjson.dumps(event.context).decode(),
     )
@@ -78,7 +81,21 @@ def _incident(view: service.IncidentView) -> incidents_pb2.Incident:
             )
         )
     if view.latest_event is not None:
-        message.latest_event.CopyFrom(_event(view.latest_event))
+        message.latest_event.CopyFrom(_event(view.latest_event, view.frame_urls))
+    message.environments.extend(view.environments)
+    if incident.regressed_at is not None:
+        message.regression.at.CopyFrom(to_proto(incident.regressed_at))
+        message.regression.commit_sha = incident.regression_commit_sha or ""
+    message.commits.extend(
+        incidents_pb2.CommitSeen(
+            commit_sha=c.commit_sha,
+            environment=c.environment,
+            count=c.count,
+            first_seen=to_proto(c.first_seen),
+            last_seen=to_proto(c.last_seen),
+        )
+        for c in view.commits
+    )
     return message
 
 

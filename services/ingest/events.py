@@ -11,7 +11,7 @@ from typing import Any
 from stackline.ingest.v1 import ingest_pb2
 
 from services.ingest import grouping
-from services.ingest.paths import to_repo_path
+from services.ingest.paths import PathMappings, to_repo_path
 from services.ingest.stacks import parse_stack
 from stackline_infra.errors import InvalidArgument
 from stackline_infra.timestamps import from_proto
@@ -108,7 +108,9 @@ def _context(event: ingest_pb2.Event) -> dict[str, Any]:
     return context
 
 
-def prepare(event: ingest_pb2.Event, received_at: datetime) -> PreparedEvent:
+def prepare(
+    event: ingest_pb2.Event, received_at: datetime, mappings: PathMappings = ()
+) -> PreparedEvent:
     try:
         project_id = uuid.UUID(event.project_id)
     except ValueError:
@@ -142,7 +144,7 @@ def prepare(event: ingest_pb2.Event, received_at: datetime) -> PreparedEvent:
     # message before the frames does not cost the frames; only what is
     # stored is truncated.
     for frame in parse_stack(full_stack, event.platform) if full_stack else ():
-        file, in_app = to_repo_path(frame.abs_path, event.deploy_root)
+        file, in_app = to_repo_path(frame.abs_path, event.deploy_root, mappings)
         frames.append(
             {
                 "file": file,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
 
 # Where hosts put the deployed checkout, tried when the SDK sent no deploy_root.
@@ -50,26 +51,49 @@ def _strip_scheme(path: str) -> str:
     return path
 
 
-def to_repo_path(abs_path: str, deploy_root: str) -> tuple[str | None, bool]:
+# A project's (stack root, source root) rewrites, longest stack root first.
+PathMappings = tuple[tuple[str, str], ...]
+
+
+def order_mappings(mappings: Iterable[tuple[str, str]]) -> PathMappings:
+    return tuple(sorted(mappings, key=lambda m: len(m[0]), reverse=True))
+
+
+def _mapped(path: str, mappings: PathMappings) -> str | None:
+    for stack_root, source_root in mappings:
+        if path.startswith(stack_root):
+            return source_root + path[len(stack_root) :]
+    return None
+
+
+def _is_not_a_file(abs_path: str) -> bool:
+    return not abs_path or abs_path.startswith(("node:", "internal/", *_NOT_FILES))
+
+
+def _is_vendored(path: str) -> bool:
+    return any(marker in path for marker in _VENDORED) or path.startswith(
+        ("node_modules/", "site-packages/")
+    )
+
+
+def to_repo_path(
+    abs_path: str, deploy_root: str, mappings: PathMappings = ()
+) -> tuple[str | None, bool]:
     """(path relative to the repository root, in_app) for one frame.
 
     The path is None when the frame is not in the repository (a dependency,
-    the runtime, generated code) or cannot be placed in it.
+    the runtime, generated code) or cannot be placed in it. The project's own
+    mappings are tried first, on the path as printed and then without its
+    scheme; then the deploy root; then the roots hosts commonly use.
     """
-    if (
-        not abs_path
-        or abs_path.startswith(("node:", "internal/"))
-        or abs_path.startswith(_NOT_FILES)
-    ):
+    if _is_not_a_file(abs_path):
         return None, False
     path = _strip_scheme(abs_path).replace("\\", "/")
-    if any(marker in path for marker in _VENDORED) or path.startswith(
-        ("node_modules/", "site-packages/")
-    ):
+    if _is_vendored(path) or _PYTHON_STDLIB.search(path):
         return None, False
-    if _PYTHON_STDLIB.search(path):
-        return None, False
-    relative = _relative_to_root(path, deploy_root)
+    relative = _mapped(abs_path, mappings) or _mapped(path, mappings)
+    if relative is None:
+        relative = _relative_to_root(path, deploy_root)
     if relative is None:
         return None, True
     relative = posixpath.normpath(relative)

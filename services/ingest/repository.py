@@ -1,4 +1,4 @@
-"""All SQL of IngestService: a batch of events stored in three statements, whatever its size.
+"""All SQL of IngestService: a batch of events stored in four statements, whatever its size.
 
 On PostgreSQL each statement takes its whole batch as one JSON document that
 json_to_recordset turns back into typed rows, so the SQL text is the same for
@@ -33,13 +33,14 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 
-from stackline_infra.db.schema import Event, Incident
+from stackline_infra.db.schema import Event, Incident, IncidentCommit, PathMapping
 from stackline_infra.db.types import json_dumps
 
 # Core tables, not the ORM classes: this is the hot path, and bulk statements
 # gain nothing from the unit of work.
 _events = cast(Table, Event.__table__)
 _incidents = cast(Table, Incident.__table__)
+_incident_commits = cast(Table, IncidentCommit.__table__)
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
@@ -131,6 +132,11 @@ def _upsert_incident(stmt: Insert) -> Insert:
             "last_environment": case((newer, new.last_environment), else_=old.last_environment),
             "status": case((old.status == "resolved", "open"), else_=old.status),
             "resolved_at": case((old.status == "resolved", None), else_=old.resolved_at),
+            # A resolved incident that happens again is a regression: note when and where.
+            "regressed_at": case((old.status == "resolved", new.last_seen), else_=old.regressed_at),
+            "regression_commit_sha": case(
+                (old.status == "resolved", new.last_commit_sha), else_=old.regression_commit_sha
+            ),
         },
     ).returning(old.project_id, old.fingerprint, old.id)
 
@@ -162,6 +168,27 @@ async def insert_events(
     return {(p, e) for p, e in result}
 
 
+def _upsert_incident_commit(stmt: Insert) -> Insert:
+    old = _incident_commits.c
+    new = stmt.excluded  # type: ignore[attr-defined]
+    return stmt.on_conflict_do_update(  # type: ignore[attr-defined,no-any-return]
+        index_elements=[old.incident_id, old.commit_sha, old.environment],
+        set_={
+            "count": old.count + new.count,
+            "first_seen": _least(old.first_seen, new.first_seen),
+            "last_seen": _greatest(old.last_seen, new.last_seen),
+        },
+    )
+
+
+async def count_commits(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Add the batch's events to each (incident, commit, environment) they were seen at.
+
+    Rows must come sorted by their key, for the same reason as upsert_incidents.
+    """
+    await _insert_rows(session, _incident_commits, rows, _upsert_incident_commit)
+
+
 async def uncount(session: AsyncSession, corrections: dict[uuid.UUID, int]) -> None:
     """Take back counts for events a concurrent batch stored first."""
     await session.execute(
@@ -170,3 +197,17 @@ async def uncount(session: AsyncSession, corrections: dict[uuid.UUID, int]) -> N
         .values(count=_incidents.c.count - bindparam("n")),
         [{"incident_id": i, "n": n} for i, n in sorted(corrections.items())],
     )
+
+
+async def path_mappings(
+    session: AsyncSession, project_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[str, str]]]:
+    rows = await session.execute(
+        select(PathMapping.project_id, PathMapping.stack_root, PathMapping.source_root).where(
+            PathMapping.project_id.in_(project_ids)
+        )
+    )
+    found: dict[uuid.UUID, list[tuple[str, str]]] = {}
+    for project_id, stack_root, source_root in rows:
+        found.setdefault(project_id, []).append((stack_root, source_root))
+    return found

@@ -1,8 +1,8 @@
 """IngestService rules: store a batch of prepared events and upsert their incidents.
 
-Takes a session; never commits. Three statements per batch whatever its size:
+Takes a session; never commits. Four statements per batch whatever its size:
 find the event ids already stored, upsert the incidents with the new events'
-counts, insert the events.
+counts, insert the events, count them per commit and environment.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def _incident_row(
         "last_commit_sha": latest.commit_sha,
         "last_environment": latest.environment,
         "resolved_at": None,
+        "regressed_at": None,
+        "regression_commit_sha": None,
         "created_at": now,
     }
 
@@ -75,6 +77,28 @@ def _event_row(event: PreparedEvent, incident_id: uuid.UUID, now: datetime) -> d
         "frames": event.frames,
         "context": event.context,
     }
+
+
+def _commit_rows(
+    fresh: dict[tuple[uuid.UUID, uuid.UUID], PreparedEvent],
+    event_incident: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID],
+) -> list[dict[str, Any]]:
+    seen: dict[tuple[uuid.UUID, str, str], list[datetime]] = defaultdict(list)
+    for key, event in fresh.items():
+        seen[(event_incident[key], event.commit_sha or "", event.environment or "")].append(
+            event.occurred_at
+        )
+    return [
+        {
+            "incident_id": incident_id,
+            "commit_sha": commit_sha,
+            "environment": environment,
+            "count": len(times),
+            "first_seen": min(times),
+            "last_seen": max(times),
+        }
+        for (incident_id, commit_sha, environment), times in sorted(seen.items())
+    ]
 
 
 async def store(
@@ -114,6 +138,8 @@ async def store(
             already.update(await repository.stored_event_ids(session, lost))
             for key in lost:
                 del fresh[key]
+        if fresh:
+            await repository.count_commits(session, _commit_rows(fresh, event_incident))
     else:
         event_incident = {}
 

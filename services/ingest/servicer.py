@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 import grpc
@@ -13,6 +15,7 @@ from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
 from services.ingest import service
 from services.ingest.events import PreparedEvent, prepare
+from services.ingest.mappings import PathMappingCache
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import InvalidArgument
 
@@ -39,19 +42,34 @@ def _is_retryable(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
 
 
+def _project_id(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None  # prepare() refuses the event, naming the field
+
+
+def _project_ids(events: Iterable[ingest_pb2.Event]) -> set[uuid.UUID]:
+    return {p for p in (_project_id(e.project_id) for e in events) if p is not None}
+
+
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._mappings = PathMappingCache(sessions)
 
     async def IngestEvents(
         self, request: ingest_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.IngestEventsResponse:
         now = utcnow()
         results = [ingest_pb2.EventResult(event_id=e.event_id) for e in request.events]
+        mappings = await self._mappings.for_projects(_project_ids(request.events))
         prepared: list[tuple[int, PreparedEvent]] = []
         for index, event in enumerate(request.events):
             try:
-                prepared.append((index, prepare(event, now)))
+                project_id = _project_id(event.project_id)
+                project_mappings = mappings[project_id] if project_id else ()
+                prepared.append((index, prepare(event, now, project_mappings)))
             except InvalidArgument as exc:
                 results[index].rejection.field = exc.field or ""
                 results[index].rejection.message = exc.message

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stackline_infra.db.schema import IngestKey, Project
+from stackline_infra.db.schema import IngestKey, PathMapping, Project
 
 
 async def add_project(session: AsyncSession, project: Project) -> Project:
@@ -75,3 +75,23 @@ async def revoke_key(session: AsyncSession, key_id: uuid.UUID, when: datetime) -
         .where(IngestKey.id == key_id, IngestKey.revoked_at.is_(None))
         .values(revoked_at=when)
     )
+
+
+async def path_mappings(session: AsyncSession, project_id: uuid.UUID) -> Sequence[PathMapping]:
+    result = await session.scalars(
+        select(PathMapping)
+        .where(PathMapping.project_id == project_id)
+        .order_by(PathMapping.stack_root)
+    )
+    return result.all()
+
+
+async def replace_path_mappings(
+    session: AsyncSession, project_id: uuid.UUID, mappings: Sequence[tuple[str, str]]
+) -> None:
+    await session.execute(delete(PathMapping).where(PathMapping.project_id == project_id))
+    session.add_all(
+        PathMapping(project_id=project_id, stack_root=stack_root, source_root=source_root)
+        for stack_root, source_root in mappings
+    )
+    await session.flush()

@@ -17,12 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.projects import repository
 from stackline_infra import keyformat
 from stackline_infra.db import audit
-from stackline_infra.db.schema import IngestKey, Project
+from stackline_infra.db.schema import IngestKey, PathMapping, Project
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import Conflict, InvalidArgument, NotFound
 from stackline_infra.identity import Caller
 
 DEFAULT_RETENTION_DAYS = 90
+MAX_PATH_MAPPINGS = 50
+MAX_ROOT_LENGTH = 1024
 MAX_RETENTION_DAYS = 3650
 MAX_NAME_LENGTH = 100
 
@@ -202,3 +204,64 @@ async def revoke_ingest_key(
             target=f"ingest_key:{key.id}",
         )
     return key
+
+
+def _validate_mapping(index: int, stack_root: str, source_root: str) -> tuple[str, str]:
+    field = f"mappings[{index}]"
+    if not stack_root or len(stack_root) > MAX_ROOT_LENGTH or not stack_root.isprintable():
+        raise InvalidArgument(
+            f"stack_root must be 1-{MAX_ROOT_LENGTH} printable characters",
+            field=f"{field}.stack_root",
+        )
+    source_root = (
+        source_root.strip().lstrip("./") if source_root.startswith("./") else source_root.strip()
+    )
+    parts = source_root.split("/")
+    if (
+        len(source_root) > MAX_ROOT_LENGTH
+        or source_root.startswith("/")
+        or ".." in parts
+        or "\\" in source_root
+        or not source_root.isprintable()
+    ):
+        raise InvalidArgument(
+            "source_root must be a path inside the repository, like packages/web/src/",
+            field=f"{field}.source_root",
+        )
+    # Roots join as prefixes: a root that names a folder ends with a slash on both sides.
+    if source_root and not source_root.endswith("/") and stack_root.endswith("/"):
+        source_root += "/"
+    return stack_root, source_root
+
+
+async def get_path_mappings(
+    session: AsyncSession, caller: Caller, project_id: uuid.UUID
+) -> Sequence[PathMapping]:
+    project = await _owned(session, caller, project_id)
+    return await repository.path_mappings(session, project.id)
+
+
+async def set_path_mappings(
+    session: AsyncSession,
+    caller: Caller,
+    project_id: uuid.UUID,
+    mappings: Sequence[tuple[str, str]],
+) -> Sequence[PathMapping]:
+    project = await _owned(session, caller, project_id, for_update=True)
+    if len(mappings) > MAX_PATH_MAPPINGS:
+        raise InvalidArgument(f"at most {MAX_PATH_MAPPINGS} mappings", field="mappings")
+    valid = [_validate_mapping(i, stack, source) for i, (stack, source) in enumerate(mappings)]
+    roots = [stack for stack, _ in valid]
+    if len(set(roots)) != len(roots):
+        raise InvalidArgument("each stack_root may appear once", field="mappings")
+    await repository.replace_path_mappings(session, project.id, valid)
+    await audit.record(
+        session,
+        action="project.path_mappings",
+        actor_user_id=caller.user_id,
+        source_ip=caller.source_ip,
+        project_id=project.id,
+        target=f"project:{project.id}",
+        details={"mappings": [{"stack_root": a, "source_root": b} for a, b in valid]},
+    )
+    return await repository.path_mappings(session, project.id)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stackline.projects.v1 import projects_pb2, projects_pb2_grpc
 
 from services.projects import service
-from stackline_infra.db.schema import IngestKey, Project
+from stackline_infra.db.schema import IngestKey, PathMapping, Project
 from stackline_infra.identity import caller_from_proto, parse_id
 from stackline_infra.timestamps import to_proto
 
@@ -32,6 +34,12 @@ def _key(key: IngestKey) -> projects_pb2.IngestKey:
     if key.revoked_at is not None:
         message.revoked_at.CopyFrom(to_proto(key.revoked_at))
     return message
+
+
+def _mappings(rows: Sequence[PathMapping]) -> list[projects_pb2.PathMapping]:
+    return [
+        projects_pb2.PathMapping(stack_root=m.stack_root, source_root=m.source_root) for m in rows
+    ]
 
 
 class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
@@ -121,3 +129,22 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
         async with self._sessions.begin() as session:
             key = await service.revoke_ingest_key(session, caller, project_id, key_id)
         return projects_pb2.RevokeIngestKeyResponse(ingest_key=_key(key))
+
+    async def GetPathMappings(
+        self, request: projects_pb2.GetPathMappingsRequest, context: grpc.aio.ServicerContext
+    ) -> projects_pb2.GetPathMappingsResponse:
+        caller = caller_from_proto(request.actor)
+        project_id = parse_id(request.project_id, "project")
+        async with self._sessions.begin() as session:
+            rows = await service.get_path_mappings(session, caller, project_id)
+        return projects_pb2.GetPathMappingsResponse(mappings=_mappings(rows))
+
+    async def SetPathMappings(
+        self, request: projects_pb2.SetPathMappingsRequest, context: grpc.aio.ServicerContext
+    ) -> projects_pb2.SetPathMappingsResponse:
+        caller = caller_from_proto(request.actor)
+        project_id = parse_id(request.project_id, "project")
+        wanted = [(m.stack_root, m.source_root) for m in request.mappings]
+        async with self._sessions.begin() as session:
+            rows = await service.set_path_mappings(session, caller, project_id, wanted)
+        return projects_pb2.SetPathMappingsResponse(mappings=_mappings(rows))

@@ -137,6 +137,41 @@ class Incident(Base):
     last_commit_sha: Mapped[str | None] = mapped_column(String(40))
     last_environment: Mapped[str | None] = mapped_column(String(64))
     resolved_at: Mapped[datetime | None]
+    # When a resolved incident happened again, and the commit that brought it back.
+    regressed_at: Mapped[datetime | None]
+    regression_commit_sha: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IncidentCommit(Base):
+    """Where an incident was seen: one row per commit and environment. Written by IngestService.
+
+    An event without a commit or environment counts under "" (not NULL, which a
+    unique key would not match).
+    """
+
+    __tablename__ = "incident_commits"
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    commit_sha: Mapped[str] = mapped_column(String(40), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+
+class PathMapping(Base):
+    """A project's stack-root → source-root rewrites. Owned by ProjectsService; read by IngestService."""
+
+    __tablename__ = "path_mappings"
+    __table_args__ = (UniqueConstraint("project_id", "stack_root"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    stack_root: Mapped[str] = mapped_column(String(1024))
+    source_root: Mapped[str] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -20,6 +21,16 @@ def test_credentials_are_masked() -> None:
     assert masked.count("[redacted]") == 3
 
 
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_logging")
 def test_json_lines_carry_extras_and_mask_secrets(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("test", fmt="json")
     key = keyformat.generate()

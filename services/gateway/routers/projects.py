@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter, Response, status
 from stackline.projects.v1 import projects_pb2
 
@@ -10,6 +12,8 @@ from services.gateway.schemas.errors import documented_errors
 from services.gateway.schemas.projects import (
     IngestKeyCreated,
     IngestKeyInfo,
+    PathMapping,
+    PathMappings,
     Project,
     ProjectCreate,
     ProjectCreated,
@@ -123,3 +127,43 @@ async def revoke_key(project_id: str, key_id: str, state: State, actor: Actor) -
         projects_pb2.RevokeIngestKeyRequest(actor=actor, project_id=project_id, key_id=key_id)
     )
     return IngestKeyInfo.from_proto(response.ingest_key)
+
+
+def _path_mappings(mappings: Sequence[projects_pb2.PathMapping]) -> PathMappings:
+    return PathMappings(
+        mappings=[PathMapping(stack_root=m.stack_root, source_root=m.source_root) for m in mappings]
+    )
+
+
+@router.get(
+    "/{project_id}/path-mappings",
+    summary="How the project's deployed paths map to repository paths",
+    responses=documented_errors(401, 404),
+)
+async def get_path_mappings(project_id: str, state: State, actor: Actor) -> PathMappings:
+    response = await state.backends.projects.GetPathMappings(
+        projects_pb2.GetPathMappingsRequest(actor=actor, project_id=project_id)
+    )
+    return _path_mappings(response.mappings)
+
+
+@router.put(
+    "/{project_id}/path-mappings",
+    summary="Replace the project's path mappings (for monorepos, build folders, asset URLs)",
+    description="New events use them within 10 seconds; stored events keep their paths.",
+    responses=documented_errors(400, 401, 404),
+)
+async def set_path_mappings(
+    project_id: str, body: PathMappings, state: State, actor: Actor
+) -> PathMappings:
+    response = await state.backends.projects.SetPathMappings(
+        projects_pb2.SetPathMappingsRequest(
+            actor=actor,
+            project_id=project_id,
+            mappings=[
+                projects_pb2.PathMapping(stack_root=m.stack_root, source_root=m.source_root)
+                for m in body.mappings
+            ],
+        )
+    )
+    return _path_mappings(response.mappings)

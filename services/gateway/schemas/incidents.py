@@ -31,6 +31,7 @@ class Frame(BaseModel):
     function: str
     in_app: bool
     abs_path: str = Field(description="The path as the runtime printed it.")
+    github_url: str | None = Field(description="Permalink to this line at the event's commit.")
 
     @classmethod
     def from_proto(cls, frame: common_pb2.Frame) -> Frame:
@@ -41,6 +42,7 @@ class Frame(BaseModel):
             function=frame.function,
             in_app=frame.in_app,
             abs_path=frame.abs_path,
+            github_url=frame.github_url or None,
         )
 
 
@@ -79,6 +81,19 @@ class Event(BaseModel):
         )
 
 
+class Regression(BaseModel):
+    at: datetime
+    commit_sha: str | None = Field(description="The commit of the event that reopened it.")
+
+
+class CommitSeen(BaseModel):
+    commit_sha: str | None
+    environment: str | None
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+
+
 class Incident(BaseModel):
     id: str
     project_id: str
@@ -96,6 +111,10 @@ class Incident(BaseModel):
     first_seen: datetime
     last_seen: datetime
     github_url: str | None = Field(description="Permalink to the culprit line at commit_sha.")
+    environments: list[str] = Field(description="Every environment it was seen in.")
+    regression: Regression | None = Field(
+        description="Set when it happened again after being resolved."
+    )
 
     @classmethod
     def from_proto(cls, incident: incidents_pb2.Incident) -> Incident:
@@ -122,11 +141,21 @@ class Incident(BaseModel):
             first_seen=from_proto(incident.first_seen),
             last_seen=from_proto(incident.last_seen),
             github_url=incident.github_url or None,
+            environments=list(incident.environments),
+            regression=Regression(
+                at=from_proto(incident.regression.at),
+                commit_sha=incident.regression.commit_sha or None,
+            )
+            if incident.HasField("regression")
+            else None,
         )
 
 
 class IncidentDetail(Incident):
     latest_event: Event | None
+    commits: list[CommitSeen] = Field(
+        description="Commits and environments it was seen at, most recently seen first (up to 20)."
+    )
 
     @classmethod
     def from_proto(cls, incident: incidents_pb2.Incident) -> IncidentDetail:
@@ -135,6 +164,16 @@ class IncidentDetail(Incident):
             latest_event=Event.from_proto(incident.latest_event)
             if incident.HasField("latest_event")
             else None,
+            commits=[
+                CommitSeen(
+                    commit_sha=c.commit_sha or None,
+                    environment=c.environment or None,
+                    count=c.count,
+                    first_seen=from_proto(c.first_seen),
+                    last_seen=from_proto(c.last_seen),
+                )
+                for c in incident.commits
+            ],
         )
 
 

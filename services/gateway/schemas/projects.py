@@ -91,3 +91,23 @@ class ProjectList(BaseModel):
 class IngestKeyCreated(BaseModel):
     ingest_key: str = Field(description="The whole key. Shown this once: only its hash is kept.")
     key: IngestKeyInfo
+
+
+class PathMapping(_Write):
+    stack_root: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="The start of a path as stacks print it.",
+        examples=["/srv/app/packages/web/", "https://shop.example.com/static/js/"],
+    )
+    source_root: str = Field(
+        max_length=1024,
+        description="What it becomes: a folder of the repository, relative to its root.",
+        examples=["packages/web/src/"],
+    )
+
+
+class PathMappings(_Write):
+    """A project's path mappings; PUT replaces the whole list. The longest stack_root wins."""
+
+    mappings: list[PathMapping] = Field(max_length=50)

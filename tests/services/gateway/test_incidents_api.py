@@ -123,3 +123,62 @@ async def test_projects_api_round_trip(gateway: httpx.AsyncClient) -> None:
     ).status_code == 404
     refused = await gateway.post("/api/ingest", json=node_event(), headers=project.headers)
     assert refused.status_code == 401
+
+
+async def test_path_mappings_place_frames_of_other_layouts(gateway: httpx.AsyncClient) -> None:
+    account = await sign_in(gateway)
+    project = await create_project(gateway, account)
+    url = f"/api/projects/{project.id}/path-mappings"
+    assert (await gateway.get(url, headers=account.headers)).json() == {"mappings": []}
+
+    mappings = {
+        "mappings": [
+            {"stack_root": "/srv/monorepo/apps/api/", "source_root": "apps/api"},
+            {"stack_root": "https://shop.example.com/static/", "source_root": "./web/public/"},
+        ]
+    }
+    saved = await gateway.put(url, json=mappings, headers=account.headers)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["mappings"] == [
+        {"stack_root": "/srv/monorepo/apps/api/", "source_root": "apps/api/"},
+        {"stack_root": "https://shop.example.com/static/", "source_root": "web/public/"},
+    ]
+    stack = (
+        "TypeError: x is undefined\n"
+        "    at render (https://shop.example.com/static/cart.js:10:5)\n"
+        "    at handle (/srv/monorepo/apps/api/routes.js:3:9)"
+    )
+    event = node_event(
+        exception={"type": "TypeError", "message": "x", "stack": stack}, deploy_root="/nowhere"
+    )
+    assert (
+        await gateway.post("/api/ingest", json=event, headers=project.headers)
+    ).status_code == 200
+    incident = (
+        await gateway.get("/api/incidents", params={"repo": project.repo}, headers=account.headers)
+    ).json()
+    frames = (
+        await gateway.get(
+            f"/api/incidents/{incident['incidents'][0]['id']}", headers=account.headers
+        )
+    ).json()["latest_event"]["frames"]
+    assert [f["file"] for f in frames] == ["web/public/cart.js", "apps/api/routes.js"]
+
+    for bad, field in (
+        ({"mappings": [{"stack_root": "", "source_root": "a/"}]}, "mappings[0].stack_root"),
+        (
+            {"mappings": [{"stack_root": "/x/", "source_root": "../etc/"}]},
+            "mappings[0].source_root",
+        ),
+        ({"mappings": [{"stack_root": "/x/", "source_root": "/abs/"}]}, "mappings[0].source_root"),
+        (
+            {"mappings": [{"stack_root": "/x/", "source_root": "a/", "extra": 1}]},
+            "mappings[0].extra",
+        ),
+    ):
+        response = await gateway.put(url, json=bad, headers=account.headers)
+        assert response.status_code == 400, bad
+        assert response.json()["error"]["field"] == field
+    stranger = await sign_in(gateway)
+    assert (await gateway.get(url, headers=stranger.headers)).status_code == 404
+    assert (await gateway.put(url, json=mappings, headers=stranger.headers)).status_code == 404

@@ -47,8 +47,14 @@ async def test_setup_ingest_list_get_resolve(gateway: httpx.AsyncClient) -> None
         "function": "getUser",
         "in_app": True,
         "abs_path": "/var/task/src/api/users.js",
+        "github_url": incident["github_url"],
     }
     assert latest["frames"][1]["file"] is None and latest["frames"][1]["in_app"] is False
+    assert latest["frames"][1]["github_url"] is None
+    assert detail.json()["environments"] == ["production"]
+    assert detail.json()["regression"] is None
+    [seen] = detail.json()["commits"]
+    assert (seen["commit_sha"], seen["environment"], seen["count"]) == (COMMIT, "production", 1)
 
     resolved = await gateway.patch(
         f"/api/incidents/{incident['id']}", json={"status": "resolved"}, headers=account.headers

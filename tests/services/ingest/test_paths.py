@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.ingest.paths import to_repo_path
+from services.ingest.paths import order_mappings, to_repo_path
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,29 @@ def test_deployed_paths_map_to_repo_paths(
     abs_path: str, deploy_root: str, expected: tuple[str | None, bool]
 ) -> None:
     assert to_repo_path(abs_path, deploy_root) == expected
+
+
+MAPPINGS = order_mappings(
+    [
+        ("/srv/app/", "services/api/"),
+        ("/srv/app/packages/web/", "web/src/"),
+        ("https://shop.example.com/static/js/", "web/public/js/"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("abs_path", "expected"),
+    [
+        ("/srv/app/packages/web/cart.ts", ("web/src/cart.ts", True)),
+        ("/srv/app/handlers/users.py", ("services/api/handlers/users.py", True)),
+        ("https://shop.example.com/static/js/app.js", ("web/public/js/app.js", True)),
+        ("file:///srv/app/esm.mjs", ("services/api/esm.mjs", True)),
+        ("/srv/app/node_modules/react/index.js", (None, False)),
+        ("/var/task/src/a.js", ("src/a.js", True)),
+    ],
+)
+def test_project_mappings_come_first_and_the_longest_wins(
+    abs_path: str, expected: tuple[str | None, bool]
+) -> None:
+    assert to_repo_path(abs_path, "/var/task", MAPPINGS) == expected

@@ -15,7 +15,7 @@ from stackline.ingest.v1 import ingest_pb2
 from services.ingest import service
 from services.ingest.events import PreparedEvent, prepare
 from stackline_infra.db.engine import create_sessionmaker
-from stackline_infra.db.schema import Event, Incident, Project
+from stackline_infra.db.schema import Event, Incident, IncidentCommit, Project
 from stackline_infra.db.types import utcnow
 from tests.support import factories
 
@@ -121,12 +121,15 @@ async def test_seen_times_commit_and_regression(session: AsyncSession) -> None:
     assert incident.last_commit_sha == "2" * 40
     assert timedelta(minutes=28) < incident.last_seen - incident.first_seen < timedelta(minutes=30)
 
+    assert incident.regressed_at is None
     incident.status, incident.resolved_at = "resolved", utcnow()
     await session.flush()
     await service.store(session, [_event(project.id, commit="3" * 40)], utcnow())
     await session.refresh(incident)
     reopened: tuple[object, ...] = (incident.status, incident.resolved_at, incident.count)
     assert reopened == ("open", None, 4)
+    assert incident.regression_commit_sha == "3" * 40
+    assert incident.regressed_at is not None
 
     incident.status = "ignored"
     await session.flush()
@@ -163,3 +166,30 @@ async def test_concurrent_batches_with_overlapping_ids_count_each_event_once(
         stored = await _event_count(session, committed_project)
     assert stored == 60
     assert incident.count == 60
+
+
+async def test_commits_and_environments_an_incident_was_seen_at(session: AsyncSession) -> None:
+    owner = await factories.user(session)
+    project = await factories.project(session, owner.id)
+    staging = _event(project.id, commit="1" * 40)
+    staging.environment = "staging"
+    await service.store(
+        session,
+        [_event(project.id, commit="1" * 40), _event(project.id, commit="1" * 40), staging],
+        utcnow(),
+    )
+    unversioned = _event(project.id)
+    unversioned.commit_sha, unversioned.environment = None, None
+    await service.store(session, [_event(project.id, commit="2" * 40), unversioned], utcnow())
+    [incident] = await _incidents(session, project.id)
+    rows = await session.execute(
+        select(IncidentCommit.commit_sha, IncidentCommit.environment, IncidentCommit.count).where(
+            IncidentCommit.incident_id == incident.id
+        )
+    )
+    assert sorted(tuple(row) for row in rows) == [
+        ("", "", 1),
+        ("1" * 40, "production", 2),
+        ("1" * 40, "staging", 1),
+        ("2" * 40, "production", 1),
+    ]

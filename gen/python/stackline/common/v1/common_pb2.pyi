@@ -55,6 +55,7 @@ class Frame(_message.Message):
     FUNCTION_FIELD_NUMBER: _builtins.int
     IN_APP_FIELD_NUMBER: _builtins.int
     ABS_PATH_FIELD_NUMBER: _builtins.int
+    GITHUB_URL_FIELD_NUMBER: _builtins.int
     file: _builtins.str
     """Path relative to the repository root; unset for frames outside the repo
     (node_modules, site-packages, node:internal, the standard library).
@@ -66,6 +67,10 @@ class Frame(_message.Message):
     in_app: _builtins.bool
     abs_path: _builtins.str
     """The path as the runtime printed it."""
+    github_url: _builtins.str
+    """Permalink to this line at the event's commit; empty outside the repo or
+    without a commit.
+    """
     def __init__(
         self,
         *,
@@ -75,10 +80,11 @@ class Frame(_message.Message):
         function: _builtins.str = ...,
         in_app: _builtins.bool = ...,
         abs_path: _builtins.str = ...,
+        github_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_file", b"_file", "file", b"file"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_file", b"_file", "abs_path", b"abs_path", "column", b"column", "file", b"file", "function", b"function", "in_app", b"in_app", "line", b"line"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_file", b"_file", "abs_path", b"abs_path", "column", b"column", "file", b"file", "function", b"function", "github_url", b"github_url", "in_app", b"in_app", "line", b"line"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__file: _TypeAlias = _typing.Literal["file"]  # noqa: Y015
     _WhichOneofArgType__file: _TypeAlias = _typing.Literal["_file", b"_file"]  # noqa: Y015

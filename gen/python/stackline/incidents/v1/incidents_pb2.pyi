@@ -110,6 +110,9 @@ class Incident(_message.Message):
     LAST_SEEN_FIELD_NUMBER: _builtins.int
     GITHUB_URL_FIELD_NUMBER: _builtins.int
     LATEST_EVENT_FIELD_NUMBER: _builtins.int
+    ENVIRONMENTS_FIELD_NUMBER: _builtins.int
+    REGRESSION_FIELD_NUMBER: _builtins.int
+    COMMITS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     project_id: _builtins.str
     repo: _builtins.str
@@ -134,6 +137,18 @@ class Incident(_message.Message):
     def latest_event(self) -> Global___Event:
         """Only in GetIncidentResponse."""
 
+    @_builtins.property
+    def environments(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every environment the incident was seen in."""
+
+    @_builtins.property
+    def regression(self) -> Global___Regression:
+        """Set when a resolved incident happened again: when, and at which commit."""
+
+    @_builtins.property
+    def commits(self) -> _containers.RepeatedCompositeFieldContainer[Global___CommitSeen]:
+        """The commits it was seen at, most recently seen first; only in GetIncidentResponse."""
+
     def __init__(
         self,
         *,
@@ -152,21 +167,85 @@ class Incident(_message.Message):
         last_seen: _timestamp_pb2.Timestamp | None = ...,
         github_url: _builtins.str = ...,
         latest_event: Global___Event | None = ...,
+        environments: _abc.Iterable[_builtins.str] | None = ...,
+        regression: Global___Regression | None = ...,
+        commits: _abc.Iterable[Global___CommitSeen] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_culprit", b"_culprit", "_latest_event", b"_latest_event", "culprit", b"culprit", "first_seen", b"first_seen", "last_seen", b"last_seen", "latest_event", b"latest_event"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_culprit", b"_culprit", "_latest_event", b"_latest_event", "_regression", b"_regression", "culprit", b"culprit", "first_seen", b"first_seen", "last_seen", b"last_seen", "latest_event", b"latest_event", "regression", b"regression"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_culprit", b"_culprit", "_latest_event", b"_latest_event", "commit_sha", b"commit_sha", "count", b"count", "culprit", b"culprit", "environment", b"environment", "exception_type", b"exception_type", "first_seen", b"first_seen", "github_url", b"github_url", "id", b"id", "last_seen", b"last_seen", "latest_event", b"latest_event", "message", b"message", "project_id", b"project_id", "repo", b"repo", "status", b"status", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_culprit", b"_culprit", "_latest_event", b"_latest_event", "_regression", b"_regression", "commit_sha", b"commit_sha", "commits", b"commits", "count", b"count", "culprit", b"culprit", "environment", b"environment", "environments", b"environments", "exception_type", b"exception_type", "first_seen", b"first_seen", "github_url", b"github_url", "id", b"id", "last_seen", b"last_seen", "latest_event", b"latest_event", "message", b"message", "project_id", b"project_id", "regression", b"regression", "repo", b"repo", "status", b"status", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__culprit: _TypeAlias = _typing.Literal["culprit"]  # noqa: Y015
     _WhichOneofArgType__culprit: _TypeAlias = _typing.Literal["_culprit", b"_culprit"]  # noqa: Y015
     _WhichOneofReturnType__latest_event: _TypeAlias = _typing.Literal["latest_event"]  # noqa: Y015
     _WhichOneofArgType__latest_event: _TypeAlias = _typing.Literal["_latest_event", b"_latest_event"]  # noqa: Y015
+    _WhichOneofReturnType__regression: _TypeAlias = _typing.Literal["regression"]  # noqa: Y015
+    _WhichOneofArgType__regression: _TypeAlias = _typing.Literal["_regression", b"_regression"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__culprit) -> _WhichOneofReturnType__culprit | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__latest_event) -> _WhichOneofReturnType__latest_event | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__regression) -> _WhichOneofReturnType__regression | None: ...
 
 Global___Incident: _TypeAlias = Incident  # noqa: Y015
+
+@_typing.final
+class Regression(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AT_FIELD_NUMBER: _builtins.int
+    COMMIT_SHA_FIELD_NUMBER: _builtins.int
+    commit_sha: _builtins.str
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        commit_sha: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "commit_sha", b"commit_sha"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Regression: _TypeAlias = Regression  # noqa: Y015
+
+@_typing.final
+class CommitSeen(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMIT_SHA_FIELD_NUMBER: _builtins.int
+    ENVIRONMENT_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    FIRST_SEEN_FIELD_NUMBER: _builtins.int
+    LAST_SEEN_FIELD_NUMBER: _builtins.int
+    commit_sha: _builtins.str
+    """Empty when the events carried no commit."""
+    environment: _builtins.str
+    count: _builtins.int
+    @_builtins.property
+    def first_seen(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_seen(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        commit_sha: _builtins.str = ...,
+        environment: _builtins.str = ...,
+        count: _builtins.int = ...,
+        first_seen: _timestamp_pb2.Timestamp | None = ...,
+        last_seen: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["first_seen", b"first_seen", "last_seen", b"last_seen"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit_sha", b"commit_sha", "count", b"count", "environment", b"environment", "first_seen", b"first_seen", "last_seen", b"last_seen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitSeen: _TypeAlias = CommitSeen  # noqa: Y015
 
 @_typing.final
 class ListIncidentsRequest(_message.Message):

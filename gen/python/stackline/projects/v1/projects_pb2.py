@@ -26,45 +26,55 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from stackline.common.v1 import common_pb2 as stackline_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$stackline/projects/v1/projects.proto\x12\x15stackline.projects.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a stackline/common/v1/common.proto\"\xa9\x01\n\x07Project\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04repo\x18\x03 \x01(\t\x12\x16\n\x0eretention_days\x18\x04 \x01(\r\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe3\x01\n\tIngestKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x0clast_used_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x88\x01\x01\x12\x33\n\nrevoked_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x01\x88\x01\x01\x42\x0f\n\r_last_used_atB\r\n\x0b_revoked_at\"u\n\x14\x43reateProjectRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04repo\x18\x03 \x01(\t\x12\x16\n\x0eretention_days\x18\x04 \x01(\r\"\x99\x01\n\x15\x43reateProjectResponse\x12/\n\x07project\x18\x01 \x01(\x0b\x32\x1e.stackline.projects.v1.Project\x12\x34\n\ningest_key\x18\x02 \x01(\x0b\x32 .stackline.projects.v1.IngestKey\x12\x19\n\x11ingest_key_secret\x18\x03 \x01(\t\"@\n\x13ListProjectsRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\"H\n\x14ListProjectsResponse\x12\x30\n\x08projects\x18\x01 \x03(\x0b\x32\x1e.stackline.projects.v1.Project\"R\n\x11GetProjectRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\"|\n\x12GetProjectResponse\x12/\n\x07project\x18\x01 \x01(\x0b\x32\x1e.stackline.projects.v1.Project\x12\x35\n\x0bingest_keys\x18\x02 \x03(\x0b\x32 .stackline.projects.v1.IngestKey\"\xa1\x01\n\x14UpdateProjectRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x11\n\x04name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x1b\n\x0eretention_days\x18\x04 \x01(\rH\x01\x88\x01\x01\x42\x07\n\x05_nameB\x11\n\x0f_retention_days\"H\n\x15UpdateProjectResponse\x12/\n\x07project\x18\x01 \x01(\x0b\x32\x1e.stackline.projects.v1.Project\"U\n\x14\x44\x65leteProjectRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\"\x17\n\x15\x44\x65leteProjectResponse\"W\n\x16\x43reateIngestKeyRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\"j\n\x17\x43reateIngestKeyResponse\x12\x34\n\ningest_key\x18\x01 \x01(\x0b\x32 .stackline.projects.v1.IngestKey\x12\x19\n\x11ingest_key_secret\x18\x02 \x01(\t\"g\n\x16RevokeIngestKeyRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\"O\n\x17RevokeIngestKeyResponse\x12\x34\n\ningest_key\x18\x01 \x01(\x0b\x32 .stackline.projects.v1.IngestKey2\x85\x06\n\x0fProjectsService\x12j\n\rCreateProject\x12+.stackline.projects.v1.CreateProjectRequest\x1a,.stackline.projects.v1.CreateProjectResponse\x12g\n\x0cListProjects\x12*.stackline.projects.v1.ListProjectsRequest\x1a+.stackline.projects.v1.ListProjectsResponse\x12\x61\n\nGetProject\x12(.stackline.projects.v1.GetProjectRequest\x1a).stackline.projects.v1.GetProjectResponse\x12j\n\rUpdateProject\x12+.stackline.projects.v1.UpdateProjectRequest\x1a,.stackline.projects.v1.UpdateProjectResponse\x12j\n\rDeleteProject\x12+.stackline.projects.v1.DeleteProjectRequest\x1a,.stackline.projects.v1.DeleteProjectResponse\x12p\n\x0f\x43reateIngestKey\x12-.stackline.projects.v1.CreateIngestKeyRequest\x1a..stackline.projects.v1.CreateIngestKeyResponse\x12p\n\x0fRevokeIngestKey\x12-.stackline.projects.v1.RevokeIngestKeyRequest\x1a..stackline.projects.v1.RevokeIngestKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$stackline/projects/v1/projects.proto\x12\x15stackline.projects.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a stackline/common/v1/common.proto\"6\n\x0bPathMapping\x12\x12\n\nstack_root\x18\x01 \x01(\t\x12\x13\n\x0bsource_root\x18\x02 \x01(\t\"\xa9\x01\n\x07Project\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04repo\x18\x03 \x01(\t\x12\x16\n\x0eretention_days\x18\x04 \x01(\r\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe3\x01\n\tIngestKey\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x0clast_used_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x88\x01\x01\x12\x33\n\nrevoked_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x01\x88\x01\x01\x42\x0f\n\r_last_used_atB\r\n\x0b_revoked_at\"u\n\x14\x43reateProjectRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04repo\x18\x03 \x01(\t\x12\x16\n\x0eretention_days\x18\x04 \x01(\r\"\x99\x01\n\x15\x43reateProjectResponse\x12/\n\x07project\x18\x01 \x01(\x0b\x32\x1e.stackline.projects.v1.Project\x12\x34\n\ningest_key\x18\x02 \x01(\x0b\x32 .stackline.projects.v1.IngestKey\x12\x19\n\x11ingest_key_secret\x18\x03 \x01(\t\"@\n\x13ListProjectsRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\"H\n\x14ListProjectsResponse\x12\x30\n\x08projects\x18\x01 \x03(\x0b\x32\x1e.stackline.projects.v1.Project\"R\n\x11GetProjectRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\"|\n\x12GetProjectResponse\x12/\n\x07project\x18\x01 \x01(\x0b\x32\x1e.stackline.projects.v1.Project\x12\x35\n\x0bingest_keys\x18\x02 \x03(\x0b\x32 .stackline.projects.v1.IngestKey\"\xa1\x01\n\x14UpdateProjectRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x11\n\x04name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x1b\n\x0eretention_days\x18\x04 \x01(\rH\x01\x88\x01\x01\x42\x07\n\x05_nameB\x11\n\x0f_retention_days\"H\n\x15UpdateProjectResponse\x12/\n\x07project\x18\x01 \x01(\x0b\x32\x1e.stackline.projects.v1.Project\"U\n\x14\x44\x65leteProjectRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\"\x17\n\x15\x44\x65leteProjectResponse\"W\n\x16\x43reateIngestKeyRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\"j\n\x17\x43reateIngestKeyResponse\x12\x34\n\ningest_key\x18\x01 \x01(\x0b\x32 .stackline.projects.v1.IngestKey\x12\x19\n\x11ingest_key_secret\x18\x02 \x01(\t\"g\n\x16RevokeIngestKeyRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\"O\n\x17RevokeIngestKeyResponse\x12\x34\n\ningest_key\x18\x01 \x01(\x0b\x32 .stackline.projects.v1.IngestKey\"W\n\x16GetPathMappingsRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\"O\n\x17GetPathMappingsResponse\x12\x34\n\x08mappings\x18\x01 \x03(\x0b\x32\".stackline.projects.v1.PathMapping\"\x8d\x01\n\x16SetPathMappingsRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x34\n\x08mappings\x18\x03 \x03(\x0b\x32\".stackline.projects.v1.PathMapping\"O\n\x17SetPathMappingsResponse\x12\x34\n\x08mappings\x18\x01 \x03(\x0b\x32\".stackline.projects.v1.PathMapping2\xe9\x07\n\x0fProjectsService\x12j\n\rCreateProject\x12+.stackline.projects.v1.CreateProjectRequest\x1a,.stackline.projects.v1.CreateProjectResponse\x12g\n\x0cListProjects\x12*.stackline.projects.v1.ListProjectsRequest\x1a+.stackline.projects.v1.ListProjectsResponse\x12\x61\n\nGetProject\x12(.stackline.projects.v1.GetProjectRequest\x1a).stackline.projects.v1.GetProjectResponse\x12j\n\rUpdateProject\x12+.stackline.projects.v1.UpdateProjectRequest\x1a,.stackline.projects.v1.UpdateProjectResponse\x12j\n\rDeleteProject\x12+.stackline.projects.v1.DeleteProjectRequest\x1a,.stackline.projects.v1.DeleteProjectResponse\x12p\n\x0f\x43reateIngestKey\x12-.stackline.projects.v1.CreateIngestKeyRequest\x1a..stackline.projects.v1.CreateIngestKeyResponse\x12p\n\x0fRevokeIngestKey\x12-.stackline.projects.v1.RevokeIngestKeyRequest\x1a..stackline.projects.v1.RevokeIngestKeyResponse\x12p\n\x0fGetPathMappings\x12-.stackline.projects.v1.GetPathMappingsRequest\x1a..stackline.projects.v1.GetPathMappingsResponse\x12p\n\x0fSetPathMappings\x12-.stackline.projects.v1.SetPathMappingsRequest\x1a..stackline.projects.v1.SetPathMappingsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stackline.projects.v1.projects_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PROJECT']._serialized_start=131
-  _globals['_PROJECT']._serialized_end=300
-  _globals['_INGESTKEY']._serialized_start=303
-  _globals['_INGESTKEY']._serialized_end=530
-  _globals['_CREATEPROJECTREQUEST']._serialized_start=532
-  _globals['_CREATEPROJECTREQUEST']._serialized_end=649
-  _globals['_CREATEPROJECTRESPONSE']._serialized_start=652
-  _globals['_CREATEPROJECTRESPONSE']._serialized_end=805
-  _globals['_LISTPROJECTSREQUEST']._serialized_start=807
-  _globals['_LISTPROJECTSREQUEST']._serialized_end=871
-  _globals['_LISTPROJECTSRESPONSE']._serialized_start=873
-  _globals['_LISTPROJECTSRESPONSE']._serialized_end=945
-  _globals['_GETPROJECTREQUEST']._serialized_start=947
-  _globals['_GETPROJECTREQUEST']._serialized_end=1029
-  _globals['_GETPROJECTRESPONSE']._serialized_start=1031
-  _globals['_GETPROJECTRESPONSE']._serialized_end=1155
-  _globals['_UPDATEPROJECTREQUEST']._serialized_start=1158
-  _globals['_UPDATEPROJECTREQUEST']._serialized_end=1319
-  _globals['_UPDATEPROJECTRESPONSE']._serialized_start=1321
-  _globals['_UPDATEPROJECTRESPONSE']._serialized_end=1393
-  _globals['_DELETEPROJECTREQUEST']._serialized_start=1395
-  _globals['_DELETEPROJECTREQUEST']._serialized_end=1480
-  _globals['_DELETEPROJECTRESPONSE']._serialized_start=1482
-  _globals['_DELETEPROJECTRESPONSE']._serialized_end=1505
-  _globals['_CREATEINGESTKEYREQUEST']._serialized_start=1507
-  _globals['_CREATEINGESTKEYREQUEST']._serialized_end=1594
-  _globals['_CREATEINGESTKEYRESPONSE']._serialized_start=1596
-  _globals['_CREATEINGESTKEYRESPONSE']._serialized_end=1702
-  _globals['_REVOKEINGESTKEYREQUEST']._serialized_start=1704
-  _globals['_REVOKEINGESTKEYREQUEST']._serialized_end=1807
-  _globals['_REVOKEINGESTKEYRESPONSE']._serialized_start=1809
-  _globals['_REVOKEINGESTKEYRESPONSE']._serialized_end=1888
-  _globals['_PROJECTSSERVICE']._serialized_start=1891
-  _globals['_PROJECTSSERVICE']._serialized_end=2664
+  _globals['_PATHMAPPING']._serialized_start=130
+  _globals['_PATHMAPPING']._serialized_end=184
+  _globals['_PROJECT']._serialized_start=187
+  _globals['_PROJECT']._serialized_end=356
+  _globals['_INGESTKEY']._serialized_start=359
+  _globals['_INGESTKEY']._serialized_end=586
+  _globals['_CREATEPROJECTREQUEST']._serialized_start=588
+  _globals['_CREATEPROJECTREQUEST']._serialized_end=705
+  _globals['_CREATEPROJECTRESPONSE']._serialized_start=708
+  _globals['_CREATEPROJECTRESPONSE']._serialized_end=861
+  _globals['_LISTPROJECTSREQUEST']._serialized_start=863
+  _globals['_LISTPROJECTSREQUEST']._serialized_end=927
+  _globals['_LISTPROJECTSRESPONSE']._serialized_start=929
+  _globals['_LISTPROJECTSRESPONSE']._serialized_end=1001
+  _globals['_GETPROJECTREQUEST']._serialized_start=1003
+  _globals['_GETPROJECTREQUEST']._serialized_end=1085
+  _globals['_GETPROJECTRESPONSE']._serialized_start=1087
+  _globals['_GETPROJECTRESPONSE']._serialized_end=1211
+  _globals['_UPDATEPROJECTREQUEST']._serialized_start=1214
+  _globals['_UPDATEPROJECTREQUEST']._serialized_end=1375
+  _globals['_UPDATEPROJECTRESPONSE']._serialized_start=1377
+  _globals['_UPDATEPROJECTRESPONSE']._serialized_end=1449
+  _globals['_DELETEPROJECTREQUEST']._serialized_start=1451
+  _globals['_DELETEPROJECTREQUEST']._serialized_end=1536
+  _globals['_DELETEPROJECTRESPONSE']._serialized_start=1538
+  _globals['_DELETEPROJECTRESPONSE']._serialized_end=1561
+  _globals['_CREATEINGESTKEYREQUEST']._serialized_start=1563
+  _globals['_CREATEINGESTKEYREQUEST']._serialized_end=1650
+  _globals['_CREATEINGESTKEYRESPONSE']._serialized_start=1652
+  _globals['_CREATEINGESTKEYRESPONSE']._serialized_end=1758
+  _globals['_REVOKEINGESTKEYREQUEST']._serialized_start=1760
+  _globals['_REVOKEINGESTKEYREQUEST']._serialized_end=1863
+  _globals['_REVOKEINGESTKEYRESPONSE']._serialized_start=1865
+  _globals['_REVOKEINGESTKEYRESPONSE']._serialized_end=1944
+  _globals['_GETPATHMAPPINGSREQUEST']._serialized_start=1946
+  _globals['_GETPATHMAPPINGSREQUEST']._serialized_end=2033
+  _globals['_GETPATHMAPPINGSRESPONSE']._serialized_start=2035
+  _globals['_GETPATHMAPPINGSRESPONSE']._serialized_end=2114
+  _globals['_SETPATHMAPPINGSREQUEST']._serialized_start=2117
+  _globals['_SETPATHMAPPINGSREQUEST']._serialized_end=2258
+  _globals['_SETPATHMAPPINGSRESPONSE']._serialized_start=2260
+  _globals['_SETPATHMAPPINGSRESPONSE']._serialized_end=2339
+  _globals['_PROJECTSSERVICE']._serialized_start=2342
+  _globals['_PROJECTSSERVICE']._serialized_end=3343
 # @@protoc_insertion_point(module_scope)

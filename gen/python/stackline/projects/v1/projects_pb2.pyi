@@ -23,6 +23,36 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class PathMapping(_message.Message):
+    """Rewrites the start of a path as stacks print it to a path in the
+    repository, for layouts the usual deploy roots do not cover (monorepos,
+    build folders, a site's asset URLs); Sentry calls these code mappings. The
+    longest matching stack_root wins.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STACK_ROOT_FIELD_NUMBER: _builtins.int
+    SOURCE_ROOT_FIELD_NUMBER: _builtins.int
+    stack_root: _builtins.str
+    """e.g. "/srv/app/packages/web/" or "https://shop.example.com/static/"."""
+    source_root: _builtins.str
+    """Relative to the repository root, e.g. "packages/web/src/"; may be empty."""
+    def __init__(
+        self,
+        *,
+        stack_root: _builtins.str = ...,
+        source_root: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["source_root", b"source_root", "stack_root", b"stack_root"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PathMapping: _TypeAlias = PathMapping  # noqa: Y015
+
+@_typing.final
 class Project(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -431,3 +461,93 @@ class RevokeIngestKeyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RevokeIngestKeyResponse: _TypeAlias = RevokeIngestKeyResponse  # noqa: Y015
+
+@_typing.final
+class GetPathMappingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTOR_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    @_builtins.property
+    def actor(self) -> _common_pb2.Actor: ...
+    def __init__(
+        self,
+        *,
+        actor: _common_pb2.Actor | None = ...,
+        project_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPathMappingsRequest: _TypeAlias = GetPathMappingsRequest  # noqa: Y015
+
+@_typing.final
+class GetPathMappingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAPPINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def mappings(self) -> _containers.RepeatedCompositeFieldContainer[Global___PathMapping]: ...
+    def __init__(
+        self,
+        *,
+        mappings: _abc.Iterable[Global___PathMapping] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mappings", b"mappings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPathMappingsResponse: _TypeAlias = GetPathMappingsResponse  # noqa: Y015
+
+@_typing.final
+class SetPathMappingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTOR_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    MAPPINGS_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    @_builtins.property
+    def actor(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def mappings(self) -> _containers.RepeatedCompositeFieldContainer[Global___PathMapping]: ...
+    def __init__(
+        self,
+        *,
+        actor: _common_pb2.Actor | None = ...,
+        project_id: _builtins.str = ...,
+        mappings: _abc.Iterable[Global___PathMapping] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "mappings", b"mappings", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPathMappingsRequest: _TypeAlias = SetPathMappingsRequest  # noqa: Y015
+
+@_typing.final
+class SetPathMappingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAPPINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def mappings(self) -> _containers.RepeatedCompositeFieldContainer[Global___PathMapping]: ...
+    def __init__(
+        self,
+        *,
+        mappings: _abc.Iterable[Global___PathMapping] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mappings", b"mappings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPathMappingsResponse: _TypeAlias = SetPathMappingsResponse  # noqa: Y015

@@ -69,6 +69,16 @@ class ProjectsServiceStub:
                 request_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.RevokeIngestKeyRequest.SerializeToString,
                 response_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.RevokeIngestKeyResponse.FromString,
                 _registered_method=True)
+        self.GetPathMappings = channel.unary_unary(
+                '/stackline.projects.v1.ProjectsService/GetPathMappings',
+                request_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.GetPathMappingsRequest.SerializeToString,
+                response_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.GetPathMappingsResponse.FromString,
+                _registered_method=True)
+        self.SetPathMappings = channel.unary_unary(
+                '/stackline.projects.v1.ProjectsService/SetPathMappings',
+                request_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.SetPathMappingsRequest.SerializeToString,
+                response_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.SetPathMappingsResponse.FromString,
+                _registered_method=True)
 
 
 class ProjectsServiceServicer:
@@ -116,6 +126,19 @@ class ProjectsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPathMappings(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPathMappings(self, request, context):
+        """Replaces the project's whole list.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProjectsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +176,16 @@ def add_ProjectsServiceServicer_to_server(servicer, server):
                     servicer.RevokeIngestKey,
                     request_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.RevokeIngestKeyRequest.FromString,
                     response_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.RevokeIngestKeyResponse.SerializeToString,
+            ),
+            'GetPathMappings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPathMappings,
+                    request_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.GetPathMappingsRequest.FromString,
+                    response_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.GetPathMappingsResponse.SerializeToString,
+            ),
+            'SetPathMappings': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPathMappings,
+                    request_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.SetPathMappingsRequest.FromString,
+                    response_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.SetPathMappingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -344,6 +377,60 @@ class ProjectsService:
             '/stackline.projects.v1.ProjectsService/RevokeIngestKey',
             stackline_dot_projects_dot_v1_dot_projects__pb2.RevokeIngestKeyRequest.SerializeToString,
             stackline_dot_projects_dot_v1_dot_projects__pb2.RevokeIngestKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPathMappings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.projects.v1.ProjectsService/GetPathMappings',
+            stackline_dot_projects_dot_v1_dot_projects__pb2.GetPathMappingsRequest.SerializeToString,
+            stackline_dot_projects_dot_v1_dot_projects__pb2.GetPathMappingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPathMappings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.projects.v1.ProjectsService/SetPathMappings',
+            stackline_dot_projects_dot_v1_dot_projects__pb2.SetPathMappingsRequest.SerializeToString,
+            stackline_dot_projects_dot_v1_dot_projects__pb2.SetPathMappingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,9 @@ class ProjectsServiceStub:
     DeleteProject: _grpc.UnaryUnaryMultiCallable[_projects_pb2.DeleteProjectRequest, _projects_pb2.DeleteProjectResponse]
     CreateIngestKey: _grpc.UnaryUnaryMultiCallable[_projects_pb2.CreateIngestKeyRequest, _projects_pb2.CreateIngestKeyResponse]
     RevokeIngestKey: _grpc.UnaryUnaryMultiCallable[_projects_pb2.RevokeIngestKeyRequest, _projects_pb2.RevokeIngestKeyResponse]
+    GetPathMappings: _grpc.UnaryUnaryMultiCallable[_projects_pb2.GetPathMappingsRequest, _projects_pb2.GetPathMappingsResponse]
+    SetPathMappings: _grpc.UnaryUnaryMultiCallable[_projects_pb2.SetPathMappingsRequest, _projects_pb2.SetPathMappingsResponse]
+    """Replaces the project's whole list."""
 
 @_typing.type_check_only
 class ProjectsServiceAsyncStub(ProjectsServiceStub):
@@ -51,6 +54,9 @@ class ProjectsServiceAsyncStub(ProjectsServiceStub):
     DeleteProject: _aio.UnaryUnaryMultiCallable[_projects_pb2.DeleteProjectRequest, _projects_pb2.DeleteProjectResponse]  # type: ignore[assignment]
     CreateIngestKey: _aio.UnaryUnaryMultiCallable[_projects_pb2.CreateIngestKeyRequest, _projects_pb2.CreateIngestKeyResponse]  # type: ignore[assignment]
     RevokeIngestKey: _aio.UnaryUnaryMultiCallable[_projects_pb2.RevokeIngestKeyRequest, _projects_pb2.RevokeIngestKeyResponse]  # type: ignore[assignment]
+    GetPathMappings: _aio.UnaryUnaryMultiCallable[_projects_pb2.GetPathMappingsRequest, _projects_pb2.GetPathMappingsResponse]  # type: ignore[assignment]
+    SetPathMappings: _aio.UnaryUnaryMultiCallable[_projects_pb2.SetPathMappingsRequest, _projects_pb2.SetPathMappingsResponse]  # type: ignore[assignment]
+    """Replaces the project's whole list."""
 
 class ProjectsServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -101,5 +107,20 @@ class ProjectsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _projects_pb2.RevokeIngestKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_projects_pb2.RevokeIngestKeyResponse, _abc.Awaitable[_projects_pb2.RevokeIngestKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetPathMappings(
+        self,
+        request: _projects_pb2.GetPathMappingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_projects_pb2.GetPathMappingsResponse, _abc.Awaitable[_projects_pb2.GetPathMappingsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetPathMappings(
+        self,
+        request: _projects_pb2.SetPathMappingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_projects_pb2.SetPathMappingsResponse, _abc.Awaitable[_projects_pb2.SetPathMappingsResponse]]:
+        """Replaces the project's whole list."""
 
 def add_ProjectsServiceServicer_to_server(servicer: ProjectsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
