@@ -76,6 +76,26 @@ class FailedPrecondition(StacklineError):
     http_status = 400
 
 
+class AuthorizationPending(FailedPrecondition):
+    """A device sign-in the user has not answered yet (RFC 8628)."""
+
+    code = "authorization_pending"
+
+
+class SlowDown(FailedPrecondition):
+    """A device sign-in polled too often (RFC 8628)."""
+
+    code = "slow_down"
+
+
+class ExpiredToken(InvalidArgument):
+    code = "expired_token"
+
+
+class AccessDenied(PermissionDenied):
+    code = "access_denied"
+
+
 class PayloadTooLarge(StacklineError):
     code = "payload_too_large"
     grpc_status = grpc.StatusCode.INVALID_ARGUMENT

@@ -7,18 +7,27 @@ from typing import Any
 import grpc
 
 
-class _DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+class _DefaultDeadline(
+    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[misc]
+):
     """Gives every call that set no timeout of its own the channel's default."""
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
 
+    def _with_deadline(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+        return details if details.timeout is not None else details._replace(timeout=self._seconds)
+
     async def intercept_unary_unary(
         self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
-        if client_call_details.timeout is None:
-            client_call_details = client_call_details._replace(timeout=self._seconds)
-        return await continuation(client_call_details, request)
+        return await continuation(self._with_deadline(client_call_details), request)
+
+    async def intercept_unary_stream(
+        self, continuation: Any, client_call_details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await continuation(self._with_deadline(client_call_details), request)
 
 
 def open_channel(target: str, *, default_deadline: float) -> grpc.aio.Channel:

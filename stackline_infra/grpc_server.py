@@ -11,7 +11,9 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -22,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stackline_infra.db.engine import create_engine, is_connection_error, ping
 from stackline_infra.errors import StacklineError, Unavailable
-from stackline_infra.metrics import rpc_metrics
+from stackline_infra.metrics import RpcMetrics, rpc_metrics
 from stackline_infra.settings import DatabaseSettings
 
 log = logging.getLogger(__name__)
@@ -45,37 +47,64 @@ class _ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
             return handler
         method = handler_call_details.method.rsplit("/", 1)[-1]
-        inner = handler.unary_unary
-        metrics = self._metrics
+        answering = _Answering(method, self._metrics)
 
-        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            started = time.perf_counter()
-            code = grpc.StatusCode.OK
-            try:
-                return await inner(request, context)
-            except StacklineError as exc:
-                code = exc.grpc_status
-                await _abort(context, exc)
-            except Exception as exc:
-                if is_connection_error(exc):
-                    code = grpc.StatusCode.UNAVAILABLE
-                    log.warning("database unreachable in %s: %s", method, type(exc).__name__)
-                    await _abort(context, Unavailable("database unavailable", retry_after=5))
-                code = grpc.StatusCode.INTERNAL
-                log.exception("unhandled error in %s", method)
-                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-            finally:
-                metrics.requests.labels(method, code.name).inc()
-                metrics.duration.labels(method).observe(time.perf_counter() - started)
+        if handler.unary_unary is not None:
+            unary = handler.unary_unary
 
-        return grpc.unary_unary_rpc_method_handler(
-            call,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+            async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                async with answering.call(context):
+                    return await unary(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                call,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            streaming = handler.unary_stream
+
+            async def stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                async with answering.call(context):
+                    async for item in streaming(request, context):
+                        yield item
+
+            return grpc.unary_stream_rpc_method_handler(
+                stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+@dataclass(frozen=True)
+class _Answering:
+    method: str
+    metrics: RpcMetrics
+
+    @asynccontextmanager
+    async def call(self, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            yield
+        except StacklineError as exc:
+            code = exc.grpc_status
+            await _abort(context, exc)
+        except Exception as exc:
+            if is_connection_error(exc):
+                code = grpc.StatusCode.UNAVAILABLE
+                log.warning("database unreachable in %s: %s", self.method, type(exc).__name__)
+                await _abort(context, Unavailable("database unavailable", retry_after=5))
+            code = grpc.StatusCode.INTERNAL
+            log.exception("unhandled error in %s", self.method)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+        finally:
+            self.metrics.requests.labels(self.method, code.name).inc()
+            self.metrics.duration.labels(self.method).observe(time.perf_counter() - started)
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: StacklineError) -> None:
@@ -93,8 +122,10 @@ class ServiceHost:
         *,
         engine: AsyncEngine | None = None,
         database_probe_seconds: float = 2.0,
+        on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self.name = name
+        self._on_stop = on_stop
         self._service_names = list(servicers)
         self._engine = engine
         self._probe_seconds = database_probe_seconds
@@ -137,6 +168,8 @@ class ServiceHost:
         # NOT_SERVING first, so load balancers stop sending before calls are cut.
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        for close in self._on_stop:
+            await close()
 
     async def run_until_signalled(self, grace: float) -> None:
         stop = asyncio.Event()

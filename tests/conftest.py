@@ -15,6 +15,7 @@ from alembic import command
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from services.auth.github import GitHub
 from services.auth.server import build_host as build_auth
 from services.auth.tokens import SigningKey, TokenIssuer
 from services.gateway.app import create_app
@@ -26,6 +27,8 @@ from stackline_infra.db.engine import create_engine
 from stackline_infra.db.migrate import alembic_config
 from stackline_infra.grpc_server import ServiceHost
 from tests.support import postgres
+from tools.github_standin import GitHubStandin, OAuthApp
+from tools.github_standin import User as GitHubUser
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +87,33 @@ def token_issuer() -> TokenIssuer:
     )
 
 
+GITHUB_CLIENT_ID = "Iv1.stackline-tests"
+GITHUB_CLIENT_SECRET = "stackline-tests-secret"
+GATEWAY_URL = "http://stackline.test"
+GITHUB_CALLBACK = f"{GATEWAY_URL}/api/auth/github/callback"
+
+
+@pytest.fixture(scope="session")
+def github_standin() -> Iterator[GitHubStandin]:
+    """The local GitHub every test talks to, with the OAuth app Stackline is registered as."""
+    with GitHubStandin(
+        users=[GitHubUser("octocat", name="Mona Lisa Octocat"), GitHubUser("hubot")],
+        apps=[OAuthApp(GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET, GITHUB_CALLBACK)],
+    ) as standin:
+        yield standin
+
+
+def github_client(standin: GitHubStandin, *, timeout: float = 2.0) -> GitHub:
+    return GitHub(
+        web_url=standin.web_url,
+        api_url=standin.api_url,
+        client_id=GITHUB_CLIENT_ID,
+        client_secret=GITHUB_CLIENT_SECRET,
+        callback_url=GITHUB_CALLBACK,
+        timeout=timeout,
+    )
+
+
 @dataclass(frozen=True)
 class Stack:
     targets: dict[str, str]
@@ -91,10 +121,14 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-async def stack(engine: AsyncEngine, token_issuer: TokenIssuer) -> AsyncIterator[Stack]:
+async def stack(
+    engine: AsyncEngine, token_issuer: TokenIssuer, github_standin: GitHubStandin
+) -> AsyncIterator[Stack]:
     """The four services in this process, each on its own port, over real gRPC."""
     hosts = {
-        "auth": build_auth(engine, token_issuer, dev_login_enabled=True),
+        "auth": build_auth(
+            engine, token_issuer, github_client(github_standin), dev_login_enabled=True
+        ),
         "projects": build_projects(engine),
         "ingest": build_ingest(engine),
         "incidents": build_incidents(engine, github_web_url="https://github.com"),

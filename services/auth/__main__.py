@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import uvloop
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.auth.github import GitHub
 from services.auth.server import build_host
 from services.auth.settings import AuthSettings
-from services.auth.tokens import TokenIssuer, load_signing_key
-from stackline_infra.grpc_server import serve
+from services.auth.tokens import TokenIssuer, load_retired_key, load_signing_key
+from stackline_infra.grpc_server import ServiceHost, serve
 from stackline_infra.logs import configure_logging
 from stackline_infra.settings import load_settings
 
@@ -24,18 +26,29 @@ def main() -> None:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+        retired=tuple(load_retired_key(path) for path in settings.jwt_retired_key_files),
     )
-    uvloop.run(
-        serve(
-            settings,
-            lambda engine: build_host(
-                engine,
-                issuer,
-                dev_login_enabled=settings.dev_login_enabled,
-                database_probe_seconds=settings.database_probe_seconds,
-            ),
+
+    def build(engine: AsyncEngine) -> ServiceHost:
+        # Made inside the running loop: the HTTP client belongs to it.
+        github = GitHub(
+            web_url=settings.github_web_url,
+            api_url=settings.github_api_url,
+            client_id=settings.github_client_id,
+            client_secret=settings.github_client_secret.get_secret_value(),
+            callback_url=settings.github_callback_url,
+            timeout=settings.github_timeout_seconds,
         )
-    )
+        return build_host(
+            engine,
+            issuer,
+            github,
+            dev_login_enabled=settings.dev_login_enabled,
+            refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
+            database_probe_seconds=settings.database_probe_seconds,
+        )
+
+    uvloop.run(serve(settings, build))
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stackline.auth.v1 import auth_pb2, auth_pb2_grpc
 
+from services.auth.github import GitHub
 from services.auth.servicer import AuthServicer
 from services.auth.tokens import TokenIssuer
 from stackline_infra.db.engine import create_sessionmaker
@@ -16,12 +19,18 @@ SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
 def build_host(
     engine: AsyncEngine,
     issuer: TokenIssuer,
+    github: GitHub,
     *,
     dev_login_enabled: bool,
+    refresh_ttl: timedelta = timedelta(days=30),
     database_probe_seconds: float = 2.0,
 ) -> ServiceHost:
     servicer = AuthServicer(
-        create_sessionmaker(engine), issuer, dev_login_enabled=dev_login_enabled
+        create_sessionmaker(engine),
+        issuer,
+        github,
+        dev_login_enabled=dev_login_enabled,
+        refresh_ttl=refresh_ttl,
     )
     return ServiceHost(
         "auth",
@@ -32,4 +41,5 @@ def build_host(
         },
         engine=engine,
         database_probe_seconds=database_probe_seconds,
+        on_stop=[github.close],
     )

@@ -1,21 +1,30 @@
-"""AuthService rules: sign-in, tokens, ingest-key resolution. Takes a session; never commits."""
+"""AuthService rules: sign-in, sessions, ingest-key resolution. Takes a session; never commits.
+
+Calls to GitHub happen between transactions, never inside one: a slow GitHub
+must not hold a database connection and its locks.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
+import secrets
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import repository
-from services.auth.tokens import TokenIssuer
+from services.auth.github import GitHubUser
+from services.auth.tokens import TokenIssuer, new_refresh_token, refresh_digest
 from stackline_infra import keyformat
 from stackline_infra.db import audit
-from stackline_infra.db.schema import User
-from stackline_infra.db.types import utcnow
+from stackline_infra.db.schema import OAuthState, RefreshToken, User
+from stackline_infra.db.types import new_id, utcnow
 from stackline_infra.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -30,6 +39,8 @@ _LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
 # last_used_at is written at most this often per key; the gateway's key cache
 # already keeps resolutions rare.
 _LAST_USED_RESOLUTION = timedelta(seconds=60)
+# How long a browser has between leaving for GitHub and coming back.
+OAUTH_STATE_TTL = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -37,10 +48,41 @@ class SignedIn:
     user: User
     token: str
     expires_at: datetime
+    refresh_token: str
+    refresh_expires_at: datetime
+
+
+async def _open_session(
+    session: AsyncSession,
+    issuer: TokenIssuer,
+    user: User,
+    *,
+    refresh_ttl: timedelta,
+    family_id: uuid.UUID | None = None,
+) -> SignedIn:
+    now = utcnow()
+    token, expires_at = issuer.issue(user_id=user.id, login=user.login, now=now)
+    refresh = new_refresh_token()
+    await repository.add_refresh_token(
+        session,
+        RefreshToken(
+            user_id=user.id,
+            family_id=family_id or new_id(),
+            token_hash=refresh_digest(refresh),
+            expires_at=now + refresh_ttl,
+        ),
+    )
+    return SignedIn(user, token, expires_at, refresh, now + refresh_ttl)
 
 
 async def dev_login(
-    session: AsyncSession, issuer: TokenIssuer, *, enabled: bool, login: str, source_ip: str
+    session: AsyncSession,
+    issuer: TokenIssuer,
+    *,
+    enabled: bool,
+    login: str,
+    source_ip: str,
+    refresh_ttl: timedelta,
 ) -> SignedIn:
     if not enabled:
         raise FailedPrecondition("local sign-in is switched off")
@@ -60,20 +102,142 @@ async def dev_login(
         source_ip=source_ip,
         details={"provider": "local"},
     )
+    return await _open_session(session, issuer, user, refresh_ttl=refresh_ttl)
+
+
+def _state_hash(state: str) -> bytes:
+    return hashlib.sha256(state.encode()).digest()
+
+
+async def begin_github_login(session: AsyncSession) -> tuple[str, str]:
+    """A fresh (state, PKCE verifier) pair, remembered for ten minutes."""
+    state = secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(64)
     now = utcnow()
-    token, expires_at = issuer.issue(user_id=user.id, login=user.login, now=now)
-    return SignedIn(user, token, expires_at)
+    await repository.add_oauth_state(
+        session,
+        OAuthState(
+            state_hash=_state_hash(state), code_verifier=verifier, expires_at=now + OAUTH_STATE_TTL
+        ),
+        now,
+    )
+    return state, verifier
+
+
+async def take_github_login(session: AsyncSession, state: str) -> str:
+    """The PKCE verifier of a sign-in under way; a state works once."""
+    verifier = (
+        await repository.take_oauth_state(session, _state_hash(state), utcnow()) if state else None
+    )
+    if verifier is None:
+        raise InvalidArgument(
+            "this sign-in expired or was already used; sign in again", field="state"
+        )
+    return verifier
+
+
+async def github_sign_in(
+    session: AsyncSession,
+    issuer: TokenIssuer,
+    github_user: GitHubUser,
+    *,
+    source_ip: str,
+    via: str,
+    refresh_ttl: timedelta,
+) -> SignedIn:
+    """Create or update the Stackline user for a GitHub account, and open a session."""
+    user = await repository.find_user(session, "github", str(github_user.id))
+    if user is None:
+        user = await repository.add_user(
+            session,
+            User(
+                provider="github",
+                provider_user_id=str(github_user.id),
+                login=github_user.login,
+                name=github_user.name,
+                avatar_url=github_user.avatar_url,
+            ),
+        )
+    else:
+        # A GitHub login can be renamed; the numeric id is what identifies the account.
+        user.login, user.name, user.avatar_url = (
+            github_user.login,
+            github_user.name,
+            github_user.avatar_url,
+        )
+        await session.flush()
+    await audit.record(
+        session,
+        action="user.sign_in",
+        actor_user_id=user.id,
+        source_ip=source_ip,
+        details={"provider": "github", "via": via},
+    )
+    return await _open_session(session, issuer, user, refresh_ttl=refresh_ttl)
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    signed_in: SignedIn | None
+    # Why not, when signed_in is None: said to the caller only after the
+    # transaction commits, so that revoking a copied token's session sticks.
+    refusal: str = ""
+
+
+async def refresh(
+    session: AsyncSession, issuer: TokenIssuer, refresh_token: str, *, refresh_ttl: timedelta
+) -> Refreshed:
+    row = await repository.find_refresh_token(session, refresh_digest(refresh_token))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return Refreshed(None, "refresh token unknown, expired or revoked; sign in again")
+    if row.spent_at is not None:
+        # Spent already: someone else has a copy. End the session for both.
+        await repository.revoke_refresh_family(session, row.family_id, now)
+        return Refreshed(None, "refresh token already used; the session is ended, sign in again")
+    user = await repository.get_user(session, row.user_id)
+    if user is None:
+        return Refreshed(None, "refresh token unknown, expired or revoked; sign in again")
+    await repository.spend_refresh_token(session, row.id, now)
+    return Refreshed(
+        await _open_session(session, issuer, user, refresh_ttl=refresh_ttl, family_id=row.family_id)
+    )
+
+
+async def end_session(session: AsyncSession, refresh_token: str) -> None:
+    row = await repository.find_refresh_token(session, refresh_digest(refresh_token))
+    if row is not None:
+        await repository.revoke_refresh_family(session, row.family_id, utcnow())
+
+
+def _user_id(user_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(user_id)
+    except ValueError:
+        raise NotFound("no such user") from None
 
 
 async def get_user(session: AsyncSession, user_id: str) -> User:
-    try:
-        parsed = uuid.UUID(user_id)
-    except ValueError:
-        raise NotFound("no such user") from None
-    user = await repository.get_user(session, parsed)
+    user = await repository.get_user(session, _user_id(user_id))
     if user is None:
         raise NotFound("no such user")
     return user
+
+
+async def export_user(
+    session: AsyncSession, user_id: str
+) -> AsyncIterator[tuple[str, dict[str, Any] | None]]:
+    user = await get_user(session, user_id)
+    async for kind, row in repository.export(session, user.id):
+        yield kind, row
+
+
+async def delete_user(session: AsyncSession, user_id: str) -> None:
+    user = await get_user(session, user_id)
+    await repository.forget_in_audit_log(session, user.id)
+    await repository.delete_user(session, user.id)
+    # That it happened stays on record; who it was does not.
+    await audit.record(session, action="user.delete", actor_user_id=None, source_ip=None)
 
 
 async def resolve_ingest_key(session: AsyncSession, key: str) -> tuple[uuid.UUID, uuid.UUID]:

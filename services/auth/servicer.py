@@ -1,14 +1,25 @@
-"""AuthService's gRPC edge: proto in, proto out; each call is one transaction."""
+"""AuthService's gRPC edge: proto in, proto out.
+
+Each call is one transaction, except the GitHub sign-ins, which talk to
+GitHub between two: one that takes the sign-in state, one that records the
+user. A slow GitHub then holds no database connection.
+"""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stackline.auth.v1 import auth_pb2, auth_pb2_grpc
 
 from services.auth import service
+from services.auth.github import GitHub, GitHubUser
 from services.auth.tokens import TokenIssuer
 from stackline_infra.db.schema import User
+from stackline_infra.db.types import json_dumps
+from stackline_infra.errors import Unauthenticated
 from stackline_infra.timestamps import to_proto
 
 
@@ -19,6 +30,18 @@ def _user(user: User) -> auth_pb2.User:
         name=user.name or "",
         provider=user.provider,
         created_at=to_proto(user.created_at),
+        avatar_url=user.avatar_url or "",
+    )
+
+
+def _signed_in(signed_in: service.SignedIn) -> auth_pb2.SignInResponse:
+    return auth_pb2.SignInResponse(
+        user=_user(signed_in.user),
+        access_token=auth_pb2.AccessToken(
+            token=signed_in.token, expires_at=to_proto(signed_in.expires_at)
+        ),
+        refresh_token=signed_in.refresh_token,
+        refresh_expires_at=to_proto(signed_in.refresh_expires_at),
     )
 
 
@@ -27,16 +50,79 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self,
         sessions: async_sessionmaker[AsyncSession],
         issuer: TokenIssuer,
+        github: GitHub,
         *,
         dev_login_enabled: bool,
+        refresh_ttl: timedelta,
     ) -> None:
         self._sessions = sessions
         self._issuer = issuer
+        self._github = github
         self._dev_login_enabled = dev_login_enabled
+        self._refresh_ttl = refresh_ttl
+
+    async def _sign_in_github(
+        self, github_user: GitHubUser, source_ip: str, via: str
+    ) -> auth_pb2.SignInResponse:
+        async with self._sessions.begin() as session:
+            signed_in = await service.github_sign_in(
+                session,
+                self._issuer,
+                github_user,
+                source_ip=source_ip,
+                via=via,
+                refresh_ttl=self._refresh_ttl,
+            )
+        return _signed_in(signed_in)
+
+    async def StartGitHubLogin(
+        self, request: auth_pb2.StartGitHubLoginRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.StartGitHubLoginResponse:
+        async with self._sessions.begin() as session:
+            state, verifier = await service.begin_github_login(session)
+        return auth_pb2.StartGitHubLoginResponse(
+            authorize_url=self._github.authorize_url(state, verifier), state=state
+        )
+
+    async def CompleteGitHubLogin(
+        self, request: auth_pb2.CompleteGitHubLoginRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.SignInResponse:
+        async with self._sessions.begin() as session:
+            verifier = await service.take_github_login(session, request.state)
+        github_token = await self._github.exchange_code(request.code, verifier)
+        github_user = await self._github.user(github_token)
+        return await self._sign_in_github(github_user, request.source_ip, "web")
+
+    async def ExchangeGitHubToken(
+        self, request: auth_pb2.ExchangeGitHubTokenRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.SignInResponse:
+        if not request.github_token:
+            raise Unauthenticated("no GitHub token given")
+        github_user = await self._github.user(request.github_token)
+        return await self._sign_in_github(github_user, request.source_ip, "token")
+
+    async def StartDeviceLogin(
+        self, request: auth_pb2.StartDeviceLoginRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.StartDeviceLoginResponse:
+        device = await self._github.start_device_login()
+        return auth_pb2.StartDeviceLoginResponse(
+            device_code=device.device_code,
+            user_code=device.user_code,
+            verification_uri=device.verification_uri,
+            expires_in=device.expires_in,
+            interval=device.interval,
+        )
+
+    async def PollDeviceLogin(
+        self, request: auth_pb2.PollDeviceLoginRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.SignInResponse:
+        github_token = await self._github.poll_device_login(request.device_code)
+        github_user = await self._github.user(github_token)
+        return await self._sign_in_github(github_user, request.source_ip, "device")
 
     async def DevLogin(
         self, request: auth_pb2.DevLoginRequest, context: grpc.aio.ServicerContext
-    ) -> auth_pb2.DevLoginResponse:
+    ) -> auth_pb2.SignInResponse:
         async with self._sessions.begin() as session:
             signed_in = await service.dev_login(
                 session,
@@ -44,13 +130,27 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                 enabled=self._dev_login_enabled,
                 login=request.login,
                 source_ip=request.source_ip,
+                refresh_ttl=self._refresh_ttl,
             )
-        return auth_pb2.DevLoginResponse(
-            user=_user(signed_in.user),
-            access_token=auth_pb2.AccessToken(
-                token=signed_in.token, expires_at=to_proto(signed_in.expires_at)
-            ),
-        )
+        return _signed_in(signed_in)
+
+    async def RefreshSession(
+        self, request: auth_pb2.RefreshSessionRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.SignInResponse:
+        async with self._sessions.begin() as session:
+            outcome = await service.refresh(
+                session, self._issuer, request.refresh_token, refresh_ttl=self._refresh_ttl
+            )
+        if outcome.signed_in is None:
+            raise Unauthenticated(outcome.refusal)
+        return _signed_in(outcome.signed_in)
+
+    async def EndSession(
+        self, request: auth_pb2.EndSessionRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.EndSessionResponse:
+        async with self._sessions.begin() as session:
+            await service.end_session(session, request.refresh_token)
+        return auth_pb2.EndSessionResponse()
 
     async def GetPublicKeys(
         self, request: auth_pb2.GetPublicKeysRequest, context: grpc.aio.ServicerContext
@@ -74,3 +174,22 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         async with self._sessions.begin() as session:
             user = await service.get_user(session, request.user_id)
         return auth_pb2.GetUserResponse(user=_user(user))
+
+    async def ExportUser(
+        self, request: auth_pb2.ExportUserRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[auth_pb2.ExportRecord]:
+        async with self._sessions.begin() as session:
+            # One snapshot for the whole export, however long it streams.
+            if session.get_bind().dialect.name == "postgresql":
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            async for kind, row in service.export_user(session, request.user_id):
+                yield auth_pb2.ExportRecord(
+                    kind=kind, json=json_dumps(row) if row is not None else ""
+                )
+
+    async def DeleteUser(
+        self, request: auth_pb2.DeleteUserRequest, context: grpc.aio.ServicerContext
+    ) -> auth_pb2.DeleteUserResponse:
+        async with self._sessions.begin() as session:
+            await service.delete_user(session, request.user_id)
+        return auth_pb2.DeleteUserResponse()

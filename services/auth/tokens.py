@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,14 @@ ALGORITHM = "EdDSA"
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _thumbprint(raw_public_key: bytes) -> str:
+    """RFC 7638: the same kid on every replica, derived from the key alone."""
+    canonical = json.dumps(
+        {"crv": "Ed25519", "kty": "OKP", "x": _b64url(raw_public_key)}, separators=(",", ":")
+    )
+    return _b64url(hashlib.sha256(canonical.encode()).digest())
 
 
 @dataclass(frozen=True)
@@ -35,10 +44,7 @@ class SigningKey:
         raw = private_key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
-        canonical = json.dumps(
-            {"crv": "Ed25519", "kty": "OKP", "x": _b64url(raw)}, separators=(",", ":")
-        )
-        return cls(private_key, _b64url(hashlib.sha256(canonical.encode()).digest()))
+        return cls(private_key, _thumbprint(raw))
 
     def public_jwk(self) -> dict[str, str]:
         raw = self.private_key.public_key().public_bytes(
@@ -52,6 +58,38 @@ class SigningKey:
             "alg": ALGORITHM,
             "use": "sig",
         }
+
+
+@dataclass(frozen=True)
+class RetiredKey:
+    """A key that signs no more, published until every token it signed has expired."""
+
+    public_jwk: dict[str, str]
+
+
+def load_retired_key(path: Path) -> RetiredKey:
+    """From a PEM file holding the old private key or just its public half."""
+    data = path.read_bytes()
+    try:
+        private = serialization.load_pem_private_key(data, password=None)
+    except ValueError:
+        public = serialization.load_pem_public_key(data)
+    else:
+        public = private.public_key()
+    if not isinstance(public, Ed25519PublicKey):
+        raise SystemExit(f"{path} does not hold an Ed25519 key")
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    kid = _thumbprint(raw)
+    return RetiredKey(
+        {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": _b64url(raw),
+            "kid": kid,
+            "alg": ALGORITHM,
+            "use": "sig",
+        }
+    )
 
 
 def load_signing_key(path: Path | None, *, create_if_missing: bool) -> SigningKey:
@@ -86,6 +124,8 @@ class TokenIssuer:
     issuer: str
     audience: str
     ttl: timedelta
+    # Keys rotated out: their tokens stay valid until they expire.
+    retired: tuple[RetiredKey, ...] = ()
 
     def issue(self, *, user_id: uuid.UUID, login: str, now: datetime) -> tuple[str, datetime]:
         expires = now + self.ttl
@@ -104,4 +144,16 @@ class TokenIssuer:
         return token, expires
 
     def jwks_json(self) -> str:
-        return json.dumps({"keys": [self.key.public_jwk()]})
+        return json.dumps({"keys": [self.key.public_jwk(), *(r.public_jwk for r in self.retired)]})
+
+
+REFRESH_PREFIX = "slr_"
+
+
+def new_refresh_token() -> str:
+    # 256 random bits; like ingest keys, stored only as a SHA-256 hash.
+    return REFRESH_PREFIX + secrets.token_urlsafe(32)
+
+
+def refresh_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()

@@ -17,7 +17,7 @@ from services.gateway.dependencies import GatewayState
 from services.gateway.errors import install_error_handlers
 from services.gateway.ingest_batcher import IngestBatcher
 from services.gateway.metrics import MetricsMiddleware
-from services.gateway.routers import auth, health, incidents, ingest, projects
+from services.gateway.routers import auth, health, incidents, ingest, me, projects
 from services.gateway.schemas.ingest import IngestBatch, IngestEvent
 from services.gateway.settings import GatewaySettings
 
@@ -54,7 +54,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    for router in (ingest.router, projects.router, incidents.router, auth.router, health.router):
+    for router in (
+        ingest.router,
+        projects.router,
+        incidents.router,
+        auth.router,
+        me.router,
+        health.router,
+    ):
         app.include_router(router)
     install_error_handlers(app)
     # Browser SDKs post errors from any site. No route trusts cookies, so a

@@ -5,19 +5,16 @@ Takes a session; never commits. Another user's incident is "not found".
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from urllib.parse import quote
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.incidents import repository
+from stackline_infra import cursors
 from stackline_infra.db import audit
 from stackline_infra.db.schema import INCIDENT_STATUSES, Event, Incident, IncidentCommit
 from stackline_infra.db.types import utcnow
@@ -68,23 +65,6 @@ def github_url(web_url: str, repo: str, incident: Incident) -> str:
     )
 
 
-def _encode_cursor(incident: Incident) -> str:
-    raw = orjson.dumps([incident.last_seen.isoformat(), str(incident.id)])
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        last_seen, last_id = orjson.loads(raw)
-        position = datetime.fromisoformat(last_seen), uuid.UUID(last_id)
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
-        raise InvalidArgument("cursor is not one this API returned", field="cursor") from None
-    if position[0].tzinfo is None:
-        raise InvalidArgument("cursor is not one this API returned", field="cursor")
-    return position
-
-
 async def list_incidents(
     session: AsyncSession,
     caller: Caller,
@@ -103,7 +83,7 @@ async def list_incidents(
         )
     if not 0 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE}", field="page_size")
-    after = _decode_cursor(cursor) if cursor else None
+    after = cursors.decode(cursor) if cursor else None
 
     projects = await repository.owned_projects_for_repo(session, caller.user_id, repo)
     if not projects:
@@ -125,7 +105,9 @@ async def list_incidents(
         )
         for i in page
     ]
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else ""
+    next_cursor = (
+        cursors.encode(rows[limit - 1].last_seen, rows[limit - 1].id) if len(rows) > limit else ""
+    )
     return Page(views, next_cursor)
 
 

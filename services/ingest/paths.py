@@ -37,9 +37,18 @@ _NOT_FILES = (
 )
 
 
+def _url_path(url: str) -> str:
+    try:
+        return unquote(urlsplit(url).path)
+    except ValueError:
+        # A malformed URL (say, an unclosed "[" in its host) still names a file;
+        # what follows the authority is the best guess at which.
+        return "/" + url.partition("://")[2].partition("/")[2]
+
+
 def _strip_scheme(path: str) -> str:
     if path.startswith("file://"):
-        return unquote(urlsplit(path).path)
+        return _url_path(path)
     if "://" in path:
         # A browser frame (https://host/assets/app.js) or a bundler URL
         # (webpack://app/./src/x.ts): the path part stands for the repo.
@@ -47,7 +56,7 @@ def _strip_scheme(path: str) -> str:
         if scheme in ("webpack", "webpack-internal", "app", "rsc"):
             return rest.split("/", 1)[1] if "/" in rest else rest
         # A page's script: its URL path is relative to the site, not the disk.
-        return unquote(urlsplit(path).path).lstrip("/")
+        return _url_path(path).lstrip("/")
     return path
 
 

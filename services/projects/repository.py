@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stackline_infra.db.schema import IngestKey, PathMapping, Project
+from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project
 
 
 async def add_project(session: AsyncSession, project: Project) -> Project:
@@ -95,3 +95,35 @@ async def replace_path_mappings(
         for stack_root, source_root in mappings
     )
     await session.flush()
+
+
+async def set_key_expiry(session: AsyncSession, key_id: uuid.UUID, when: datetime) -> None:
+    """The key stops working at `when`, unless it was set to stop earlier."""
+    await session.execute(
+        update(IngestKey)
+        .where(
+            IngestKey.id == key_id, or_(IngestKey.revoked_at.is_(None), IngestKey.revoked_at > when)
+        )
+        .values(revoked_at=when)
+    )
+
+
+async def audit_entries(
+    session: AsyncSession,
+    project_id: uuid.UUID,
+    *,
+    before: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[AuditEntry]:
+    """Newest first; `before` is the (time, id) of the previous page's last entry."""
+    query = select(AuditEntry).where(AuditEntry.project_id == project_id)
+    if before is not None:
+        when, entry_id = before
+        query = query.where(
+            or_(
+                AuditEntry.occurred_at < when,
+                (AuditEntry.occurred_at == when) & (AuditEntry.id < entry_id),
+            )
+        )
+    query = query.order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc()).limit(limit)
+    return (await session.scalars(query)).all()

@@ -10,19 +10,25 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects import repository
-from stackline_infra import keyformat
+from stackline_infra import cursors, keyformat
 from stackline_infra.db import audit
-from stackline_infra.db.schema import IngestKey, PathMapping, Project
+from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project
 from stackline_infra.db.types import utcnow
-from stackline_infra.errors import Conflict, InvalidArgument, NotFound
+from stackline_infra.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
 from stackline_infra.identity import Caller
 
 DEFAULT_RETENTION_DAYS = 90
+# How long a rotated key keeps working, so deployments can pick up its successor.
+DEFAULT_ROTATION_GRACE = timedelta(hours=24)
+MAX_ROTATION_GRACE = timedelta(days=7)
+DEFAULT_AUDIT_PAGE = 50
+MAX_AUDIT_PAGE = 100
 MAX_PATH_MAPPINGS = 50
 MAX_ROOT_LENGTH = 1024
 MAX_RETENTION_DAYS = 3650
@@ -100,7 +106,10 @@ async def create_project(
             Project(owner_id=caller.user_id, name=name, repo=repo, retention_days=retention_days),
         )
     except IntegrityError as exc:
-        if "uq_projects_owner_id_repo" not in str(exc.orig):
+        if "fk_projects_owner_id_users" in str(exc.orig) or "FOREIGN KEY" in str(exc.orig):
+            # The account was deleted while its access token still lives.
+            raise Unauthenticated("this account no longer exists") from None
+        if "uq_projects_owner_id_repo" not in str(exc.orig) and "UNIQUE" not in str(exc.orig):
             raise
         # A concurrent create for the same repository won the race.
         raise Conflict(f"you already have a project for {repo}", field="repo") from None
@@ -265,3 +274,60 @@ async def set_path_mappings(
         details={"mappings": [{"stack_root": a, "source_root": b} for a, b in valid]},
     )
     return await repository.path_mappings(session, project.id)
+
+
+@dataclass(frozen=True)
+class Rotated:
+    new: NewKey
+    old: IngestKey
+
+
+async def rotate_ingest_key(
+    session: AsyncSession,
+    caller: Caller,
+    project_id: uuid.UUID,
+    key_id: uuid.UUID,
+    *,
+    grace: timedelta,
+) -> Rotated:
+    project = await _owned(session, caller, project_id, for_update=True)
+    if not timedelta(0) <= grace <= MAX_ROTATION_GRACE:
+        raise InvalidArgument("grace_seconds must be at most 7 days", field="grace_seconds")
+    old = await repository.get_key(session, project.id, key_id)
+    if old is None:
+        raise NotFound("no such ingest key")
+    now = utcnow()
+    if old.revoked_at is not None and old.revoked_at <= now:
+        raise Conflict("this key is revoked already; create a new one instead", field="key_id")
+    new = await _new_key(session, caller, project.id)
+    await repository.set_key_expiry(session, old.id, now + grace)
+    await session.refresh(old)
+    await audit.record(
+        session,
+        action="ingest_key.rotate",
+        actor_user_id=caller.user_id,
+        source_ip=caller.source_ip,
+        project_id=project.id,
+        target=f"ingest_key:{old.id}",
+        details={
+            "new_key_id": str(new.key.id),
+            "old_key_stops_at": old.revoked_at.isoformat() if old.revoked_at else None,
+        },
+    )
+    return Rotated(new, old)
+
+
+async def audit_log(
+    session: AsyncSession, caller: Caller, project_id: uuid.UUID, *, page_size: int, cursor: str
+) -> tuple[Sequence[AuditEntry], str]:
+    project = await _owned(session, caller, project_id)
+    if not 0 <= page_size <= MAX_AUDIT_PAGE:
+        raise InvalidArgument(
+            f"page_size must be between 1 and {MAX_AUDIT_PAGE}", field="page_size"
+        )
+    limit = page_size or DEFAULT_AUDIT_PAGE
+    rows = await repository.audit_entries(
+        session, project.id, before=cursors.decode(cursor) if cursor else None, limit=limit + 1
+    )
+    last = rows[limit - 1] if len(rows) > limit else None
+    return rows[:limit], cursors.encode(last.occurred_at, last.id) if last else ""

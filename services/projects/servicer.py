@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stackline.projects.v1 import projects_pb2, projects_pb2_grpc
 
 from services.projects import service
-from stackline_infra.db.schema import IngestKey, PathMapping, Project
+from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project
+from stackline_infra.db.types import json_dumps
 from stackline_infra.identity import caller_from_proto, parse_id
 from stackline_infra.timestamps import to_proto
 
@@ -40,6 +42,18 @@ def _mappings(rows: Sequence[PathMapping]) -> list[projects_pb2.PathMapping]:
     return [
         projects_pb2.PathMapping(stack_root=m.stack_root, source_root=m.source_root) for m in rows
     ]
+
+
+def _audit_entry(entry: AuditEntry) -> projects_pb2.AuditEntry:
+    return projects_pb2.AuditEntry(
+        id=str(entry.id),
+        occurred_at=to_proto(entry.occurred_at),
+        actor_user_id=str(entry.actor_user_id) if entry.actor_user_id else "",
+        action=entry.action,
+        target=entry.target or "",
+        source_ip=entry.source_ip or "",
+        details_json=json_dumps(entry.details),
+    )
 
 
 class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
@@ -148,3 +162,37 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
         async with self._sessions.begin() as session:
             rows = await service.set_path_mappings(session, caller, project_id, wanted)
         return projects_pb2.SetPathMappingsResponse(mappings=_mappings(rows))
+
+    async def RotateIngestKey(
+        self, request: projects_pb2.RotateIngestKeyRequest, context: grpc.aio.ServicerContext
+    ) -> projects_pb2.RotateIngestKeyResponse:
+        caller = caller_from_proto(request.actor)
+        project_id = parse_id(request.project_id, "project")
+        key_id = parse_id(request.key_id, "ingest key")
+        grace = (
+            timedelta(seconds=request.grace_seconds)
+            if request.grace_seconds
+            else service.DEFAULT_ROTATION_GRACE
+        )
+        async with self._sessions.begin() as session:
+            rotated = await service.rotate_ingest_key(
+                session, caller, project_id, key_id, grace=grace
+            )
+        return projects_pb2.RotateIngestKeyResponse(
+            new_key=_key(rotated.new.key),
+            new_key_secret=rotated.new.secret,
+            old_key=_key(rotated.old),
+        )
+
+    async def ListAuditEntries(
+        self, request: projects_pb2.ListAuditEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> projects_pb2.ListAuditEntriesResponse:
+        caller = caller_from_proto(request.actor)
+        project_id = parse_id(request.project_id, "project")
+        async with self._sessions.begin() as session:
+            entries, next_cursor = await service.audit_log(
+                session, caller, project_id, page_size=request.page_size, cursor=request.cursor
+            )
+        return projects_pb2.ListAuditEntriesResponse(
+            entries=[_audit_entry(e) for e in entries], next_cursor=next_cursor
+        )

@@ -64,8 +64,43 @@ class User(Base):
     provider_user_id: Mapped[str] = mapped_column(String(64))
     login: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(256))
+    avatar_url: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OAuthState(Base):
+    """A browser sign-in under way: single use, ten minutes. Owned by AuthService."""
+
+    __tablename__ = "oauth_states"
+
+    # SHA-256 of the state sent to GitHub; the state itself is never stored.
+    state_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    # The PKCE verifier. It proves nothing without the code GitHub hands only
+    # to the browser, and it lives ten minutes.
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RefreshToken(Base):
+    """One link of a session's chain of refresh tokens. Owned by AuthService.
+
+    Each refresh spends the token and issues the next in the same family. A
+    spent token presented again means it was copied: the family is revoked.
+    """
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    family_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    spent_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class Project(Base):
@@ -163,7 +198,7 @@ class IncidentCommit(Base):
 
 
 class PathMapping(Base):
-    """A project's stack-root → source-root rewrites. Owned by ProjectsService; read by IngestService."""
+    """A project's stack-root → source-root rewrites. Written by ProjectsService, read by ingest."""
 
     __tablename__ = "path_mappings"
     __table_args__ = (UniqueConstraint("project_id", "stack_root"),)

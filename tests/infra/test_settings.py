@@ -34,7 +34,7 @@ def test_bad_settings_exit_without_echoing_secrets(monkeypatch: pytest.MonkeyPat
     assert "hunter2" not in str(exited.value)
 
 
-def test_production_refuses_local_sign_in_and_a_missing_signing_key(
+def test_production_refuses_local_sign_in_and_missing_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://db/x")
@@ -42,6 +42,16 @@ def test_production_refuses_local_sign_in_and_a_missing_signing_key(
     with pytest.raises(SystemExit, match="JWT_PRIVATE_KEY_FILE"):
         load_settings(AuthSettings)
     monkeypatch.setenv("STACKLINE_JWT_PRIVATE_KEY_FILE", "/keys/signing.pem")
+    with pytest.raises(SystemExit, match="GITHUB_CLIENT_ID"):
+        load_settings(AuthSettings)
+    monkeypatch.setenv("STACKLINE_GITHUB_CLIENT_ID", "Iv1.abc")
+    monkeypatch.setenv("STACKLINE_GITHUB_CLIENT_SECRET", "s3cr3t-value")
+    with pytest.raises(SystemExit, match="GITHUB_CALLBACK_URL") as refused:
+        load_settings(AuthSettings)
+    assert "s3cr3t-value" not in str(refused.value)
+    monkeypatch.setenv(
+        "STACKLINE_GITHUB_CALLBACK_URL", "https://stackline.example.com/api/auth/github/callback"
+    )
     assert load_settings(AuthSettings).jwt_private_key_file is not None
     monkeypatch.setenv("STACKLINE_DEV_LOGIN_ENABLED", "true")
     with pytest.raises(SystemExit, match="development only"):

@@ -1,19 +1,34 @@
-"""Sign-in, and who the signed-in user is."""
+"""Sign-in with GitHub (browser, editor token, device flow) or locally, and sessions."""
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Cookie, Query, Request, Response, status
+from fastapi.responses import RedirectResponse
 from stackline.auth.v1 import auth_pb2
 
-from services.gateway.dependencies import CurrentUser, State, client_ip
-from services.gateway.schemas.auth import AccessToken, DevLogin, Me, UserInfo
+from services.gateway.dependencies import State, client_ip
+from services.gateway.schemas.auth import (
+    DeviceLogin,
+    DevicePoll,
+    DevLogin,
+    GitHubToken,
+    RefreshRequest,
+    Session,
+)
 from services.gateway.schemas.errors import documented_errors
-from stackline_infra.errors import NotFound
-from stackline_infra.timestamps import from_proto
+from stackline_infra.errors import AccessDenied, InvalidArgument, NotFound
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+# Binds a browser sign-in to the browser that started it, against login CSRF:
+# the state GitHub sends back must match the one this browser was given.
+STATE_COOKIE = "stackline_oauth_state"
+_STATE_COOKIE_PATH = "/api/auth/github"
+_STATE_COOKIE_SECONDS = 600
 
 
 def _is_loopback(address: str) -> bool:
@@ -23,28 +38,155 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
+@router.get(
+    "/github/login",
+    status_code=status.HTTP_302_FOUND,
+    summary="Start signing in with GitHub in a browser",
+    response_class=RedirectResponse,
+    responses={302: {"description": "To GitHub's authorize page."}, **documented_errors(400)},
+)
+async def github_login(state: State) -> RedirectResponse:
+    started = await state.backends.auth.StartGitHubLogin(auth_pb2.StartGitHubLoginRequest())
+    redirect = RedirectResponse(started.authorize_url, status_code=status.HTTP_302_FOUND)
+    redirect.set_cookie(
+        STATE_COOKIE,
+        started.state,
+        max_age=_STATE_COOKIE_SECONDS,
+        path=_STATE_COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=state.settings.environment == "production",
+    )
+    return redirect
+
+
+@router.get(
+    "/github/callback",
+    summary="Where GitHub sends the browser back: exchanges the code for a session",
+    responses=documented_errors(400, 401, 403),
+)
+async def github_callback(
+    request: Request,
+    response: Response,
+    state: State,
+    code: Annotated[str, Query(max_length=512)] = "",
+    oauth_state: Annotated[str, Query(alias="state", max_length=512)] = "",
+    error: Annotated[str, Query(max_length=128)] = "",
+    browser_state: Annotated[str | None, Cookie(alias=STATE_COOKIE)] = None,
+) -> Session:
+    if error == "access_denied":
+        raise AccessDenied("you declined the sign-in on GitHub")
+    if error:
+        raise InvalidArgument(f"GitHub refused the sign-in ({error})", field="error")
+    if not browser_state or not hmac.compare_digest(browser_state.encode(), oauth_state.encode()):
+        raise InvalidArgument(
+            "this sign-in was not started in this browser, or has expired; sign in again",
+            field="state",
+        )
+    if not code:
+        raise InvalidArgument("code is required", field="code")
+    signed_in = await state.backends.auth.CompleteGitHubLogin(
+        auth_pb2.CompleteGitHubLoginRequest(
+            state=oauth_state,
+            code=code,
+            source_ip=client_ip(request, state.settings.trusted_proxy_hops),
+        )
+    )
+    response.delete_cookie(STATE_COOKIE, path=_STATE_COOKIE_PATH)
+    return Session.from_proto(signed_in)
+
+
 @router.post(
-    "/api/auth/dev-login",
+    "/token",
+    summary="Exchange a GitHub token (as VS Code's built-in sign-in gives) for a Stackline session",
+    responses=documented_errors(400, 401),
+)
+async def exchange_github_token(body: GitHubToken, request: Request, state: State) -> Session:
+    signed_in = await state.backends.auth.ExchangeGitHubToken(
+        auth_pb2.ExchangeGitHubTokenRequest(
+            github_token=body.github_token,
+            source_ip=client_ip(request, state.settings.trusted_proxy_hops),
+        )
+    )
+    return Session.from_proto(signed_in)
+
+
+@router.post(
+    "/device/start",
+    summary="Start a GitHub device sign-in, for editors whose built-in sign-in fails",
+    responses=documented_errors(400),
+)
+async def device_start(state: State) -> DeviceLogin:
+    started = await state.backends.auth.StartDeviceLogin(auth_pb2.StartDeviceLoginRequest())
+    return DeviceLogin(
+        device_code=started.device_code,
+        user_code=started.user_code,
+        verification_uri=started.verification_uri,
+        expires_in=started.expires_in,
+        interval=started.interval,
+    )
+
+
+@router.post(
+    "/device/poll",
+    summary="Poll a device sign-in",
+    description=(
+        "400 with code `authorization_pending` until the user approves (poll again after"
+        " `interval` seconds), `slow_down` with `Retry-After` when polled too often,"
+        " `expired_token` once the code expired; 403 `access_denied` if the user declined."
+    ),
+    responses=documented_errors(400, 401, 403),
+)
+async def device_poll(body: DevicePoll, request: Request, state: State) -> Session:
+    signed_in = await state.backends.auth.PollDeviceLogin(
+        auth_pb2.PollDeviceLoginRequest(
+            device_code=body.device_code,
+            source_ip=client_ip(request, state.settings.trusted_proxy_hops),
+        )
+    )
+    return Session.from_proto(signed_in)
+
+
+@router.post(
+    "/refresh",
+    summary="Spend a refresh token for a new access token and refresh token",
+    responses=documented_errors(400, 401),
+)
+async def refresh(body: RefreshRequest, request: Request, state: State) -> Session:
+    signed_in = await state.backends.auth.RefreshSession(
+        auth_pb2.RefreshSessionRequest(
+            refresh_token=body.refresh_token,
+            source_ip=client_ip(request, state.settings.trusted_proxy_hops),
+        )
+    )
+    return Session.from_proto(signed_in)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="End the session a refresh token belongs to",
+    responses=documented_errors(400),
+)
+async def logout(body: RefreshRequest, state: State) -> Response:
+    await state.backends.auth.EndSession(
+        auth_pb2.EndSessionRequest(refresh_token=body.refresh_token)
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/dev-login",
     summary="Local sign-in for the one-machine mode (switched off everywhere else)",
     responses=documented_errors(400, 404),
 )
-async def dev_login(body: DevLogin, request: Request, state: State) -> AccessToken:
+async def dev_login(body: DevLogin, request: Request, state: State) -> Session:
     # Off unless switched on, and even then only for a caller on this machine;
     # anywhere else the endpoint does not exist.
     source_ip = client_ip(request, state.settings.trusted_proxy_hops)
     if not state.settings.dev_login_enabled or not _is_loopback(source_ip):
         raise NotFound("no such endpoint")
-    response = await state.backends.auth.DevLogin(
+    signed_in = await state.backends.auth.DevLogin(
         auth_pb2.DevLoginRequest(login=body.login, source_ip=source_ip)
     )
-    return AccessToken(
-        access_token=response.access_token.token,
-        expires_at=from_proto(response.access_token.expires_at),
-        user=UserInfo.from_proto(response.user),
-    )
-
-
-@router.get("/api/me", summary="The signed-in user", responses=documented_errors(401))
-async def me(state: State, user: CurrentUser) -> Me:
-    response = await state.backends.auth.GetUser(auth_pb2.GetUserRequest(user_id=str(user.id)))
-    return Me(user=UserInfo.from_proto(response.user))
+    return Session.from_proto(signed_in)

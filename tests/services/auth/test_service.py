@@ -21,15 +21,27 @@ from stackline_infra.errors import (
 )
 from tests.support import factories
 
+REFRESH_TTL = timedelta(days=30)
+
 
 async def test_dev_login_creates_the_user_once_and_signs_a_token(
     session: AsyncSession, token_issuer: TokenIssuer
 ) -> None:
     first = await service.dev_login(
-        session, token_issuer, enabled=True, login="Octo-Cat", source_ip="127.0.0.1"
+        session,
+        token_issuer,
+        enabled=True,
+        login="Octo-Cat",
+        source_ip="127.0.0.1",
+        refresh_ttl=REFRESH_TTL,
     )
     again = await service.dev_login(
-        session, token_issuer, enabled=True, login="octo-cat", source_ip="127.0.0.1"
+        session,
+        token_issuer,
+        enabled=True,
+        login="octo-cat",
+        source_ip="127.0.0.1",
+        refresh_ttl=REFRESH_TTL,
     )
     assert first.user.id == again.user.id
     assert first.user.provider == "local"
@@ -58,7 +70,12 @@ async def test_dev_login_is_refused_when_switched_off(
 ) -> None:
     with pytest.raises(FailedPrecondition):
         await service.dev_login(
-            session, token_issuer, enabled=False, login="octocat", source_ip="127.0.0.1"
+            session,
+            token_issuer,
+            enabled=False,
+            login="octocat",
+            source_ip="127.0.0.1",
+            refresh_ttl=REFRESH_TTL,
         )
 
 
@@ -70,7 +87,12 @@ async def test_dev_login_refuses_logins_github_would_refuse(
 ) -> None:
     with pytest.raises(InvalidArgument) as refused:
         await service.dev_login(
-            session, token_issuer, enabled=True, login=login, source_ip="127.0.0.1"
+            session,
+            token_issuer,
+            enabled=True,
+            login=login,
+            source_ip="127.0.0.1",
+            refresh_ttl=REFRESH_TTL,
         )
     assert refused.value.field == "login"
 

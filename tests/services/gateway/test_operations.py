@@ -16,9 +16,10 @@ from services.incidents.server import build_host as build_incidents
 from services.ingest.server import build_host as build_ingest
 from services.projects.server import build_host as build_projects
 from stackline_infra.db.engine import create_engine
-from tests.conftest import gateway_settings
+from tests.conftest import gateway_settings, github_client
 from tests.support.api import create_project, node_event, sign_in
 from tests.support.tcp_proxy import TcpProxy
+from tools.github_standin import GitHubStandin
 
 
 async def test_ready_checks_every_service(gateway: httpx.AsyncClient) -> None:
@@ -46,16 +47,20 @@ async def test_openapi_declares_every_error_status(gateway: httpx.AsyncClient) -
     spec = (await gateway.get("/openapi.json")).json()
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
+            where = (method, path)
             statuses = set(operation["responses"])
-            assert "422" not in statuses, (method, path)
-            if path.startswith("/api/"):
-                assert {"500", "503"} <= statuses, (method, path)
-                needs_auth = path != "/api/auth/dev-login"
-                assert not needs_auth or "401" in statuses, (method, path)
-                if "{" in path:
-                    assert "404" in statuses, (method, path)
-                if method in ("post", "patch") and path != "/api/projects/{project_id}/keys":
-                    assert "400" in statuses, (method, path)
+            assert "422" not in statuses, where
+            if not path.startswith("/api/"):
+                continue
+            assert {"500", "503"} <= statuses, where
+            # Everything outside /api/auth/ needs a credential, and says so.
+            assert ("security" in operation) is (not path.startswith("/api/auth/")), where
+            if "security" in operation:
+                assert "401" in statuses, where
+            if "{" in path:
+                assert "404" in statuses, where
+            if "requestBody" in operation:
+                assert "400" in statuses, where
     assert "413" in spec["paths"]["/api/ingest"]["post"]["responses"]
     ingest_body = spec["paths"]["/api/ingest"]["post"]["requestBody"]["content"][
         "application/json"
@@ -67,7 +72,7 @@ async def test_openapi_declares_every_error_status(gateway: httpx.AsyncClient) -
 
 @pytest.fixture
 async def stack_behind_proxy(
-    database_url: str, token_issuer: TokenIssuer
+    database_url: str, token_issuer: TokenIssuer, github_standin: GitHubStandin
 ) -> AsyncIterator[tuple[httpx.AsyncClient, TcpProxy]]:
     """Services whose every database connection runs through a proxy the test can cut."""
     parts = urlsplit(database_url)
@@ -77,7 +82,11 @@ async def stack_behind_proxy(
     engine = create_engine(proxied.replace("postgresql://", "postgresql+psycopg://", 1))
     hosts = {
         "auth": build_auth(
-            engine, token_issuer, dev_login_enabled=True, database_probe_seconds=0.2
+            engine,
+            token_issuer,
+            github_client(github_standin),
+            dev_login_enabled=True,
+            database_probe_seconds=0.2,
         ),
         "projects": build_projects(engine, database_probe_seconds=0.2),
         "ingest": build_ingest(engine, database_probe_seconds=0.2),

@@ -61,3 +61,7 @@ def test_project_mappings_come_first_and_the_longest_wins(
     abs_path: str, expected: tuple[str | None, bool]
 ) -> None:
     assert to_repo_path(abs_path, "/var/task", MAPPINGS) == expected
+
+
+def test_a_malformed_url_never_fails_the_event() -> None:
+    assert to_repo_path("https://[shop/assets/app.js", "") == ("assets/app.js", True)

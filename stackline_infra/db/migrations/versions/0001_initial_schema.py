@@ -1,4 +1,5 @@
-"""The initial schema: users, projects and their keys and path mappings, incidents, events, audit log.
+"""The initial schema: users and their sessions, projects with their keys and path
+mappings, incidents, events, audit log.
 
 Revision ID: 0001
 Revises:
@@ -20,12 +21,25 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "oauth_states",
+        sa.Column("state_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("code_verifier", sa.String(length=128), nullable=False),
+        sa.Column(
+            "expires_at", stackline_infra.db.types.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("state_hash", name=op.f("pk_oauth_states")),
+    )
+    op.create_index(
+        op.f("ix_oauth_states_expires_at"), "oauth_states", ["expires_at"], unique=False
+    )
+    op.create_table(
         "users",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("provider", sa.String(length=16), nullable=False),
         sa.Column("provider_user_id", sa.String(length=64), nullable=False),
         sa.Column("login", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=256), nullable=True),
+        sa.Column("avatar_url", sa.String(length=512), nullable=True),
         sa.Column(
             "created_at", stackline_infra.db.types.UTCDateTime(timezone=True), nullable=False
         ),
@@ -97,6 +111,33 @@ def upgrade() -> None:
         ["owner_id", sa.literal_column("lower(repo)")],
         unique=True,
     )
+    op.create_table(
+        "refresh_tokens",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("family_id", sa.Uuid(), nullable=False),
+        sa.Column("token_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column(
+            "created_at", stackline_infra.db.types.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column(
+            "expires_at", stackline_infra.db.types.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("spent_at", stackline_infra.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", stackline_infra.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_refresh_tokens_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_tokens")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_refresh_tokens_token_hash")),
+    )
+    op.create_index(
+        op.f("ix_refresh_tokens_family_id"), "refresh_tokens", ["family_id"], unique=False
+    )
+    op.create_index(op.f("ix_refresh_tokens_user_id"), "refresh_tokens", ["user_id"], unique=False)
     op.create_table(
         "incidents",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -269,9 +310,14 @@ def downgrade() -> None:
     op.drop_table("ingest_keys")
     op.drop_index("ix_incidents_project_status_last_seen", table_name="incidents")
     op.drop_table("incidents")
+    op.drop_index(op.f("ix_refresh_tokens_user_id"), table_name="refresh_tokens")
+    op.drop_index(op.f("ix_refresh_tokens_family_id"), table_name="refresh_tokens")
+    op.drop_table("refresh_tokens")
     op.drop_index("uq_projects_owner_id_repo", table_name="projects")
     op.drop_table("projects")
     op.drop_index("ix_audit_log_project_id_occurred_at", table_name="audit_log")
     op.drop_index(op.f("ix_audit_log_actor_user_id"), table_name="audit_log")
     op.drop_table("audit_log")
     op.drop_table("users")
+    op.drop_index(op.f("ix_oauth_states_expires_at"), table_name="oauth_states")
+    op.drop_table("oauth_states")

@@ -25,33 +25,61 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cstackline/auth/v1/auth.proto\x12\x11stackline.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"q\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05login\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08provider\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x0b\x41\x63\x63\x65ssToken\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"3\n\x0f\x44\x65vLoginRequest\x12\r\n\x05login\x18\x01 \x01(\t\x12\x11\n\tsource_ip\x18\x02 \x01(\t\"o\n\x10\x44\x65vLoginResponse\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x17.stackline.auth.v1.User\x12\x34\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\x0b\x32\x1e.stackline.auth.v1.AccessToken\"\x16\n\x14GetPublicKeysRequest\"L\n\x15GetPublicKeysResponse\x12\x11\n\tjwks_json\x18\x01 \x01(\t\x12\x0e\n\x06issuer\x18\x02 \x01(\t\x12\x10\n\x08\x61udience\x18\x03 \x01(\t\"&\n\x17ResolveIngestKeyRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\">\n\x18ResolveIngestKeyResponse\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"8\n\x0fGetUserResponse\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x17.stackline.auth.v1.User2\x85\x03\n\x0b\x41uthService\x12S\n\x08\x44\x65vLogin\x12\".stackline.auth.v1.DevLoginRequest\x1a#.stackline.auth.v1.DevLoginResponse\x12\x62\n\rGetPublicKeys\x12\'.stackline.auth.v1.GetPublicKeysRequest\x1a(.stackline.auth.v1.GetPublicKeysResponse\x12k\n\x10ResolveIngestKey\x12*.stackline.auth.v1.ResolveIngestKeyRequest\x1a+.stackline.auth.v1.ResolveIngestKeyResponse\x12P\n\x07GetUser\x12!.stackline.auth.v1.GetUserRequest\x1a\".stackline.auth.v1.GetUserResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cstackline/auth/v1/auth.proto\x12\x11stackline.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x85\x01\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05login\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08provider\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\navatar_url\x18\x06 \x01(\t\"L\n\x0b\x41\x63\x63\x65ssToken\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbc\x01\n\x0eSignInResponse\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x17.stackline.auth.v1.User\x12\x34\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\x0b\x32\x1e.stackline.auth.v1.AccessToken\x12\x15\n\rrefresh_token\x18\x03 \x01(\t\x12\x36\n\x12refresh_expires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x19\n\x17StartGitHubLoginRequest\"@\n\x18StartGitHubLoginResponse\x12\x15\n\rauthorize_url\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\"L\n\x1a\x43ompleteGitHubLoginRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x11\n\tsource_ip\x18\x03 \x01(\t\"E\n\x1a\x45xchangeGitHubTokenRequest\x12\x14\n\x0cgithub_token\x18\x01 \x01(\t\x12\x11\n\tsource_ip\x18\x02 \x01(\t\"\x19\n\x17StartDeviceLoginRequest\"\x82\x01\n\x18StartDeviceLoginResponse\x12\x13\n\x0b\x64\x65vice_code\x18\x01 \x01(\t\x12\x11\n\tuser_code\x18\x02 \x01(\t\x12\x18\n\x10verification_uri\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\r\x12\x10\n\x08interval\x18\x05 \x01(\r\"@\n\x16PollDeviceLoginRequest\x12\x13\n\x0b\x64\x65vice_code\x18\x01 \x01(\t\x12\x11\n\tsource_ip\x18\x02 \x01(\t\"3\n\x0f\x44\x65vLoginRequest\x12\r\n\x05login\x18\x01 \x01(\t\x12\x11\n\tsource_ip\x18\x02 \x01(\t\"A\n\x15RefreshSessionRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\x12\x11\n\tsource_ip\x18\x02 \x01(\t\"*\n\x11\x45ndSessionRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x14\n\x12\x45ndSessionResponse\"\x16\n\x14GetPublicKeysRequest\"L\n\x15GetPublicKeysResponse\x12\x11\n\tjwks_json\x18\x01 \x01(\t\x12\x0e\n\x06issuer\x18\x02 \x01(\t\x12\x10\n\x08\x61udience\x18\x03 \x01(\t\"&\n\x17ResolveIngestKeyRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\">\n\x18ResolveIngestKeyResponse\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"8\n\x0fGetUserResponse\x12%\n\x04user\x18\x01 \x01(\x0b\x32\x17.stackline.auth.v1.User\"$\n\x11\x45xportUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"*\n\x0c\x45xportRecord\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04json\x18\x02 \x01(\t\"7\n\x11\x44\x65leteUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tsource_ip\x18\x02 \x01(\t\"\x14\n\x12\x44\x65leteUserResponse2\xfc\t\n\x0b\x41uthService\x12k\n\x10StartGitHubLogin\x12*.stackline.auth.v1.StartGitHubLoginRequest\x1a+.stackline.auth.v1.StartGitHubLoginResponse\x12g\n\x13\x43ompleteGitHubLogin\x12-.stackline.auth.v1.CompleteGitHubLoginRequest\x1a!.stackline.auth.v1.SignInResponse\x12g\n\x13\x45xchangeGitHubToken\x12-.stackline.auth.v1.ExchangeGitHubTokenRequest\x1a!.stackline.auth.v1.SignInResponse\x12k\n\x10StartDeviceLogin\x12*.stackline.auth.v1.StartDeviceLoginRequest\x1a+.stackline.auth.v1.StartDeviceLoginResponse\x12_\n\x0fPollDeviceLogin\x12).stackline.auth.v1.PollDeviceLoginRequest\x1a!.stackline.auth.v1.SignInResponse\x12Q\n\x08\x44\x65vLogin\x12\".stackline.auth.v1.DevLoginRequest\x1a!.stackline.auth.v1.SignInResponse\x12]\n\x0eRefreshSession\x12(.stackline.auth.v1.RefreshSessionRequest\x1a!.stackline.auth.v1.SignInResponse\x12Y\n\nEndSession\x12$.stackline.auth.v1.EndSessionRequest\x1a%.stackline.auth.v1.EndSessionResponse\x12\x62\n\rGetPublicKeys\x12\'.stackline.auth.v1.GetPublicKeysRequest\x1a(.stackline.auth.v1.GetPublicKeysResponse\x12k\n\x10ResolveIngestKey\x12*.stackline.auth.v1.ResolveIngestKeyRequest\x1a+.stackline.auth.v1.ResolveIngestKeyResponse\x12P\n\x07GetUser\x12!.stackline.auth.v1.GetUserRequest\x1a\".stackline.auth.v1.GetUserResponse\x12U\n\nExportUser\x12$.stackline.auth.v1.ExportUserRequest\x1a\x1f.stackline.auth.v1.ExportRecord0\x01\x12Y\n\nDeleteUser\x12$.stackline.auth.v1.DeleteUserRequest\x1a%.stackline.auth.v1.DeleteUserResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stackline.auth.v1.auth_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_USER']._serialized_start=84
-  _globals['_USER']._serialized_end=197
-  _globals['_ACCESSTOKEN']._serialized_start=199
-  _globals['_ACCESSTOKEN']._serialized_end=275
-  _globals['_DEVLOGINREQUEST']._serialized_start=277
-  _globals['_DEVLOGINREQUEST']._serialized_end=328
-  _globals['_DEVLOGINRESPONSE']._serialized_start=330
-  _globals['_DEVLOGINRESPONSE']._serialized_end=441
-  _globals['_GETPUBLICKEYSREQUEST']._serialized_start=443
-  _globals['_GETPUBLICKEYSREQUEST']._serialized_end=465
-  _globals['_GETPUBLICKEYSRESPONSE']._serialized_start=467
-  _globals['_GETPUBLICKEYSRESPONSE']._serialized_end=543
-  _globals['_RESOLVEINGESTKEYREQUEST']._serialized_start=545
-  _globals['_RESOLVEINGESTKEYREQUEST']._serialized_end=583
-  _globals['_RESOLVEINGESTKEYRESPONSE']._serialized_start=585
-  _globals['_RESOLVEINGESTKEYRESPONSE']._serialized_end=647
-  _globals['_GETUSERREQUEST']._serialized_start=649
-  _globals['_GETUSERREQUEST']._serialized_end=682
-  _globals['_GETUSERRESPONSE']._serialized_start=684
-  _globals['_GETUSERRESPONSE']._serialized_end=740
-  _globals['_AUTHSERVICE']._serialized_start=743
-  _globals['_AUTHSERVICE']._serialized_end=1132
+  _globals['_USER']._serialized_start=85
+  _globals['_USER']._serialized_end=218
+  _globals['_ACCESSTOKEN']._serialized_start=220
+  _globals['_ACCESSTOKEN']._serialized_end=296
+  _globals['_SIGNINRESPONSE']._serialized_start=299
+  _globals['_SIGNINRESPONSE']._serialized_end=487
+  _globals['_STARTGITHUBLOGINREQUEST']._serialized_start=489
+  _globals['_STARTGITHUBLOGINREQUEST']._serialized_end=514
+  _globals['_STARTGITHUBLOGINRESPONSE']._serialized_start=516
+  _globals['_STARTGITHUBLOGINRESPONSE']._serialized_end=580
+  _globals['_COMPLETEGITHUBLOGINREQUEST']._serialized_start=582
+  _globals['_COMPLETEGITHUBLOGINREQUEST']._serialized_end=658
+  _globals['_EXCHANGEGITHUBTOKENREQUEST']._serialized_start=660
+  _globals['_EXCHANGEGITHUBTOKENREQUEST']._serialized_end=729
+  _globals['_STARTDEVICELOGINREQUEST']._serialized_start=731
+  _globals['_STARTDEVICELOGINREQUEST']._serialized_end=756
+  _globals['_STARTDEVICELOGINRESPONSE']._serialized_start=759
+  _globals['_STARTDEVICELOGINRESPONSE']._serialized_end=889
+  _globals['_POLLDEVICELOGINREQUEST']._serialized_start=891
+  _globals['_POLLDEVICELOGINREQUEST']._serialized_end=955
+  _globals['_DEVLOGINREQUEST']._serialized_start=957
+  _globals['_DEVLOGINREQUEST']._serialized_end=1008
+  _globals['_REFRESHSESSIONREQUEST']._serialized_start=1010
+  _globals['_REFRESHSESSIONREQUEST']._serialized_end=1075
+  _globals['_ENDSESSIONREQUEST']._serialized_start=1077
+  _globals['_ENDSESSIONREQUEST']._serialized_end=1119
+  _globals['_ENDSESSIONRESPONSE']._serialized_start=1121
+  _globals['_ENDSESSIONRESPONSE']._serialized_end=1141
+  _globals['_GETPUBLICKEYSREQUEST']._serialized_start=1143
+  _globals['_GETPUBLICKEYSREQUEST']._serialized_end=1165
+  _globals['_GETPUBLICKEYSRESPONSE']._serialized_start=1167
+  _globals['_GETPUBLICKEYSRESPONSE']._serialized_end=1243
+  _globals['_RESOLVEINGESTKEYREQUEST']._serialized_start=1245
+  _globals['_RESOLVEINGESTKEYREQUEST']._serialized_end=1283
+  _globals['_RESOLVEINGESTKEYRESPONSE']._serialized_start=1285
+  _globals['_RESOLVEINGESTKEYRESPONSE']._serialized_end=1347
+  _globals['_GETUSERREQUEST']._serialized_start=1349
+  _globals['_GETUSERREQUEST']._serialized_end=1382
+  _globals['_GETUSERRESPONSE']._serialized_start=1384
+  _globals['_GETUSERRESPONSE']._serialized_end=1440
+  _globals['_EXPORTUSERREQUEST']._serialized_start=1442
+  _globals['_EXPORTUSERREQUEST']._serialized_end=1478
+  _globals['_EXPORTRECORD']._serialized_start=1480
+  _globals['_EXPORTRECORD']._serialized_end=1522
+  _globals['_DELETEUSERREQUEST']._serialized_start=1524
+  _globals['_DELETEUSERREQUEST']._serialized_end=1579
+  _globals['_DELETEUSERRESPONSE']._serialized_start=1581
+  _globals['_DELETEUSERRESPONSE']._serialized_end=1601
+  _globals['_AUTHSERVICE']._serialized_start=1604
+  _globals['_AUTHSERVICE']._serialized_end=2880
 # @@protoc_insertion_point(module_scope)

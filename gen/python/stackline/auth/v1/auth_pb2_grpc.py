@@ -34,10 +34,45 @@ class AuthServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.StartGitHubLogin = channel.unary_unary(
+                '/stackline.auth.v1.AuthService/StartGitHubLogin',
+                request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.StartGitHubLoginRequest.SerializeToString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.StartGitHubLoginResponse.FromString,
+                _registered_method=True)
+        self.CompleteGitHubLogin = channel.unary_unary(
+                '/stackline.auth.v1.AuthService/CompleteGitHubLogin',
+                request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.CompleteGitHubLoginRequest.SerializeToString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+                _registered_method=True)
+        self.ExchangeGitHubToken = channel.unary_unary(
+                '/stackline.auth.v1.AuthService/ExchangeGitHubToken',
+                request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExchangeGitHubTokenRequest.SerializeToString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+                _registered_method=True)
+        self.StartDeviceLogin = channel.unary_unary(
+                '/stackline.auth.v1.AuthService/StartDeviceLogin',
+                request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.StartDeviceLoginRequest.SerializeToString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.StartDeviceLoginResponse.FromString,
+                _registered_method=True)
+        self.PollDeviceLogin = channel.unary_unary(
+                '/stackline.auth.v1.AuthService/PollDeviceLogin',
+                request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.PollDeviceLoginRequest.SerializeToString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+                _registered_method=True)
         self.DevLogin = channel.unary_unary(
                 '/stackline.auth.v1.AuthService/DevLogin',
                 request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.DevLoginRequest.SerializeToString,
-                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.DevLoginResponse.FromString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+                _registered_method=True)
+        self.RefreshSession = channel.unary_unary(
+                '/stackline.auth.v1.AuthService/RefreshSession',
+                request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionRequest.SerializeToString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+                _registered_method=True)
+        self.EndSession = channel.unary_unary(
+                '/stackline.auth.v1.AuthService/EndSession',
+                request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.EndSessionRequest.SerializeToString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.EndSessionResponse.FromString,
                 _registered_method=True)
         self.GetPublicKeys = channel.unary_unary(
                 '/stackline.auth.v1.AuthService/GetPublicKeys',
@@ -54,15 +89,80 @@ class AuthServiceStub:
                 request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.GetUserRequest.SerializeToString,
                 response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.GetUserResponse.FromString,
                 _registered_method=True)
+        self.ExportUser = channel.unary_stream(
+                '/stackline.auth.v1.AuthService/ExportUser',
+                request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExportUserRequest.SerializeToString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExportRecord.FromString,
+                _registered_method=True)
+        self.DeleteUser = channel.unary_unary(
+                '/stackline.auth.v1.AuthService/DeleteUser',
+                request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.DeleteUserRequest.SerializeToString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.DeleteUserResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
+    def StartGitHubLogin(self, request, context):
+        """Browser sign-in with GitHub (authorization code with PKCE): where to send
+        the browser. AuthService keeps the state and the PKCE verifier.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteGitHubLogin(self, request, context):
+        """The browser came back with a code: exchange it, fetch the GitHub user,
+        sign them in. INVALID_ARGUMENT for an unknown, used or expired state or a
+        refused code; UNAVAILABLE when GitHub cannot be reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExchangeGitHubToken(self, request, context):
+        """Editors: a GitHub token (VS Code's built-in sign-in gives one) for a
+        Stackline session. UNAUTHENTICATED when GitHub does not know the token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartDeviceLogin(self, request, context):
+        """GitHub's device flow, for editors whose built-in sign-in fails.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PollDeviceLogin(self, request, context):
+        """FAILED_PRECONDITION with code authorization_pending or slow_down while the
+        user has not yet answered; PERMISSION_DENIED (access_denied) or
+        INVALID_ARGUMENT (expired_token) when it is over.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DevLogin(self, request, context):
         """Local sign-in for the one-machine mode; FAILED_PRECONDITION unless
         switched on.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefreshSession(self, request, context):
+        """A refresh token for a new access token and a new refresh token; the old
+        one is spent. Presenting a spent one ends the whole session.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -87,13 +187,64 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportUser(self, request, context):
+        """Everything Stackline holds about a user, one record at a time, grouped by
+        kind in the order ExportRecord lists them, from one consistent snapshot.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteUser(self, request, context):
+        """Hard-deletes the user and everything they own, in one transaction; their
+        audit entries keep no personal fields.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'StartGitHubLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartGitHubLogin,
+                    request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.StartGitHubLoginRequest.FromString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.StartGitHubLoginResponse.SerializeToString,
+            ),
+            'CompleteGitHubLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteGitHubLogin,
+                    request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.CompleteGitHubLoginRequest.FromString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.SerializeToString,
+            ),
+            'ExchangeGitHubToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExchangeGitHubToken,
+                    request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExchangeGitHubTokenRequest.FromString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.SerializeToString,
+            ),
+            'StartDeviceLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartDeviceLogin,
+                    request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.StartDeviceLoginRequest.FromString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.StartDeviceLoginResponse.SerializeToString,
+            ),
+            'PollDeviceLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.PollDeviceLogin,
+                    request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.PollDeviceLoginRequest.FromString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.SerializeToString,
+            ),
             'DevLogin': grpc.unary_unary_rpc_method_handler(
                     servicer.DevLogin,
                     request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.DevLoginRequest.FromString,
-                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.DevLoginResponse.SerializeToString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.SerializeToString,
+            ),
+            'RefreshSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshSession,
+                    request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionRequest.FromString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.SerializeToString,
+            ),
+            'EndSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndSession,
+                    request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.EndSessionRequest.FromString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.EndSessionResponse.SerializeToString,
             ),
             'GetPublicKeys': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPublicKeys,
@@ -110,6 +261,16 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.GetUserRequest.FromString,
                     response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.GetUserResponse.SerializeToString,
             ),
+            'ExportUser': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportUser,
+                    request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExportUserRequest.FromString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExportRecord.SerializeToString,
+            ),
+            'DeleteUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUser,
+                    request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.DeleteUserRequest.FromString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.DeleteUserResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'stackline.auth.v1.AuthService', rpc_method_handlers)
@@ -120,6 +281,141 @@ def add_AuthServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class AuthService:
     """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def StartGitHubLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.auth.v1.AuthService/StartGitHubLogin',
+            stackline_dot_auth_dot_v1_dot_auth__pb2.StartGitHubLoginRequest.SerializeToString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.StartGitHubLoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteGitHubLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.auth.v1.AuthService/CompleteGitHubLogin',
+            stackline_dot_auth_dot_v1_dot_auth__pb2.CompleteGitHubLoginRequest.SerializeToString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExchangeGitHubToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.auth.v1.AuthService/ExchangeGitHubToken',
+            stackline_dot_auth_dot_v1_dot_auth__pb2.ExchangeGitHubTokenRequest.SerializeToString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartDeviceLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.auth.v1.AuthService/StartDeviceLogin',
+            stackline_dot_auth_dot_v1_dot_auth__pb2.StartDeviceLoginRequest.SerializeToString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.StartDeviceLoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PollDeviceLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.auth.v1.AuthService/PollDeviceLogin',
+            stackline_dot_auth_dot_v1_dot_auth__pb2.PollDeviceLoginRequest.SerializeToString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def DevLogin(request,
@@ -137,7 +433,61 @@ class AuthService:
             target,
             '/stackline.auth.v1.AuthService/DevLogin',
             stackline_dot_auth_dot_v1_dot_auth__pb2.DevLoginRequest.SerializeToString,
-            stackline_dot_auth_dot_v1_dot_auth__pb2.DevLoginResponse.FromString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefreshSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.auth.v1.AuthService/RefreshSession',
+            stackline_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionRequest.SerializeToString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.auth.v1.AuthService/EndSession',
+            stackline_dot_auth_dot_v1_dot_auth__pb2.EndSessionRequest.SerializeToString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.EndSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -219,6 +569,60 @@ class AuthService:
             '/stackline.auth.v1.AuthService/GetUser',
             stackline_dot_auth_dot_v1_dot_auth__pb2.GetUserRequest.SerializeToString,
             stackline_dot_auth_dot_v1_dot_auth__pb2.GetUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/stackline.auth.v1.AuthService/ExportUser',
+            stackline_dot_auth_dot_v1_dot_auth__pb2.ExportUserRequest.SerializeToString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.ExportRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.auth.v1.AuthService/DeleteUser',
+            stackline_dot_auth_dot_v1_dot_auth__pb2.DeleteUserRequest.SerializeToString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.DeleteUserResponse.FromString,
             options,
             channel_credentials,
             insecure,

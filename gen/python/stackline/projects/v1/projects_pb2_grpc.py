@@ -69,6 +69,16 @@ class ProjectsServiceStub:
                 request_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.RevokeIngestKeyRequest.SerializeToString,
                 response_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.RevokeIngestKeyResponse.FromString,
                 _registered_method=True)
+        self.RotateIngestKey = channel.unary_unary(
+                '/stackline.projects.v1.ProjectsService/RotateIngestKey',
+                request_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.RotateIngestKeyRequest.SerializeToString,
+                response_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.RotateIngestKeyResponse.FromString,
+                _registered_method=True)
+        self.ListAuditEntries = channel.unary_unary(
+                '/stackline.projects.v1.ProjectsService/ListAuditEntries',
+                request_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.ListAuditEntriesRequest.SerializeToString,
+                response_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.ListAuditEntriesResponse.FromString,
+                _registered_method=True)
         self.GetPathMappings = channel.unary_unary(
                 '/stackline.projects.v1.ProjectsService/GetPathMappings',
                 request_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.GetPathMappingsRequest.SerializeToString,
@@ -126,6 +136,20 @@ class ProjectsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateIngestKey(self, request, context):
+        """A new key now; the old one keeps working for a grace period, then stops.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditEntries(self, request, context):
+        """The project's audit log, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetPathMappings(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -176,6 +200,16 @@ def add_ProjectsServiceServicer_to_server(servicer, server):
                     servicer.RevokeIngestKey,
                     request_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.RevokeIngestKeyRequest.FromString,
                     response_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.RevokeIngestKeyResponse.SerializeToString,
+            ),
+            'RotateIngestKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateIngestKey,
+                    request_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.RotateIngestKeyRequest.FromString,
+                    response_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.RotateIngestKeyResponse.SerializeToString,
+            ),
+            'ListAuditEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEntries,
+                    request_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.ListAuditEntriesRequest.FromString,
+                    response_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.ListAuditEntriesResponse.SerializeToString,
             ),
             'GetPathMappings': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPathMappings,
@@ -377,6 +411,60 @@ class ProjectsService:
             '/stackline.projects.v1.ProjectsService/RevokeIngestKey',
             stackline_dot_projects_dot_v1_dot_projects__pb2.RevokeIngestKeyRequest.SerializeToString,
             stackline_dot_projects_dot_v1_dot_projects__pb2.RevokeIngestKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateIngestKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.projects.v1.ProjectsService/RotateIngestKey',
+            stackline_dot_projects_dot_v1_dot_projects__pb2.RotateIngestKeyRequest.SerializeToString,
+            stackline_dot_projects_dot_v1_dot_projects__pb2.RotateIngestKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.projects.v1.ProjectsService/ListAuditEntries',
+            stackline_dot_projects_dot_v1_dot_projects__pb2.ListAuditEntriesRequest.SerializeToString,
+            stackline_dot_projects_dot_v1_dot_projects__pb2.ListAuditEntriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

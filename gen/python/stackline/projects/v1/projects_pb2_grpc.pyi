@@ -40,6 +40,10 @@ class ProjectsServiceStub:
     DeleteProject: _grpc.UnaryUnaryMultiCallable[_projects_pb2.DeleteProjectRequest, _projects_pb2.DeleteProjectResponse]
     CreateIngestKey: _grpc.UnaryUnaryMultiCallable[_projects_pb2.CreateIngestKeyRequest, _projects_pb2.CreateIngestKeyResponse]
     RevokeIngestKey: _grpc.UnaryUnaryMultiCallable[_projects_pb2.RevokeIngestKeyRequest, _projects_pb2.RevokeIngestKeyResponse]
+    RotateIngestKey: _grpc.UnaryUnaryMultiCallable[_projects_pb2.RotateIngestKeyRequest, _projects_pb2.RotateIngestKeyResponse]
+    """A new key now; the old one keeps working for a grace period, then stops."""
+    ListAuditEntries: _grpc.UnaryUnaryMultiCallable[_projects_pb2.ListAuditEntriesRequest, _projects_pb2.ListAuditEntriesResponse]
+    """The project's audit log, newest first."""
     GetPathMappings: _grpc.UnaryUnaryMultiCallable[_projects_pb2.GetPathMappingsRequest, _projects_pb2.GetPathMappingsResponse]
     SetPathMappings: _grpc.UnaryUnaryMultiCallable[_projects_pb2.SetPathMappingsRequest, _projects_pb2.SetPathMappingsResponse]
     """Replaces the project's whole list."""
@@ -54,6 +58,10 @@ class ProjectsServiceAsyncStub(ProjectsServiceStub):
     DeleteProject: _aio.UnaryUnaryMultiCallable[_projects_pb2.DeleteProjectRequest, _projects_pb2.DeleteProjectResponse]  # type: ignore[assignment]
     CreateIngestKey: _aio.UnaryUnaryMultiCallable[_projects_pb2.CreateIngestKeyRequest, _projects_pb2.CreateIngestKeyResponse]  # type: ignore[assignment]
     RevokeIngestKey: _aio.UnaryUnaryMultiCallable[_projects_pb2.RevokeIngestKeyRequest, _projects_pb2.RevokeIngestKeyResponse]  # type: ignore[assignment]
+    RotateIngestKey: _aio.UnaryUnaryMultiCallable[_projects_pb2.RotateIngestKeyRequest, _projects_pb2.RotateIngestKeyResponse]  # type: ignore[assignment]
+    """A new key now; the old one keeps working for a grace period, then stops."""
+    ListAuditEntries: _aio.UnaryUnaryMultiCallable[_projects_pb2.ListAuditEntriesRequest, _projects_pb2.ListAuditEntriesResponse]  # type: ignore[assignment]
+    """The project's audit log, newest first."""
     GetPathMappings: _aio.UnaryUnaryMultiCallable[_projects_pb2.GetPathMappingsRequest, _projects_pb2.GetPathMappingsResponse]  # type: ignore[assignment]
     SetPathMappings: _aio.UnaryUnaryMultiCallable[_projects_pb2.SetPathMappingsRequest, _projects_pb2.SetPathMappingsResponse]  # type: ignore[assignment]
     """Replaces the project's whole list."""
@@ -107,6 +115,22 @@ class ProjectsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _projects_pb2.RevokeIngestKeyRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_projects_pb2.RevokeIngestKeyResponse, _abc.Awaitable[_projects_pb2.RevokeIngestKeyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RotateIngestKey(
+        self,
+        request: _projects_pb2.RotateIngestKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_projects_pb2.RotateIngestKeyResponse, _abc.Awaitable[_projects_pb2.RotateIngestKeyResponse]]:
+        """A new key now; the old one keeps working for a grace period, then stops."""
+
+    @_abc_1.abstractmethod
+    def ListAuditEntries(
+        self,
+        request: _projects_pb2.ListAuditEntriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_projects_pb2.ListAuditEntriesResponse, _abc.Awaitable[_projects_pb2.ListAuditEntriesResponse]]:
+        """The project's audit log, newest first."""
 
     @_abc_1.abstractmethod
     def GetPathMappings(
