@@ -13,7 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ProcessSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="STACKLINE_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="STACKLINE_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     # "development" allows conveniences (generated signing keys, local sign-in)
     # that production refuses.

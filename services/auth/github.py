@@ -109,7 +109,8 @@ class GitHub:
 
     async def user(self, token: str) -> GitHubUser:
         try:
-            response = await self._oauth.get(
+            response = await self._oauth.request(
+                "GET",
                 f"{self._api}/user",
                 headers={
                     "Authorization": f"Bearer {token}",
@@ -182,8 +183,8 @@ class GitHub:
 
     async def _post_form(self, url: str, data: dict[str, str]) -> dict[str, Any]:
         try:
-            response = await self._oauth.post(
-                url, data=data, headers={"Accept": "application/json"}, withhold_token=True
+            response = await self._oauth.request(
+                "POST", url, data=data, headers={"Accept": "application/json"}, withhold_token=True
             )
             body = response.json()
         except httpx2.HTTPError as exc:

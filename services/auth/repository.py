@@ -206,24 +206,15 @@ def _export_queries(user_id: uuid.UUID) -> list[tuple[str, Select[Any]]]:
     ]
 
 
-EXPORT_KINDS = (
-    "user",
-    "sessions",
-    "projects",
-    "ingest_keys",
-    "path_mappings",
-    "incidents",
-    "incident_commits",
-    "events",
-    "audit_log",
-)
-
-
 async def export(
     session: AsyncSession, user_id: uuid.UUID
-) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """Every row an export holds, as (kind, row), kind by kind, streamed from the database."""
+) -> AsyncIterator[tuple[str, dict[str, Any] | None]]:
+    """Every row an export holds, streamed from the database, kind by kind.
+
+    Each kind opens with (kind, None), so that a kind with no rows still shows.
+    """
     for kind, query in _export_queries(user_id):
+        yield kind, None
         result = await session.stream(query.execution_options(yield_per=500))
         async for row in result.mappings():
             yield kind, dict(row)

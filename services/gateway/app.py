@@ -17,6 +17,7 @@ from services.gateway.dependencies import GatewayState
 from services.gateway.errors import install_error_handlers
 from services.gateway.ingest_batcher import IngestBatcher
 from services.gateway.metrics import MetricsMiddleware
+from services.gateway.rate_limits import RateLimits
 from services.gateway.routers import auth, health, incidents, ingest, me, projects
 from services.gateway.schemas.ingest import IngestBatch, IngestEvent
 from services.gateway.settings import GatewaySettings
@@ -41,6 +42,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             tokens=TokenVerifier(backends.auth),
             ingest_keys=IngestKeyCache(backends.auth, ttl=settings.ingest_key_cache_seconds),
             batcher=batcher,
+            limits=RateLimits(settings),
         )
         try:
             yield

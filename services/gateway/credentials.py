@@ -96,8 +96,14 @@ class TokenVerifier:
 
 
 @dataclass(frozen=True)
+class ResolvedKey:
+    project_id: str
+    key_id: str
+
+
+@dataclass(frozen=True)
 class _Resolution:
-    project_id: str | None
+    key: ResolvedKey | None
     error: StacklineError | None
     expires: float
 
@@ -119,7 +125,13 @@ class IngestKeyCache:
         self._entries: OrderedDict[bytes, _Resolution] = OrderedDict()
         self._in_flight: dict[bytes, asyncio.Future[_Resolution]] = {}
 
-    async def project_for(self, key: str) -> str:
+    def forget(self, resolved: ResolvedKey) -> None:
+        """Drop a key whose project turned out to be gone, so the next request asks again."""
+        for digest, entry in list(self._entries.items()):
+            if entry.key == resolved:
+                del self._entries[digest]
+
+    async def resolve(self, key: str) -> ResolvedKey:
         if not keyformat.is_well_formed(key):
             raise Unauthenticated("malformed ingest key")
         digest = keyformat.digest(key)
@@ -128,8 +140,8 @@ class IngestKeyCache:
             entry = await self._resolve(digest, key)
         if entry.error is not None:
             raise entry.error
-        assert entry.project_id is not None
-        return entry.project_id
+        assert entry.key is not None
+        return entry.key
 
     async def _resolve(self, digest: bytes, key: str) -> _Resolution:
         pending = self._in_flight.get(digest)
@@ -158,7 +170,8 @@ class IngestKeyCache:
             if isinstance(error, (Unauthenticated, PermissionDenied)):
                 return _Resolution(None, error, time.monotonic() + self._NEGATIVE_TTL)
             raise error from None
-        return _Resolution(response.project_id, None, time.monotonic() + self._ttl)
+        resolved = ResolvedKey(response.project_id, response.key_id)
+        return _Resolution(resolved, None, time.monotonic() + self._ttl)
 
     def _remember(self, digest: bytes, entry: _Resolution) -> None:
         self._entries[digest] = entry

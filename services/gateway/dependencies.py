@@ -11,11 +11,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from stackline.common.v1 import common_pb2
 
 from services.gateway.backends import Backends
-from services.gateway.credentials import IngestKeyCache, TokenVerifier, User
+from services.gateway.credentials import IngestKeyCache, ResolvedKey, TokenVerifier, User
 from services.gateway.ingest_batcher import IngestBatcher
+from services.gateway.rate_limits import RateLimits
 from services.gateway.settings import GatewaySettings
 from stackline_infra import keyformat
-from stackline_infra.errors import Unauthenticated
+from stackline_infra.errors import PermissionDenied, Unauthenticated
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class GatewayState:
     tokens: TokenVerifier
     ingest_keys: IngestKeyCache
     batcher: IngestBatcher
+    limits: RateLimits
 
 
 def gateway_state(request: Request) -> GatewayState:
@@ -67,14 +69,24 @@ def _bearer(credentials: HTTPAuthorizationCredentials | None) -> str:
 
 
 async def current_user(
-    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_user_token)]
+    request: Request,
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_user_token)],
 ) -> User:
-    token = _bearer(credentials)
-    if token.startswith(keyformat.PREFIX):
-        raise Unauthenticated(
-            "an ingest key cannot call this endpoint; sign in for an access token"
-        )
-    return await state.tokens.verify(token)
+    address = client_ip(request, state.settings.trusted_proxy_hops)
+    await state.limits.refuse_if_failing(address)
+    try:
+        token = _bearer(credentials)
+        if token.startswith(keyformat.PREFIX):
+            raise Unauthenticated(
+                "an ingest key cannot call this endpoint; sign in for an access token"
+            )
+        user = await state.tokens.verify(token)
+    except Unauthenticated:
+        await state.limits.count_failure(address)
+        raise
+    await state.limits.api(str(user.id))
+    return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -90,13 +102,21 @@ def actor(request: Request, state: State, user: CurrentUser) -> common_pb2.Actor
 Actor = Annotated[common_pb2.Actor, Depends(actor)]
 
 
-async def ingest_project(
-    state: State, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_ingest_key)]
-) -> str:
-    key = _bearer(credentials)
-    if not key.startswith(keyformat.PREFIX):
-        raise Unauthenticated("POST /api/ingest takes a project's ingest key (slk_...)")
-    return await state.ingest_keys.project_for(key)
+async def ingest_key(
+    request: Request,
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_ingest_key)],
+) -> ResolvedKey:
+    address = client_ip(request, state.settings.trusted_proxy_hops)
+    await state.limits.refuse_if_failing(address)
+    try:
+        key = _bearer(credentials)
+        if not key.startswith(keyformat.PREFIX):
+            raise Unauthenticated("POST /api/ingest takes a project's ingest key (slk_...)")
+        return await state.ingest_keys.resolve(key)
+    except (Unauthenticated, PermissionDenied):
+        await state.limits.count_failure(address)
+        raise
 
 
-IngestProject = Annotated[str, Depends(ingest_project)]
+IngestKey = Annotated[ResolvedKey, Depends(ingest_key)]

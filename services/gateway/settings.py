@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from stackline_infra.settings import ProcessSettings
 
@@ -26,6 +26,17 @@ class GatewaySettings(ProcessSettings):
     # believed, counted from the right. 0 trusts none.
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
     dev_login_enabled: bool = False
+
+    # Rate limits; 0 switches one off. Shared through Redis when REDIS_URL is
+    # set (several replicas), else counted in this process.
+    redis_url: str = Field(
+        default="", validation_alias=AliasChoices("REDIS_URL", "STACKLINE_REDIS_URL")
+    )
+    ingest_events_per_minute: int = Field(default=60_000, ge=0)
+    ingest_burst_per_second: int = Field(default=2_000, ge=0)
+    api_requests_per_minute: int = Field(default=600, ge=0)
+    # Bad tokens or keys from one address before it is refused with 429.
+    failed_credentials_per_minute: int = Field(default=120, ge=0)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> GatewaySettings:

@@ -33,7 +33,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 
-from stackline_infra.db.schema import Event, Incident, IncidentCommit, PathMapping
+from stackline_infra.db.schema import Event, Incident, IncidentCommit, PathMapping, Project
 from stackline_infra.db.types import json_dumps
 
 # Core tables, not the ORM classes: this is the hot path, and bulk statements
@@ -94,6 +94,21 @@ async def _insert_rows(
         stmt = _from_recordset(table, tuple(rows[0]), finish)
         return await session.execute(stmt, {"rows": json_dumps(rows)})
     return await session.execute(finish(sqlite.insert(table)), list(rows))
+
+
+async def existing_projects(
+    session: AsyncSession, project_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these projects exist, held so (FOR KEY SHARE) until the batch commits.
+
+    A project deleted while the gateway still trusted its key must not make the
+    whole batch fail on a foreign key; the lock keeps one from being deleted
+    between this check and the inserts.
+    """
+    query = select(Project.id).where(Project.id.in_(project_ids))
+    if _is_postgres(session):
+        query = query.with_for_update(key_share=True)
+    return set(await session.scalars(query))
 
 
 async def stored_event_ids(

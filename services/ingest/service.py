@@ -29,6 +29,10 @@ class Stored:
     duplicate: bool
 
 
+# The outcome for an event whose project was deleted: nothing to store it in.
+PROJECT_GONE = None
+
+
 def _incident_row(
     first: PreparedEvent, events: Sequence[PreparedEvent], now: datetime
 ) -> dict[str, Any]:
@@ -103,8 +107,22 @@ def _commit_rows(
 
 async def store(
     session: AsyncSession, events: Sequence[PreparedEvent], now: datetime
+) -> list[Stored | None]:
+    """Store each event once; one result per input event, in order.
+
+    None for an event whose project no longer exists.
+    """
+    live_projects = await repository.existing_projects(
+        session, list({e.project_id for e in events})
+    )
+    live = [e for e in events if e.project_id in live_projects]
+    stored = iter(await _store_live(session, live, now) if live else [])
+    return [next(stored) if e.project_id in live_projects else PROJECT_GONE for e in events]
+
+
+async def _store_live(
+    session: AsyncSession, events: Sequence[PreparedEvent], now: datetime
 ) -> list[Stored]:
-    """Store each event once; one result per input event, in order."""
     keys = [(e.project_id, e.event_id) for e in events]
     already = await repository.stored_event_ids(session, list(set(keys)))
 

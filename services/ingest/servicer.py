@@ -17,7 +17,7 @@ from services.ingest import service
 from services.ingest.events import PreparedEvent, prepare
 from services.ingest.mappings import PathMappingCache
 from stackline_infra.db.types import utcnow
-from stackline_infra.errors import InvalidArgument
+from stackline_infra.errors import InvalidArgument, PermissionDenied
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +73,26 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             except InvalidArgument as exc:
                 results[index].rejection.field = exc.field or ""
                 results[index].rejection.message = exc.message
+                results[index].rejection.code = exc.code
                 EVENTS.labels("rejected").inc()
 
         if prepared:
             stored = await self._store([p for _, p in prepared], now)
             for (index, _), outcome in zip(prepared, stored, strict=True):
+                if outcome is service.PROJECT_GONE:
+                    results[index].rejection.message = "the project of this key no longer exists"
+                    results[index].rejection.code = PermissionDenied.code
+                    EVENTS.labels("rejected").inc()
+                    continue
                 results[index].incident_id = str(outcome.incident_id)
                 results[index].duplicate = outcome.duplicate
                 EVENTS.labels("duplicate" if outcome.duplicate else "stored").inc()
             BATCH_EVENTS.observe(len(prepared))
         return ingest_pb2.IngestEventsResponse(results=results)
 
-    async def _store(self, events: list[PreparedEvent], now: datetime) -> list[service.Stored]:
+    async def _store(
+        self, events: list[PreparedEvent], now: datetime
+    ) -> list[service.Stored | None]:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 async with self._sessions.begin() as session:

@@ -69,14 +69,6 @@ async def get_key(
     )
 
 
-async def revoke_key(session: AsyncSession, key_id: uuid.UUID, when: datetime) -> None:
-    await session.execute(
-        update(IngestKey)
-        .where(IngestKey.id == key_id, IngestKey.revoked_at.is_(None))
-        .values(revoked_at=when)
-    )
-
-
 async def path_mappings(session: AsyncSession, project_id: uuid.UUID) -> Sequence[PathMapping]:
     result = await session.scalars(
         select(PathMapping)

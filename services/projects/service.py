@@ -201,8 +201,10 @@ async def revoke_ingest_key(
     key = await repository.get_key(session, project.id, key_id)
     if key is None:
         raise NotFound("no such ingest key")
-    if key.revoked_at is None:
-        await repository.revoke_key(session, key.id, utcnow())
+    now = utcnow()
+    # A key in its rotation grace period is revoked for good, now.
+    if key.revoked_at is None or key.revoked_at > now:
+        await repository.set_key_expiry(session, key.id, now)
         await session.refresh(key)
         await audit.record(
             session,

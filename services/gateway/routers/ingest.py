@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from stackline.ingest.v1 import ingest_pb2
 
-from services.gateway.dependencies import IngestProject, State
+from services.gateway.dependencies import IngestKey, State
 from services.gateway.errors import describe_validation_error
 from services.gateway.metrics import INGEST_EVENTS
 from services.gateway.responses import json_response
@@ -22,7 +22,7 @@ from services.gateway.schemas.ingest import (
     IngestBatchAccepted,
     IngestEvent,
 )
-from stackline_infra.errors import InvalidArgument
+from stackline_infra.errors import InvalidArgument, PermissionDenied
 
 router = APIRouter(tags=["ingest"])
 
@@ -115,12 +115,16 @@ def _parse(body: bytes, project_id: str) -> tuple[list[ingest_pb2.Event], bool]:
         }
     },
 )
-async def ingest(request: Request, state: State, project_id: IngestProject) -> Response:
-    events, is_batch = _parse(await request.body(), project_id)
+async def ingest(request: Request, state: State, key: IngestKey) -> Response:
+    events, is_batch = _parse(await request.body(), key.project_id)
+    await state.limits.ingest(key.key_id, len(events))
     results = await state.batcher.submit(events)
     for index, result in enumerate(results):
         if result.HasField("rejection"):
             INGEST_EVENTS.labels("rejected").inc()
+            if result.rejection.code == PermissionDenied.code:
+                state.ingest_keys.forget(key)
+                raise PermissionDenied(result.rejection.message)
             prefix = f"events[{index}]." if is_batch else ""
             raise InvalidArgument(result.rejection.message, field=prefix + result.rejection.field)
     INGEST_EVENTS.labels("accepted").inc(len(results))

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+import orjson
+from fastapi import APIRouter, Query, Response, status
 from stackline.projects.v1 import projects_pb2
 
 from services.gateway.dependencies import Actor, State
 from services.gateway.schemas.errors import documented_errors
 from services.gateway.schemas.projects import (
+    AuditEntry,
+    AuditLog,
     IngestKeyCreated,
     IngestKeyInfo,
+    KeyRotated,
+    KeyRotation,
     PathMapping,
     PathMappings,
     Project,
@@ -23,6 +29,7 @@ from services.gateway.schemas.projects import (
     ProjectUpdate,
     ProjectUpdated,
 )
+from stackline_infra.timestamps import from_proto
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 
@@ -167,3 +174,59 @@ async def set_path_mappings(
         )
     )
     return _path_mappings(response.mappings)
+
+
+@router.post(
+    "/{project_id}/keys/{key_id}/rotate",
+    status_code=status.HTTP_201_CREATED,
+    summary="Replace a key: a new one now, the old one working for a grace period",
+    responses=documented_errors(400, 401, 404, 409),
+)
+async def rotate_key(
+    project_id: str, key_id: str, state: State, actor: Actor, body: KeyRotation | None = None
+) -> KeyRotated:
+    grace = (body or KeyRotation()).grace_seconds
+    response = await state.backends.projects.RotateIngestKey(
+        projects_pb2.RotateIngestKeyRequest(
+            actor=actor, project_id=project_id, key_id=key_id, grace_seconds=grace
+        )
+    )
+    return KeyRotated(
+        ingest_key=response.new_key_secret,
+        key=IngestKeyInfo.from_proto(response.new_key),
+        old_key=IngestKeyInfo.from_proto(response.old_key),
+    )
+
+
+@router.get(
+    "/{project_id}/audit",
+    summary="Who did what to the project, when and from where; newest first",
+    responses=documented_errors(400, 401, 404),
+)
+async def audit_log(
+    project_id: str,
+    state: State,
+    actor: Actor,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str, Query(max_length=200)] = "",
+) -> AuditLog:
+    response = await state.backends.projects.ListAuditEntries(
+        projects_pb2.ListAuditEntriesRequest(
+            actor=actor, project_id=project_id, page_size=limit, cursor=cursor
+        )
+    )
+    return AuditLog(
+        entries=[
+            AuditEntry(
+                id=e.id,
+                occurred_at=from_proto(e.occurred_at),
+                actor_user_id=e.actor_user_id or None,
+                action=e.action,
+                target=e.target or None,
+                source_ip=e.source_ip or None,
+                details=orjson.loads(e.details_json) if e.details_json else {},
+            )
+            for e in response.entries
+        ],
+        next_cursor=response.next_cursor or None,
+    )

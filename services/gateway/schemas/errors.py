@@ -24,15 +24,16 @@ _DESCRIPTIONS = {
     404: "No such resource, or not yours.",
     409: "Conflicts with an existing resource.",
     413: "Request body over 1 MiB.",
-    429: "Rate limited; retry after `Retry-After` seconds.",
+    429: "Rate limited (per ingest key, per user, or bad credentials from one address);"
+    " retry after `Retry-After` seconds.",
     500: "Internal error.",
     503: "A service or the database is unreachable; retry after `Retry-After` seconds.",
 }
 
 
 def documented_errors(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI `responses` for the error statuses a route can answer (500 and 503 always)."""
+    """OpenAPI `responses` for the error statuses a route can answer; 429, 500 and 503 always."""
     return {
         status: {"model": ErrorResponse, "description": _DESCRIPTIONS[status]}
-        for status in sorted({*statuses, 500, 503})
+        for status in sorted({*statuses, 429, 500, 503})
     }

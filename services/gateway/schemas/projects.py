@@ -111,3 +111,33 @@ class PathMappings(_Write):
     """A project's path mappings; PUT replaces the whole list. The longest stack_root wins."""
 
     mappings: list[PathMapping] = Field(max_length=50)
+
+
+class KeyRotation(_Write):
+    grace_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        le=7 * 86_400,
+        description="How long the old key keeps working: deployments have this long to switch.",
+    )
+
+
+class KeyRotated(BaseModel):
+    ingest_key: str = Field(description="The whole new key. Shown this once.")
+    key: IngestKeyInfo
+    old_key: IngestKeyInfo = Field(description="Its revoked_at is when it stops working.")
+
+
+class AuditEntry(BaseModel):
+    id: str
+    occurred_at: datetime
+    actor_user_id: str | None = Field(description="Null once the actor's account is deleted.")
+    action: str
+    target: str | None
+    source_ip: str | None
+    details: dict[str, object]
+
+
+class AuditLog(BaseModel):
+    entries: list[AuditEntry]
+    next_cursor: str | None

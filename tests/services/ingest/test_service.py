@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from stackline.ingest.v1 import ingest_pb2
 
 from services.ingest import service
+from services.ingest.service import Stored
 from services.ingest.events import PreparedEvent, prepare
 from stackline_infra.db.engine import create_sessionmaker
 from stackline_infra.db.schema import Event, Incident, IncidentCommit, Project
@@ -43,6 +44,12 @@ def _event(
     )
     proto.timestamp.FromDatetime(utcnow() - timedelta(minutes=minutes_ago))
     return prepare(proto, utcnow())
+
+
+async def _store(session: AsyncSession, events: list[PreparedEvent]) -> list[Stored]:
+    results = await service.store(session, events, utcnow())
+    assert None not in results, "every project here exists"
+    return [r for r in results if r is not None]
 
 
 async def _incidents(session: AsyncSession, project_id: uuid.UUID) -> list[Incident]:
@@ -91,9 +98,9 @@ async def test_an_event_id_counts_once_however_often_it_is_sent(session: AsyncSe
     owner = await factories.user(session)
     project = await factories.project(session, owner.id)
     event = _event(project.id)
-    first = await service.store(session, [event, event], utcnow())
+    first = await _store(session, [event, event])
     assert [r.duplicate for r in first] == [False, True]
-    again = await service.store(session, [event], utcnow())
+    again = await _store(session, [event])
     assert again[0].duplicate and again[0].incident_id == first[0].incident_id
     [incident] = await _incidents(session, project.id)
     assert incident.count == 1
@@ -104,9 +111,7 @@ async def test_event_ids_are_scoped_to_their_project(session: AsyncSession) -> N
     owner = await factories.user(session)
     a, b = await factories.project(session, owner.id), await factories.project(session, owner.id)
     shared = uuid.uuid4()
-    results = await service.store(
-        session, [_event(a.id, event_id=shared), _event(b.id, event_id=shared)], utcnow()
-    )
+    results = await _store(session, [_event(a.id, event_id=shared), _event(b.id, event_id=shared)])
     assert [r.duplicate for r in results] == [False, False]
 
 

@@ -1,0 +1,249 @@
+"""Keys that rotate and stop, the audit log, and a user's data: export and deletion."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.gateway.app import create_app
+from stackline_infra.db.engine import create_sessionmaker
+from stackline_infra.db.schema import (
+    AuditEntry,
+    Event,
+    Incident,
+    IngestKey,
+    Project,
+    RefreshToken,
+    User,
+)
+from tests.conftest import GATEWAY_URL, Stack, gateway_settings
+from tests.support.api import Account, create_project, node_event, sign_in
+
+
+@pytest.fixture
+async def quick_gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway that trusts a resolved ingest key for half a second, not 30."""
+    app = create_app(gateway_settings(stack.targets, ingest_key_cache_seconds=0.5))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40020))
+        async with httpx.AsyncClient(transport=transport, base_url=GATEWAY_URL) as client:
+            yield client
+
+
+async def _ingest_status(client: httpx.AsyncClient, key: str) -> int:
+    response = await client.post(
+        "/api/ingest", json=node_event(), headers={"Authorization": f"Bearer {key}"}
+    )
+    return response.status_code
+
+
+async def test_a_revoked_key_stops_within_the_cache_period(
+    quick_gateway: httpx.AsyncClient,
+) -> None:
+    account = await sign_in(quick_gateway)
+    project = await create_project(quick_gateway, account)
+    assert await _ingest_status(quick_gateway, project.key) == 200
+    detail = (
+        await quick_gateway.get(f"/api/projects/{project.id}", headers=account.headers)
+    ).json()
+    key_id = detail["project"]["ingest_keys"][0]["id"]
+    assert (
+        await quick_gateway.delete(
+            f"/api/projects/{project.id}/keys/{key_id}", headers=account.headers
+        )
+    ).status_code == 200
+    await asyncio.sleep(0.6)
+    assert await _ingest_status(quick_gateway, project.key) == 403
+
+
+async def test_a_rotated_key_works_through_its_grace_period_then_stops(
+    quick_gateway: httpx.AsyncClient,
+) -> None:
+    account = await sign_in(quick_gateway)
+    project = await create_project(quick_gateway, account)
+    detail = (
+        await quick_gateway.get(f"/api/projects/{project.id}", headers=account.headers)
+    ).json()
+    key_id = detail["project"]["ingest_keys"][0]["id"]
+
+    rotated = await quick_gateway.post(
+        f"/api/projects/{project.id}/keys/{key_id}/rotate",
+        json={"grace_seconds": 1},
+        headers=account.headers,
+    )
+    assert rotated.status_code == 201, rotated.text
+    new_key = rotated.json()["ingest_key"]
+    assert rotated.json()["old_key"]["revoked_at"] is not None
+    assert await _ingest_status(quick_gateway, project.key) == 200
+    assert await _ingest_status(quick_gateway, new_key) == 200
+    await asyncio.sleep(1.6)
+    assert await _ingest_status(quick_gateway, project.key) == 403
+    assert await _ingest_status(quick_gateway, new_key) == 200
+
+    again = await quick_gateway.post(
+        f"/api/projects/{project.id}/keys/{key_id}/rotate", headers=account.headers
+    )
+    assert again.status_code == 409
+    too_long = await quick_gateway.post(
+        f"/api/projects/{project.id}/keys/{rotated.json()['key']['id']}/rotate",
+        json={"grace_seconds": 8 * 86_400},
+        headers=account.headers,
+    )
+    assert too_long.status_code == 400
+
+
+async def test_the_audit_log_says_who_did_what_from_where(gateway: httpx.AsyncClient) -> None:
+    account = await sign_in(gateway)
+    project = await create_project(gateway, account)
+    key_id = (await gateway.get(f"/api/projects/{project.id}", headers=account.headers)).json()[
+        "project"
+    ]["ingest_keys"][0]["id"]
+    await gateway.patch(
+        f"/api/projects/{project.id}", json={"name": "Renamed"}, headers=account.headers
+    )
+    rotated = await gateway.post(
+        f"/api/projects/{project.id}/keys/{key_id}/rotate", headers=account.headers
+    )
+    await gateway.delete(f"/api/projects/{project.id}/keys/{key_id}", headers=account.headers)
+    new_key = {"Authorization": f"Bearer {rotated.json()['ingest_key']}"}
+    assert (
+        await gateway.post("/api/ingest", json=node_event(), headers=new_key)
+    ).status_code == 200
+    incident = (
+        await gateway.get("/api/incidents", params={"repo": project.repo}, headers=account.headers)
+    ).json()["incidents"][0]
+    await gateway.patch(
+        f"/api/incidents/{incident['id']}", json={"status": "resolved"}, headers=account.headers
+    )
+
+    pages, cursor = [], None
+    while True:
+        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        page = (
+            await gateway.get(
+                f"/api/projects/{project.id}/audit", params=params, headers=account.headers
+            )
+        ).json()
+        pages.append(page["entries"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    entries = [e for page in pages for e in page]
+    assert [e["action"] for e in reversed(entries)] == [
+        "project.create",
+        "ingest_key.create",
+        "project.update",
+        "ingest_key.create",
+        "ingest_key.rotate",
+        "ingest_key.revoke",
+        "incident.status",
+    ]
+    assert all(
+        e["actor_user_id"] == account.user_id and e["source_ip"] == "127.0.0.1" for e in entries
+    )
+    assert entries[0]["details"] == {"from": "open", "to": "resolved"}
+
+    stranger = await sign_in(gateway)
+    assert (
+        await gateway.get(f"/api/projects/{project.id}/audit", headers=stranger.headers)
+    ).status_code == 404
+
+
+async def _project_with_an_incident(gateway: httpx.AsyncClient) -> tuple[Account, str, str]:
+    account = await sign_in(gateway)
+    project = await create_project(gateway, account)
+    assert (
+        await gateway.post("/api/ingest", json=node_event(), headers=project.headers)
+    ).status_code == 200
+    return account, project.id, project.key
+
+
+async def test_export_holds_everything_and_no_secret(gateway: httpx.AsyncClient) -> None:
+    account, project_id, key = await _project_with_an_incident(gateway)
+    refresh = (await gateway.post("/api/auth/dev-login", json={"login": account.login})).json()[
+        "refresh_token"
+    ]
+    response = await gateway.get("/api/me/export", headers=account.headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    export = json.loads(response.content)
+    assert set(export) == {
+        "user",
+        "sessions",
+        "projects",
+        "ingest_keys",
+        "path_mappings",
+        "incidents",
+        "incident_commits",
+        "events",
+        "audit_log",
+    }
+    assert [u["login"] for u in export["user"]] == [account.login]
+    assert [p["id"] for p in export["projects"]] == [project_id]
+    assert (
+        len(export["ingest_keys"]) == 1
+        and len(export["incidents"]) == 1
+        and len(export["events"]) == 1
+    )
+    assert export["events"][0]["frames"][0]["file"] == "src/api/users.js"
+    assert export["path_mappings"] == []
+    assert {e["action"] for e in export["audit_log"]} >= {"user.sign_in", "project.create"}
+    for secret in (key, refresh, account.token):
+        assert secret not in response.text
+    assert "hash" not in response.text
+
+
+async def test_deleting_an_account_removes_everything_it_owns(
+    gateway: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    account, project_id, key = await _project_with_an_incident(gateway)
+    other, other_project_id, _ = await _project_with_an_incident(gateway)
+    user_id, project = uuid.UUID(account.user_id), uuid.UUID(project_id)
+
+    assert (await gateway.delete("/api/me", headers=account.headers)).status_code == 204
+
+    async with create_sessionmaker(engine)() as session:
+        for table, column, value in (
+            (User, User.id, user_id),
+            (Project, Project.id, project),
+            (IngestKey, IngestKey.project_id, project),
+            (Incident, Incident.project_id, project),
+            (Event, Event.project_id, project),
+            (RefreshToken, RefreshToken.user_id, user_id),
+        ):
+            assert (
+                await session.scalar(select(func.count()).select_from(table).where(column == value))
+                == 0
+            )
+        remaining = (
+            await session.scalars(select(AuditEntry).where(AuditEntry.project_id == project))
+        ).all()
+        assert remaining, "the audit trail outlives the account"
+        assert all(
+            e.actor_user_id is None and e.source_ip is None and e.details == {} for e in remaining
+        )
+        assert (
+            await session.scalar(
+                select(func.count())
+                .select_from(Project)
+                .where(Project.id == uuid.UUID(other_project_id))
+            )
+            == 1
+        )
+
+    assert await _ingest_status(gateway, key) in (401, 403)
+    # The access token outlives the account by at most its hour, and opens nothing.
+    assert (
+        await gateway.post(
+            "/api/projects", json={"name": "x", "repo": "octo/x"}, headers=account.headers
+        )
+    ).status_code == 401
+    assert (await gateway.get("/api/projects", headers=account.headers)).json() == {"projects": []}
+    assert (await gateway.get("/api/me", headers=other.headers)).status_code == 200
