@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint test-python test-sdk-js proto bench clean help
+.PHONY: run test lint test-python test-sdk-js test-sdk-python proto bench clean help
 
 help:
 	@echo "make run      start every service on this machine (gateway on 127.0.0.1:8080)"
@@ -44,7 +44,10 @@ test-python: $(VENV)/.synced
 test-sdk-js:
 	$(MAKE) -C sdk/js test
 
-test: lint test-python test-sdk-js
+test-sdk-python:
+	$(MAKE) -C sdk/python test
+
+test: lint test-python test-sdk-js test-sdk-python
 
 bench: $(VENV)/.synced
 	$(PY) bench/ingest_load.py

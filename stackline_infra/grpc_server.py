@@ -77,6 +77,18 @@ class _ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
+        if handler.stream_unary is not None:
+            gathering = handler.stream_unary
+
+            async def upload(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+                async with answering.call(context):
+                    return await gathering(requests, context)
+
+            return grpc.stream_unary_rpc_method_handler(
+                upload,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         return handler
 
 

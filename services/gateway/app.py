@@ -18,7 +18,7 @@ from services.gateway.errors import install_error_handlers
 from services.gateway.ingest_batcher import IngestBatcher
 from services.gateway.metrics import MetricsMiddleware
 from services.gateway.rate_limits import RateLimits
-from services.gateway.routers import auth, health, incidents, ingest, me, projects
+from services.gateway.routers import auth, health, incidents, ingest, me, projects, sourcemaps
 from services.gateway.schemas.ingest import IngestBatch, IngestEvent
 from services.gateway.settings import GatewaySettings
 
@@ -59,6 +59,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     for router in (
         ingest.router,
         projects.router,
+        sourcemaps.router,
         incidents.router,
         auth.router,
         me.router,
@@ -76,7 +77,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         expose_headers=["ETag", "Retry-After"],
         max_age=86_400,
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        larger=[(sourcemaps.UPLOAD_PATH, sourcemaps.MAX_UPLOAD_BYTES)],
+    )
     app.add_middleware(MetricsMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

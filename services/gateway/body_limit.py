@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.errors import error_response
@@ -9,18 +12,28 @@ from stackline_infra.errors import PayloadTooLarge
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: Sequence[tuple[str, int]] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # (path pattern, limit) for the few routes that take big bodies on purpose.
+        self.larger = [(re.compile(pattern), limit) for pattern, limit in larger]
+
+    def _limit(self, path: str) -> int:
+        return next(
+            (limit for pattern, limit in self.larger if pattern.match(path)), self.max_bytes
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PayloadTooLarge(f"request body is over {self.max_bytes} bytes")
+        max_bytes = self._limit(scope["path"])
+        too_large = PayloadTooLarge(f"request body is over {max_bytes} bytes")
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
-            if not declared.isdigit() or int(declared) > self.max_bytes:
+            if not declared.isdigit() or int(declared) > max_bytes:
                 await error_response(too_large)(scope, receive, send)
                 return
             # The server holds the client to its declared length.
@@ -37,7 +50,7 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > max_bytes:
                 await error_response(too_large)(scope, receive, send)
                 return
             chunks.append(chunk)

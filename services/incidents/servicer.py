@@ -35,6 +35,16 @@ def _frame(frame: dict[str, object], github_url: str) -> common_pb2.Frame:
     )
     if frame.get("file"):
         message.file = str(frame["file"])
+    minified = frame.get("minified")
+    if isinstance(minified, dict):
+        message.minified.CopyFrom(
+            common_pb2.MinifiedLocation(
+                abs_path=str(minified.get("abs_path") or ""),
+                line=int(minified.get("line") or 0),
+                column=int(minified.get("column") or 0),
+                function=str(minified.get("function") or ""),
+            )
+        )
     return message
 
 

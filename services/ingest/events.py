@@ -12,7 +12,8 @@ from stackline.ingest.v1 import ingest_pb2
 
 from services.ingest import grouping
 from services.ingest.paths import PathMappings, to_repo_path
-from services.ingest.stacks import parse_stack
+from services.ingest.stacks import StackFrame, parse_stack
+from services.ingest.symbolication import JS_PLATFORMS, BatchMaps, Build, MappedFrame, build_of
 from stackline_infra.errors import InvalidArgument
 from stackline_infra.timestamps import from_proto
 
@@ -108,9 +109,23 @@ def _context(event: ingest_pb2.Event) -> dict[str, Any]:
     return context
 
 
-def prepare(
-    event: ingest_pb2.Event, received_at: datetime, mappings: PathMappings = ()
-) -> PreparedEvent:
+@dataclass(slots=True)
+class ParsedEvent:
+    """An event validated and its stack parsed: all that needs no database."""
+
+    event: ingest_pb2.Event
+    project_id: uuid.UUID
+    event_id: uuid.UUID
+    occurred_at: datetime
+    exception_type: str
+    message: str
+    full_stack: str
+    frames: list[StackFrame]
+    # The build whose source maps can map its frames; JavaScript only.
+    build: Build | None
+
+
+def parse(event: ingest_pb2.Event, received_at: datetime) -> ParsedEvent:
     try:
         project_id = uuid.UUID(event.project_id)
     except ValueError:
@@ -138,45 +153,90 @@ def prepare(
         exception_type = "Message"
         message = _clean(event.message[:MAX_MESSAGE_CHARS])
         full_stack = ""
-
-    frames: list[dict[str, Any]] = []
     # The parser reads the whole stack (it bounds its own work), so a huge
     # message before the frames does not cost the frames; only what is
     # stored is truncated.
-    for frame in parse_stack(full_stack, event.platform) if full_stack else ():
-        file, in_app = to_repo_path(frame.abs_path, event.deploy_root, mappings)
-        frames.append(
-            {
-                "file": file,
-                "line": frame.line,
-                "column": frame.column,
-                "function": frame.function,
-                "in_app": in_app,
-                "abs_path": frame.abs_path,
-            }
-        )
+    frames = parse_stack(full_stack, event.platform) if full_stack else []
+    is_js = event.platform in JS_PLATFORMS
+    return ParsedEvent(
+        event=event,
+        project_id=project_id,
+        event_id=event_id,
+        occurred_at=occurred_at,
+        exception_type=exception_type,
+        message=message,
+        full_stack=full_stack,
+        frames=frames,
+        build=build_of(project_id, event.commit_sha, event.release) if is_js and frames else None,
+    )
+
+
+def _frame(mapped: MappedFrame, deploy_root: str, mappings: PathMappings) -> dict[str, Any]:
+    frame = mapped.frame
+    file, in_app = to_repo_path(frame.abs_path, deploy_root, mappings)
+    row: dict[str, Any] = {
+        "file": file,
+        "line": frame.line,
+        "column": frame.column,
+        "function": frame.function,
+        "in_app": in_app,
+        "abs_path": frame.abs_path,
+    }
+    if mapped.minified is not None:
+        row["minified"] = {
+            "abs_path": mapped.minified.abs_path,
+            "line": mapped.minified.line,
+            "column": mapped.minified.column,
+            "function": mapped.minified.function,
+        }
+    return row
+
+
+def finish(
+    parsed: ParsedEvent, mappings: PathMappings = (), maps: BatchMaps | None = None
+) -> PreparedEvent:
+    """Source maps, repository paths, culprit, fingerprint: the event as it is stored."""
+    event = parsed.event
+    notes: list[str] = []
+    if event.platform in JS_PLATFORMS:
+        mapped, notes = (maps or BatchMaps()).symbolicate(parsed.frames, parsed.build)
+    else:
+        mapped = [MappedFrame(f) for f in parsed.frames]
+    frames = [_frame(m, event.deploy_root, mappings) for m in mapped]
     culprit_frame = next((f for f in frames if f["in_app"] and f["file"]), None)
     culprit = (
         {k: culprit_frame[k] for k in ("file", "line", "column", "function")}
         if culprit_frame
         else None
     )
+    context = _context(event)
+    if notes:
+        context["processing_errors"] = notes
     return PreparedEvent(
-        project_id=project_id,
-        event_id=event_id,
-        occurred_at=occurred_at,
+        project_id=parsed.project_id,
+        event_id=parsed.event_id,
+        occurred_at=parsed.occurred_at,
         platform=event.platform,
         commit_sha=event.commit_sha.lower() or None,
         environment=_clean(event.environment[:64]) or None,
         release=_clean(event.release[:200]) or None,
-        exception_type=exception_type,
-        message=message,
-        raw_stack=_clean(_truncate_stack(full_stack, event.platform)),
+        exception_type=parsed.exception_type,
+        message=parsed.message,
+        raw_stack=_clean(_truncate_stack(parsed.full_stack, event.platform)),
         frames=frames,
-        context=_context(event),
+        context=context,
         fingerprint=grouping.fingerprint(
-            exception_type, message, frames, _clean(event.fingerprint)
+            parsed.exception_type, parsed.message, frames, _clean(event.fingerprint)
         ),
-        title=grouping.title(exception_type, message, culprit),
+        title=grouping.title(parsed.exception_type, parsed.message, culprit),
         culprit=culprit,
     )
+
+
+def prepare(
+    event: ingest_pb2.Event,
+    received_at: datetime,
+    mappings: PathMappings = (),
+    maps: BatchMaps | None = None,
+) -> PreparedEvent:
+    return finish(parse(event, received_at), mappings, maps)

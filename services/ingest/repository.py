@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
+    delete,
     select,
     text,
     tuple_,
@@ -33,7 +34,14 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 
-from stackline_infra.db.schema import Event, Incident, IncidentCommit, PathMapping, Project
+from stackline_infra.db.schema import (
+    Event,
+    Incident,
+    IncidentCommit,
+    PathMapping,
+    Project,
+    SourceMap,
+)
 from stackline_infra.db.types import json_dumps
 
 # Core tables, not the ORM classes: this is the hot path, and bulk statements
@@ -226,3 +234,78 @@ async def path_mappings(
     for project_id, stack_root, source_root in rows:
         found.setdefault(project_id, []).append((stack_root, source_root))
     return found
+
+
+async def owns_project(session: AsyncSession, owner_id: uuid.UUID, project_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(Project.id).where(Project.id == project_id, Project.owner_id == owner_id)
+    )
+    return found is not None
+
+
+async def save_source_map(session: AsyncSession, source_map: SourceMap) -> SourceMap:
+    """Store a map, replacing one uploaded for the same bundle of the same build."""
+    await session.execute(
+        delete(SourceMap).where(
+            SourceMap.project_id == source_map.project_id,
+            SourceMap.version_kind == source_map.version_kind,
+            SourceMap.version == source_map.version,
+            SourceMap.bundle == source_map.bundle,
+        )
+    )
+    session.add(source_map)
+    await session.flush()
+    return source_map
+
+
+# Everything about a map but its (large) data.
+_SOURCE_MAP_INFO = (
+    SourceMap.id,
+    SourceMap.version_kind,
+    SourceMap.version,
+    SourceMap.bundle,
+    SourceMap.size_bytes,
+    SourceMap.uploaded_at,
+)
+
+
+async def list_source_maps(
+    session: AsyncSession, project_id: uuid.UUID, version_kind: str | None, version: str | None
+) -> Sequence[Any]:
+    query = select(*_SOURCE_MAP_INFO).where(SourceMap.project_id == project_id)
+    if version_kind is not None:
+        query = query.where(SourceMap.version_kind == version_kind, SourceMap.version == version)
+    return (await session.execute(query.order_by(SourceMap.uploaded_at.desc()))).all()
+
+
+async def delete_source_map(session: AsyncSession, project_id: uuid.UUID, map_id: uuid.UUID) -> Any:
+    """The deleted map's (kind, version), or None when there was no such map."""
+    return (
+        await session.execute(
+            delete(SourceMap)
+            .where(SourceMap.id == map_id, SourceMap.project_id == project_id)
+            .returning(SourceMap.version_kind, SourceMap.version)
+        )
+    ).one_or_none()
+
+
+async def source_map_bundles(
+    session: AsyncSession, project_id: uuid.UUID, version_kind: str, version: str
+) -> dict[str, uuid.UUID]:
+    rows = await session.execute(
+        select(SourceMap.bundle, SourceMap.id).where(
+            SourceMap.project_id == project_id,
+            SourceMap.version_kind == version_kind,
+            SourceMap.version == version,
+        )
+    )
+    return {bundle: map_id for bundle, map_id in rows}
+
+
+async def source_map_data(
+    session: AsyncSession, map_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, bytes]:
+    rows = await session.execute(
+        select(SourceMap.id, SourceMap.data).where(SourceMap.id.in_(map_ids))
+    )
+    return {map_id: data for map_id, data in rows}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 import grpc
 from prometheus_client import Counter, Histogram
@@ -13,11 +14,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
-from services.ingest import service
-from services.ingest.events import PreparedEvent, prepare
+from services.ingest import service, uploads
+from services.ingest.events import ParsedEvent, PreparedEvent, finish, parse
 from services.ingest.mappings import PathMappingCache
+from services.ingest.sourcemaps import MAX_SOURCEMAP_BYTES
+from services.ingest.stacks import StackFrame
+from services.ingest.symbolication import BatchMaps, Build, SourceMapStore
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import InvalidArgument, PermissionDenied
+from stackline_infra.identity import caller_from_proto, parse_id
+from stackline_infra.timestamps import to_proto
 
 log = logging.getLogger(__name__)
 
@@ -42,39 +48,35 @@ def _is_retryable(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
 
 
-def _project_id(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None  # prepare() refuses the event, naming the field
-
-
-def _project_ids(events: Iterable[ingest_pb2.Event]) -> set[uuid.UUID]:
-    return {p for p in (_project_id(e.project_id) for e in events) if p is not None}
-
-
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._mappings = PathMappingCache(sessions)
+        self._source_maps = SourceMapStore(sessions)
 
     async def IngestEvents(
         self, request: ingest_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.IngestEventsResponse:
         now = utcnow()
         results = [ingest_pb2.EventResult(event_id=e.event_id) for e in request.events]
-        mappings = await self._mappings.for_projects(_project_ids(request.events))
-        prepared: list[tuple[int, PreparedEvent]] = []
+        parsed: list[tuple[int, ParsedEvent]] = []
         for index, event in enumerate(request.events):
             try:
-                project_id = _project_id(event.project_id)
-                project_mappings = mappings[project_id] if project_id else ()
-                prepared.append((index, prepare(event, now, project_mappings)))
+                parsed.append((index, parse(event, now)))
             except InvalidArgument as exc:
                 results[index].rejection.field = exc.field or ""
                 results[index].rejection.message = exc.message
                 results[index].rejection.code = exc.code
                 EVENTS.labels("rejected").inc()
+
+        # What finishing the events needs from the database, fetched once per batch.
+        mappings = await self._mappings.for_projects({p.project_id for _, p in parsed})
+        wants: dict[Build, list[StackFrame]] = {}
+        for _, p in parsed:
+            if p.build is not None:
+                wants.setdefault(p.build, []).extend(p.frames)
+        maps = await self._source_maps.for_batch(wants) if wants else BatchMaps()
+        prepared = [(index, finish(p, mappings[p.project_id], maps)) for index, p in parsed]
 
         if prepared:
             stored = await self._store([p for _, p in prepared], now)
@@ -102,3 +104,65 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                     raise
                 log.info("ingest batch lost a race (attempt %d), running it again", attempt)
         raise AssertionError("unreachable")
+
+    async def UploadSourceMap(
+        self,
+        request_iterator: AsyncIterator[ingest_pb2.UploadSourceMapRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> ingest_pb2.UploadSourceMapResponse:
+        first: ingest_pb2.UploadSourceMapRequest | None = None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request_iterator:
+            first = first or chunk
+            size += len(chunk.data)
+            if size > MAX_SOURCEMAP_BYTES:
+                raise InvalidArgument(
+                    f"the map is over {MAX_SOURCEMAP_BYTES // (1024 * 1024)} MiB", field="data"
+                )
+            chunks.append(chunk.data)
+        if first is None:
+            raise InvalidArgument("no upload", field="data")
+        caller = caller_from_proto(first.actor)
+        project_id = parse_id(first.project_id, "project")
+        build = uploads.build_for_upload(project_id, first.commit_sha, first.release)
+        data = b"".join(chunks)
+        # Parsing a large map takes a moment; the event loop keeps serving meanwhile.
+        await asyncio.to_thread(uploads.validate, first.bundle, data)
+        async with self._sessions.begin() as session:
+            saved = await uploads.save(session, caller, build, first.bundle, data)
+        self._source_maps.forget(build)
+        return ingest_pb2.UploadSourceMapResponse(source_map=_source_map_info(saved))
+
+    async def ListSourceMaps(
+        self, request: ingest_pb2.ListSourceMapsRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.ListSourceMapsResponse:
+        caller = caller_from_proto(request.actor)
+        project_id = parse_id(request.project_id, "project")
+        async with self._sessions.begin() as session:
+            rows = await uploads.list_maps(
+                session, caller, project_id, request.commit_sha, request.release
+            )
+        return ingest_pb2.ListSourceMapsResponse(source_maps=[_source_map_info(r) for r in rows])
+
+    async def DeleteSourceMap(
+        self, request: ingest_pb2.DeleteSourceMapRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.DeleteSourceMapResponse:
+        caller = caller_from_proto(request.actor)
+        project_id = parse_id(request.project_id, "project")
+        map_id = parse_id(request.source_map_id, "source map")
+        async with self._sessions.begin() as session:
+            build = await uploads.delete(session, caller, project_id, map_id)
+        self._source_maps.forget(build)
+        return ingest_pb2.DeleteSourceMapResponse()
+
+
+def _source_map_info(row: Any) -> ingest_pb2.SourceMapInfo:
+    return ingest_pb2.SourceMapInfo(
+        id=str(row.id),
+        commit_sha=row.version if row.version_kind == "commit" else "",
+        release=row.version if row.version_kind == "release" else "",
+        bundle=row.bundle,
+        size_bytes=row.size_bytes,
+        uploaded_at=to_proto(row.uploaded_at),
+    )

@@ -240,6 +240,32 @@ class Event(Base):
     context: Mapped[dict[str, Any]]
 
 
+class SourceMap(Base):
+    """A source map uploaded for one bundle file of one build. Owned by IngestService.
+
+    A build is named by its commit or by a release, whichever the events carry.
+    Stored zlib-compressed in the database: maps are read at most once per
+    ingest process and cached parsed, so object storage would buy little yet.
+    """
+
+    __tablename__ = "source_maps"
+    __table_args__ = (
+        UniqueConstraint("project_id", "version_kind", "version", "bundle"),
+        CheckConstraint("version_kind IN ('commit', 'release')", name="version_kind_known"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # "commit" (version is a 40-hex SHA) or "release".
+    version_kind: Mapped[str] = mapped_column(String(16))
+    version: Mapped[str] = mapped_column(String(200))
+    # The bundle as frames name it: "assets/app-3f2a.js", "~/static/app.js" or a full URL.
+    bundle: Mapped[str] = mapped_column(String(1024))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AuditEntry(Base):
     """Appended to by every service that changes something a user owns.
 

@@ -22,6 +22,13 @@ STATUS_TO_PROTO: dict[str, incidents_pb2.IncidentStatus.ValueType] = {
 _STATUS_NAMES = {value: name for name, value in STATUS_TO_PROTO.items()}
 
 
+class MinifiedLocation(BaseModel):
+    abs_path: str
+    line: int | None
+    column: int | None
+    function: str
+
+
 class Frame(BaseModel):
     file: str | None = Field(
         description="Relative to the repository root; null outside the repository."
@@ -32,6 +39,9 @@ class Frame(BaseModel):
     in_app: bool
     abs_path: str = Field(description="The path as the runtime printed it.")
     github_url: str | None = Field(description="Permalink to this line at the event's commit.")
+    minified: MinifiedLocation | None = Field(
+        description="Where the frame was in the minified bundle, when a source map moved it."
+    )
 
     @classmethod
     def from_proto(cls, frame: common_pb2.Frame) -> Frame:
@@ -43,6 +53,14 @@ class Frame(BaseModel):
             in_app=frame.in_app,
             abs_path=frame.abs_path,
             github_url=frame.github_url or None,
+            minified=MinifiedLocation(
+                abs_path=frame.minified.abs_path,
+                line=frame.minified.line or None,
+                column=frame.minified.column or None,
+                function=frame.minified.function,
+            )
+            if frame.HasField("minified")
+            else None,
         )
 
 
@@ -64,9 +82,13 @@ class Event(BaseModel):
     raw_stack: str
     frames: list[Frame] = Field(description="Innermost first: frames[0] raised.")
     context: dict[str, Any] = Field(description="Runtime, SDK, request, tags, breadcrumbs, causes.")
+    processing_errors: list[str] = Field(
+        description="What Stackline could not do with this event, such as a missing source map."
+    )
 
     @classmethod
     def from_proto(cls, event: incidents_pb2.Event) -> Event:
+        context = orjson.loads(event.context_json) if event.context_json else {}
         return cls(
             id=event.id,
             event_id=event.event_id,
@@ -77,7 +99,8 @@ class Event(BaseModel):
             release=event.release or None,
             raw_stack=event.raw_stack,
             frames=[Frame.from_proto(f) for f in event.frames],
-            context=orjson.loads(event.context_json) if event.context_json else {},
+            context=context,
+            processing_errors=list(context.get("processing_errors", [])),
         )
 
 

@@ -26,6 +26,16 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("put", "/api/projects/{project_id}/path-mappings"): {"mappings": []},
     ("patch", "/api/incidents/{incident_id}"): {"status": "resolved"},
     ("post", "/api/projects/{project_id}/keys/{key_id}/rotate"): {"grace_seconds": 60},
+    ("post", "/api/projects/{project_id}/sourcemaps"): {
+        "version": 3,
+        "sources": ["src/a.js"],
+        "names": [],
+        "mappings": "AAAA",
+    },
+}
+# Query parameters a route needs from its owner.
+_QUERIES: dict[tuple[str, str], dict[str, str]] = {
+    ("post", "/api/projects/{project_id}/sourcemaps"): {"bundle": "assets/a.js", "release": "r1"},
 }
 
 
@@ -47,12 +57,20 @@ async def _owned(gateway: httpx.AsyncClient) -> Owned:
         "/api/incidents", params={"repo": project.repo}, headers=account.headers
     )
     detail = await gateway.get(f"/api/projects/{project.id}", headers=account.headers)
+    source_map = await gateway.post(
+        f"/api/projects/{project.id}/sourcemaps",
+        params={"bundle": "assets/app.js", "release": "r0"},
+        json=_BODIES[("post", "/api/projects/{project_id}/sourcemaps")],
+        headers=account.headers,
+    )
+    assert source_map.status_code == 201, source_map.text
     return Owned(
         account,
         {
             "project_id": project.id,
             "incident_id": incidents.json()["incidents"][0]["id"],
             "key_id": detail.json()["project"]["ingest_keys"][0]["id"],
+            "source_map_id": source_map.json()["id"],
         },
         project.key,
         project.repo,
@@ -111,7 +129,11 @@ async def test_every_route_refuses_everyone_but_its_owner(
             if takes_key and case in ("another user's ingest key", "the owner's ingest key"):
                 continue  # right kind of credential for the ingest route
             response = await gateway.request(
-                method, url(path), json=_BODIES.get((method, path)), headers=headers
+                method,
+                url(path),
+                json=_BODIES.get((method, path)),
+                params=_QUERIES.get((method, path)),
+                headers=headers,
             )
             where = f"{method.upper()} {path} with {case}"
             assert response.status_code != 500, where
@@ -139,7 +161,9 @@ async def test_every_route_refuses_everyone_but_its_owner(
             {"Authorization": f"Bearer {owner.ingest_key}"} if takes_key else owner.account.headers
         )
         body = node_event() if takes_key else _BODIES.get((method, path))
-        response = await gateway.request(method, url(path), json=body, headers=headers)
+        response = await gateway.request(
+            method, url(path), json=body, params=_QUERIES.get((method, path)), headers=headers
+        )
         assert 200 <= response.status_code < 300, (
             f"{method.upper()} {path} as owner: {response.text}"
         )

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from stackline.ingest.v1 import ingest_pb2
 
 from services.ingest import service
-from services.ingest.service import Stored
 from services.ingest.events import PreparedEvent, prepare
+from services.ingest.service import Stored
 from stackline_infra.db.engine import create_sessionmaker
 from stackline_infra.db.schema import Event, Incident, IncidentCommit, Project
 from stackline_infra.db.types import utcnow

@@ -12,12 +12,10 @@ Needs node and npm on PATH (esbuild comes from the npm registry, installed once 
 from __future__ import annotations
 
 import functools
-import hashlib
 import http.server
 import json
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -38,11 +36,8 @@ from services.ingest.sourcemaps import (
     source_path,
 )
 from services.ingest.stacks import StackFrame, parse_stack
+from tests.support.esbuild import NODE, PROGRAMS, installed_esbuild
 
-PROGRAMS = Path(__file__).parent / "sourcemap_programs"
-NPM_CACHE = Path(__file__).parents[3] / ".stackline" / "npm"
-NODE = shutil.which("node")
-NPM = shutil.which("npm")
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -64,31 +59,7 @@ QUICK = 2.0
 
 @pytest.fixture(scope="session")
 def esbuild() -> Path:
-    """esbuild from the lock file, installed once per lock file with `npm ci`."""
-    if NPM is None or NODE is None:
-        pytest.skip("node and npm are not on PATH")
-    lock = (PROGRAMS / "package-lock.json").read_bytes()
-    folder = NPM_CACHE / f"esbuild-{hashlib.sha256(lock).hexdigest()[:16]}"
-    binary = folder / "node_modules" / ".bin" / "esbuild"
-    if binary.exists():
-        return binary
-    NPM_CACHE.mkdir(parents=True, exist_ok=True)
-    # Install beside the cache and rename into place, so that an interrupted install is never
-    # taken for a finished one and two sessions installing at once both end with a whole one.
-    staging = Path(tempfile.mkdtemp(dir=NPM_CACHE, prefix="installing-"))
-    shutil.copy(PROGRAMS / "package.json", staging)
-    shutil.copy(PROGRAMS / "package-lock.json", staging)
-    subprocess.run(
-        [NPM, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
-        cwd=staging,
-        check=True,
-        timeout=300,
-    )
-    try:
-        staging.rename(folder)
-    except OSError:  # another session got there first
-        shutil.rmtree(staging)
-    return binary
+    return installed_esbuild()
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 mappings, incidents, events, audit log.
 
 Revision ID: 0001
-Revises:
+Revises: (none)
 """
 
 from collections.abc import Sequence
@@ -233,6 +233,36 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "source_maps",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("version_kind", sa.String(length=16), nullable=False),
+        sa.Column("version", sa.String(length=200), nullable=False),
+        sa.Column("bundle", sa.String(length=1024), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column(
+            "uploaded_at", stackline_infra.db.types.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.CheckConstraint(
+            "version_kind IN ('commit', 'release')", name=op.f("ck_source_maps_version_kind_known")
+        ),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            name=op.f("fk_source_maps_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_source_maps")),
+        sa.UniqueConstraint(
+            "project_id",
+            "version_kind",
+            "version",
+            "bundle",
+            name=op.f("uq_source_maps_project_id_version_kind_version_bundle"),
+        ),
+    )
+    op.create_table(
         "events",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("project_id", sa.Uuid(), nullable=False),
@@ -305,6 +335,7 @@ def downgrade() -> None:
     op.drop_table("incident_commits")
     op.drop_index("ix_events_incident_id_occurred_at", table_name="events")
     op.drop_table("events")
+    op.drop_table("source_maps")
     op.drop_table("path_mappings")
     op.drop_index(op.f("ix_ingest_keys_project_id"), table_name="ingest_keys")
     op.drop_table("ingest_keys")

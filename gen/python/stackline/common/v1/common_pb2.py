@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n stackline/common/v1/common.proto\x12\x13stackline.common.v1\"+\n\x05\x41\x63tor\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tsource_ip\x18\x02 \x01(\t\"\x89\x01\n\x05\x46rame\x12\x11\n\x04\x66ile\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04line\x18\x02 \x01(\r\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\r\x12\x10\n\x08\x66unction\x18\x04 \x01(\t\x12\x0e\n\x06in_app\x18\x05 \x01(\x08\x12\x10\n\x08\x61\x62s_path\x18\x06 \x01(\t\x12\x12\n\ngithub_url\x18\x07 \x01(\tB\x07\n\x05_fileb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n stackline/common/v1/common.proto\x12\x13stackline.common.v1\"+\n\x05\x41\x63tor\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tsource_ip\x18\x02 \x01(\t\"\xd4\x01\n\x05\x46rame\x12\x11\n\x04\x66ile\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x0c\n\x04line\x18\x02 \x01(\r\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\r\x12\x10\n\x08\x66unction\x18\x04 \x01(\t\x12\x0e\n\x06in_app\x18\x05 \x01(\x08\x12\x10\n\x08\x61\x62s_path\x18\x06 \x01(\t\x12\x12\n\ngithub_url\x18\x07 \x01(\t\x12<\n\x08minified\x18\x08 \x01(\x0b\x32%.stackline.common.v1.MinifiedLocationH\x01\x88\x01\x01\x42\x07\n\x05_fileB\x0b\n\t_minified\"T\n\x10MinifiedLocation\x12\x10\n\x08\x61\x62s_path\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\r\x12\x0e\n\x06\x63olumn\x18\x03 \x01(\r\x12\x10\n\x08\x66unction\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,5 +34,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACTOR']._serialized_start=57
   _globals['_ACTOR']._serialized_end=100
   _globals['_FRAME']._serialized_start=103
-  _globals['_FRAME']._serialized_end=240
+  _globals['_FRAME']._serialized_end=315
+  _globals['_MINIFIEDLOCATION']._serialized_start=317
+  _globals['_MINIFIEDLOCATION']._serialized_end=401
 # @@protoc_insertion_point(module_scope)

@@ -56,6 +56,7 @@ class Frame(_message.Message):
     IN_APP_FIELD_NUMBER: _builtins.int
     ABS_PATH_FIELD_NUMBER: _builtins.int
     GITHUB_URL_FIELD_NUMBER: _builtins.int
+    MINIFIED_FIELD_NUMBER: _builtins.int
     file: _builtins.str
     """Path relative to the repository root; unset for frames outside the repo
     (node_modules, site-packages, node:internal, the standard library).
@@ -71,6 +72,10 @@ class Frame(_message.Message):
     """Permalink to this line at the event's commit; empty outside the repo or
     without a commit.
     """
+    @_builtins.property
+    def minified(self) -> Global___MinifiedLocation:
+        """Where the frame was in the minified bundle, when a source map moved it."""
+
     def __init__(
         self,
         *,
@@ -81,13 +86,47 @@ class Frame(_message.Message):
         in_app: _builtins.bool = ...,
         abs_path: _builtins.str = ...,
         github_url: _builtins.str = ...,
+        minified: Global___MinifiedLocation | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_file", b"_file", "file", b"file"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_file", b"_file", "_minified", b"_minified", "file", b"file", "minified", b"minified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_file", b"_file", "abs_path", b"abs_path", "column", b"column", "file", b"file", "function", b"function", "github_url", b"github_url", "in_app", b"in_app", "line", b"line"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_file", b"_file", "_minified", b"_minified", "abs_path", b"abs_path", "column", b"column", "file", b"file", "function", b"function", "github_url", b"github_url", "in_app", b"in_app", "line", b"line", "minified", b"minified"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__file: _TypeAlias = _typing.Literal["file"]  # noqa: Y015
     _WhichOneofArgType__file: _TypeAlias = _typing.Literal["_file", b"_file"]  # noqa: Y015
+    _WhichOneofReturnType__minified: _TypeAlias = _typing.Literal["minified"]  # noqa: Y015
+    _WhichOneofArgType__minified: _TypeAlias = _typing.Literal["_minified", b"_minified"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__file) -> _WhichOneofReturnType__file | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__minified) -> _WhichOneofReturnType__minified | None: ...
 
 Global___Frame: _TypeAlias = Frame  # noqa: Y015
+
+@_typing.final
+class MinifiedLocation(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ABS_PATH_FIELD_NUMBER: _builtins.int
+    LINE_FIELD_NUMBER: _builtins.int
+    COLUMN_FIELD_NUMBER: _builtins.int
+    FUNCTION_FIELD_NUMBER: _builtins.int
+    abs_path: _builtins.str
+    line: _builtins.int
+    column: _builtins.int
+    function: _builtins.str
+    def __init__(
+        self,
+        *,
+        abs_path: _builtins.str = ...,
+        line: _builtins.int = ...,
+        column: _builtins.int = ...,
+        function: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["abs_path", b"abs_path", "column", b"column", "function", b"function", "line", b"line"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MinifiedLocation: _TypeAlias = MinifiedLocation  # noqa: Y015

@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from stackline.common.v1 import common_pb2 as stackline_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n stackline/ingest/v1/ingest.proto\x12\x13stackline.ingest.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"p\n\rExceptionInfo\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05stack\x18\x03 \x01(\t\x12\x31\n\x05\x63\x61use\x18\x04 \x01(\x0b\x32\".stackline.ingest.v1.ExceptionInfo\",\n\x0bNameVersion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"*\n\x0bRequestInfo\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\"m\n\nBreadcrumb\x12-\n\ttimestamp\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\r\n\x05level\x18\x04 \x01(\t\"\xe8\x04\n\x05\x45vent\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08platform\x18\x04 \x01(\t\x12:\n\texception\x18\x05 \x01(\x0b\x32\".stackline.ingest.v1.ExceptionInfoH\x00\x88\x01\x01\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\r\n\x05level\x18\x07 \x01(\t\x12\x12\n\ncommit_sha\x18\x08 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\t \x01(\t\x12\x13\n\x0b\x64\x65ploy_root\x18\n \x01(\t\x12\x0f\n\x07release\x18\x0b \x01(\t\x12\x31\n\x07runtime\x18\x0c \x01(\x0b\x32 .stackline.ingest.v1.NameVersion\x12-\n\x03sdk\x18\r \x01(\x0b\x32 .stackline.ingest.v1.NameVersion\x12\x31\n\x07request\x18\x0e \x01(\x0b\x32 .stackline.ingest.v1.RequestInfo\x12\x32\n\x04tags\x18\x0f \x03(\x0b\x32$.stackline.ingest.v1.Event.TagsEntry\x12\x34\n\x0b\x62readcrumbs\x18\x10 \x03(\x0b\x32\x1f.stackline.ingest.v1.Breadcrumb\x12\x13\n\x0b\x66ingerprint\x18\x11 \x01(\t\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0c\n\n_exception\"A\n\x13IngestEventsRequest\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.stackline.ingest.v1.Event\"z\n\x0b\x45ventResult\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x31\n\trejection\x18\x04 \x01(\x0b\x32\x1e.stackline.ingest.v1.Rejection\"9\n\tRejection\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"I\n\x14IngestEventsResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .stackline.ingest.v1.EventResult2t\n\rIngestService\x12\x63\n\x0cIngestEvents\x12(.stackline.ingest.v1.IngestEventsRequest\x1a).stackline.ingest.v1.IngestEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n stackline/ingest/v1/ingest.proto\x12\x13stackline.ingest.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a stackline/common/v1/common.proto\"\x95\x01\n\rSourceMapInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\ncommit_sha\x18\x02 \x01(\t\x12\x0f\n\x07release\x18\x03 \x01(\t\x12\x0e\n\x06\x62undle\x18\x04 \x01(\t\x12\x12\n\nsize_bytes\x18\x05 \x01(\x04\x12/\n\x0buploaded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9a\x01\n\x16UploadSourceMapRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x12\n\ncommit_sha\x18\x03 \x01(\t\x12\x0f\n\x07release\x18\x04 \x01(\t\x12\x0e\n\x06\x62undle\x18\x05 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x06 \x01(\x0c\"Q\n\x17UploadSourceMapResponse\x12\x36\n\nsource_map\x18\x01 \x01(\x0b\x32\".stackline.ingest.v1.SourceMapInfo\"{\n\x15ListSourceMapsRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x12\n\ncommit_sha\x18\x03 \x01(\t\x12\x0f\n\x07release\x18\x04 \x01(\t\"Q\n\x16ListSourceMapsResponse\x12\x37\n\x0bsource_maps\x18\x01 \x03(\x0b\x32\".stackline.ingest.v1.SourceMapInfo\"n\n\x16\x44\x65leteSourceMapRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x15\n\rsource_map_id\x18\x03 \x01(\t\"\x19\n\x17\x44\x65leteSourceMapResponse\"p\n\rExceptionInfo\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05stack\x18\x03 \x01(\t\x12\x31\n\x05\x63\x61use\x18\x04 \x01(\x0b\x32\".stackline.ingest.v1.ExceptionInfo\",\n\x0bNameVersion\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"*\n\x0bRequestInfo\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\"m\n\nBreadcrumb\x12-\n\ttimestamp\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\r\n\x05level\x18\x04 \x01(\t\"\xe8\x04\n\x05\x45vent\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08platform\x18\x04 \x01(\t\x12:\n\texception\x18\x05 \x01(\x0b\x32\".stackline.ingest.v1.ExceptionInfoH\x00\x88\x01\x01\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\r\n\x05level\x18\x07 \x01(\t\x12\x12\n\ncommit_sha\x18\x08 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\t \x01(\t\x12\x13\n\x0b\x64\x65ploy_root\x18\n \x01(\t\x12\x0f\n\x07release\x18\x0b \x01(\t\x12\x31\n\x07runtime\x18\x0c \x01(\x0b\x32 .stackline.ingest.v1.NameVersion\x12-\n\x03sdk\x18\r \x01(\x0b\x32 .stackline.ingest.v1.NameVersion\x12\x31\n\x07request\x18\x0e \x01(\x0b\x32 .stackline.ingest.v1.RequestInfo\x12\x32\n\x04tags\x18\x0f \x03(\x0b\x32$.stackline.ingest.v1.Event.TagsEntry\x12\x34\n\x0b\x62readcrumbs\x18\x10 \x03(\x0b\x32\x1f.stackline.ingest.v1.Breadcrumb\x12\x13\n\x0b\x66ingerprint\x18\x11 \x01(\t\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0c\n\n_exception\"A\n\x13IngestEventsRequest\x12*\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1a.stackline.ingest.v1.Event\"z\n\x0b\x45ventResult\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\x31\n\trejection\x18\x04 \x01(\x0b\x32\x1e.stackline.ingest.v1.Rejection\"9\n\tRejection\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\t\"I\n\x14IngestEventsResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .stackline.ingest.v1.EventResult2\xbd\x03\n\rIngestService\x12\x63\n\x0cIngestEvents\x12(.stackline.ingest.v1.IngestEventsRequest\x1a).stackline.ingest.v1.IngestEventsResponse\x12n\n\x0fUploadSourceMap\x12+.stackline.ingest.v1.UploadSourceMapRequest\x1a,.stackline.ingest.v1.UploadSourceMapResponse(\x01\x12i\n\x0eListSourceMaps\x12*.stackline.ingest.v1.ListSourceMapsRequest\x1a+.stackline.ingest.v1.ListSourceMapsResponse\x12l\n\x0f\x44\x65leteSourceMap\x12+.stackline.ingest.v1.DeleteSourceMapRequest\x1a,.stackline.ingest.v1.DeleteSourceMapResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,26 +35,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENT_TAGSENTRY']._loaded_options = None
   _globals['_EVENT_TAGSENTRY']._serialized_options = b'8\001'
-  _globals['_EXCEPTIONINFO']._serialized_start=90
-  _globals['_EXCEPTIONINFO']._serialized_end=202
-  _globals['_NAMEVERSION']._serialized_start=204
-  _globals['_NAMEVERSION']._serialized_end=248
-  _globals['_REQUESTINFO']._serialized_start=250
-  _globals['_REQUESTINFO']._serialized_end=292
-  _globals['_BREADCRUMB']._serialized_start=294
-  _globals['_BREADCRUMB']._serialized_end=403
-  _globals['_EVENT']._serialized_start=406
-  _globals['_EVENT']._serialized_end=1022
-  _globals['_EVENT_TAGSENTRY']._serialized_start=965
-  _globals['_EVENT_TAGSENTRY']._serialized_end=1008
-  _globals['_INGESTEVENTSREQUEST']._serialized_start=1024
-  _globals['_INGESTEVENTSREQUEST']._serialized_end=1089
-  _globals['_EVENTRESULT']._serialized_start=1091
-  _globals['_EVENTRESULT']._serialized_end=1213
-  _globals['_REJECTION']._serialized_start=1215
-  _globals['_REJECTION']._serialized_end=1272
-  _globals['_INGESTEVENTSRESPONSE']._serialized_start=1274
-  _globals['_INGESTEVENTSRESPONSE']._serialized_end=1347
-  _globals['_INGESTSERVICE']._serialized_start=1349
-  _globals['_INGESTSERVICE']._serialized_end=1465
+  _globals['_SOURCEMAPINFO']._serialized_start=125
+  _globals['_SOURCEMAPINFO']._serialized_end=274
+  _globals['_UPLOADSOURCEMAPREQUEST']._serialized_start=277
+  _globals['_UPLOADSOURCEMAPREQUEST']._serialized_end=431
+  _globals['_UPLOADSOURCEMAPRESPONSE']._serialized_start=433
+  _globals['_UPLOADSOURCEMAPRESPONSE']._serialized_end=514
+  _globals['_LISTSOURCEMAPSREQUEST']._serialized_start=516
+  _globals['_LISTSOURCEMAPSREQUEST']._serialized_end=639
+  _globals['_LISTSOURCEMAPSRESPONSE']._serialized_start=641
+  _globals['_LISTSOURCEMAPSRESPONSE']._serialized_end=722
+  _globals['_DELETESOURCEMAPREQUEST']._serialized_start=724
+  _globals['_DELETESOURCEMAPREQUEST']._serialized_end=834
+  _globals['_DELETESOURCEMAPRESPONSE']._serialized_start=836
+  _globals['_DELETESOURCEMAPRESPONSE']._serialized_end=861
+  _globals['_EXCEPTIONINFO']._serialized_start=863
+  _globals['_EXCEPTIONINFO']._serialized_end=975
+  _globals['_NAMEVERSION']._serialized_start=977
+  _globals['_NAMEVERSION']._serialized_end=1021
+  _globals['_REQUESTINFO']._serialized_start=1023
+  _globals['_REQUESTINFO']._serialized_end=1065
+  _globals['_BREADCRUMB']._serialized_start=1067
+  _globals['_BREADCRUMB']._serialized_end=1176
+  _globals['_EVENT']._serialized_start=1179
+  _globals['_EVENT']._serialized_end=1795
+  _globals['_EVENT_TAGSENTRY']._serialized_start=1738
+  _globals['_EVENT_TAGSENTRY']._serialized_end=1781
+  _globals['_INGESTEVENTSREQUEST']._serialized_start=1797
+  _globals['_INGESTEVENTSREQUEST']._serialized_end=1862
+  _globals['_EVENTRESULT']._serialized_start=1864
+  _globals['_EVENTRESULT']._serialized_end=1986
+  _globals['_REJECTION']._serialized_start=1988
+  _globals['_REJECTION']._serialized_end=2045
+  _globals['_INGESTEVENTSRESPONSE']._serialized_start=2047
+  _globals['_INGESTEVENTSRESPONSE']._serialized_end=2120
+  _globals['_INGESTSERVICE']._serialized_start=2123
+  _globals['_INGESTSERVICE']._serialized_end=2568
 # @@protoc_insertion_point(module_scope)

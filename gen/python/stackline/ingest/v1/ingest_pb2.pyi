@@ -10,6 +10,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from stackline.common.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -20,6 +21,191 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class SourceMapInfo(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    COMMIT_SHA_FIELD_NUMBER: _builtins.int
+    RELEASE_FIELD_NUMBER: _builtins.int
+    BUNDLE_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    UPLOADED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    commit_sha: _builtins.str
+    """Exactly one of the two."""
+    release: _builtins.str
+    bundle: _builtins.str
+    size_bytes: _builtins.int
+    @_builtins.property
+    def uploaded_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        commit_sha: _builtins.str = ...,
+        release: _builtins.str = ...,
+        bundle: _builtins.str = ...,
+        size_bytes: _builtins.int = ...,
+        uploaded_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["uploaded_at", b"uploaded_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle", b"bundle", "commit_sha", b"commit_sha", "id", b"id", "release", b"release", "size_bytes", b"size_bytes", "uploaded_at", b"uploaded_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SourceMapInfo: _TypeAlias = SourceMapInfo  # noqa: Y015
+
+@_typing.final
+class UploadSourceMapRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTOR_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    COMMIT_SHA_FIELD_NUMBER: _builtins.int
+    RELEASE_FIELD_NUMBER: _builtins.int
+    BUNDLE_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    commit_sha: _builtins.str
+    release: _builtins.str
+    bundle: _builtins.str
+    data: _builtins.bytes
+    """Every chunk."""
+    @_builtins.property
+    def actor(self) -> _common_pb2.Actor:
+        """First chunk only."""
+
+    def __init__(
+        self,
+        *,
+        actor: _common_pb2.Actor | None = ...,
+        project_id: _builtins.str = ...,
+        commit_sha: _builtins.str = ...,
+        release: _builtins.str = ...,
+        bundle: _builtins.str = ...,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "bundle", b"bundle", "commit_sha", b"commit_sha", "data", b"data", "project_id", b"project_id", "release", b"release"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadSourceMapRequest: _TypeAlias = UploadSourceMapRequest  # noqa: Y015
+
+@_typing.final
+class UploadSourceMapResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_MAP_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def source_map(self) -> Global___SourceMapInfo: ...
+    def __init__(
+        self,
+        *,
+        source_map: Global___SourceMapInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source_map", b"source_map"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["source_map", b"source_map"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadSourceMapResponse: _TypeAlias = UploadSourceMapResponse  # noqa: Y015
+
+@_typing.final
+class ListSourceMapsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTOR_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    COMMIT_SHA_FIELD_NUMBER: _builtins.int
+    RELEASE_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    commit_sha: _builtins.str
+    """Optional filters."""
+    release: _builtins.str
+    @_builtins.property
+    def actor(self) -> _common_pb2.Actor: ...
+    def __init__(
+        self,
+        *,
+        actor: _common_pb2.Actor | None = ...,
+        project_id: _builtins.str = ...,
+        commit_sha: _builtins.str = ...,
+        release: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "commit_sha", b"commit_sha", "project_id", b"project_id", "release", b"release"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSourceMapsRequest: _TypeAlias = ListSourceMapsRequest  # noqa: Y015
+
+@_typing.final
+class ListSourceMapsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_MAPS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def source_maps(self) -> _containers.RepeatedCompositeFieldContainer[Global___SourceMapInfo]: ...
+    def __init__(
+        self,
+        *,
+        source_maps: _abc.Iterable[Global___SourceMapInfo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["source_maps", b"source_maps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSourceMapsResponse: _TypeAlias = ListSourceMapsResponse  # noqa: Y015
+
+@_typing.final
+class DeleteSourceMapRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTOR_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_MAP_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    source_map_id: _builtins.str
+    @_builtins.property
+    def actor(self) -> _common_pb2.Actor: ...
+    def __init__(
+        self,
+        *,
+        actor: _common_pb2.Actor | None = ...,
+        project_id: _builtins.str = ...,
+        source_map_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "project_id", b"project_id", "source_map_id", b"source_map_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteSourceMapRequest: _TypeAlias = DeleteSourceMapRequest  # noqa: Y015
+
+@_typing.final
+class DeleteSourceMapResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteSourceMapResponse: _TypeAlias = DeleteSourceMapResponse  # noqa: Y015
 
 @_typing.final
 class ExceptionInfo(_message.Message):

@@ -39,6 +39,21 @@ class IngestServiceStub:
                 request_serializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.IngestEventsRequest.SerializeToString,
                 response_deserializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.IngestEventsResponse.FromString,
                 _registered_method=True)
+        self.UploadSourceMap = channel.stream_unary(
+                '/stackline.ingest.v1.IngestService/UploadSourceMap',
+                request_serializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.UploadSourceMapRequest.SerializeToString,
+                response_deserializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.UploadSourceMapResponse.FromString,
+                _registered_method=True)
+        self.ListSourceMaps = channel.unary_unary(
+                '/stackline.ingest.v1.IngestService/ListSourceMaps',
+                request_serializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.ListSourceMapsRequest.SerializeToString,
+                response_deserializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.ListSourceMapsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSourceMap = channel.unary_unary(
+                '/stackline.ingest.v1.IngestService/DeleteSourceMap',
+                request_serializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.DeleteSourceMapRequest.SerializeToString,
+                response_deserializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.DeleteSourceMapResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -54,6 +69,27 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadSourceMap(self, request_iterator, context):
+        """A source map for one bundle of one build, in chunks: the first carries the
+        metadata, every one some bytes. Replaces a map uploaded for the same
+        bundle and build. INVALID_ARGUMENT names what is wrong with the map.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSourceMaps(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSourceMap(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -61,6 +97,21 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.IngestEvents,
                     request_deserializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.IngestEventsRequest.FromString,
                     response_serializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.IngestEventsResponse.SerializeToString,
+            ),
+            'UploadSourceMap': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadSourceMap,
+                    request_deserializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.UploadSourceMapRequest.FromString,
+                    response_serializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.UploadSourceMapResponse.SerializeToString,
+            ),
+            'ListSourceMaps': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSourceMaps,
+                    request_deserializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.ListSourceMapsRequest.FromString,
+                    response_serializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.ListSourceMapsResponse.SerializeToString,
+            ),
+            'DeleteSourceMap': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSourceMap,
+                    request_deserializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.DeleteSourceMapRequest.FromString,
+                    response_serializer=stackline_dot_ingest_dot_v1_dot_ingest__pb2.DeleteSourceMapResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +141,87 @@ class IngestService:
             '/stackline.ingest.v1.IngestService/IngestEvents',
             stackline_dot_ingest_dot_v1_dot_ingest__pb2.IngestEventsRequest.SerializeToString,
             stackline_dot_ingest_dot_v1_dot_ingest__pb2.IngestEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadSourceMap(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/stackline.ingest.v1.IngestService/UploadSourceMap',
+            stackline_dot_ingest_dot_v1_dot_ingest__pb2.UploadSourceMapRequest.SerializeToString,
+            stackline_dot_ingest_dot_v1_dot_ingest__pb2.UploadSourceMapResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSourceMaps(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.ingest.v1.IngestService/ListSourceMaps',
+            stackline_dot_ingest_dot_v1_dot_ingest__pb2.ListSourceMapsRequest.SerializeToString,
+            stackline_dot_ingest_dot_v1_dot_ingest__pb2.ListSourceMapsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSourceMap(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.ingest.v1.IngestService/DeleteSourceMap',
+            stackline_dot_ingest_dot_v1_dot_ingest__pb2.DeleteSourceMapRequest.SerializeToString,
+            stackline_dot_ingest_dot_v1_dot_ingest__pb2.DeleteSourceMapResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,6 +39,13 @@ class IngestServiceStub:
     again. An invalid event is refused in its own result, not by failing the
     call, because one call carries events from many clients.
     """
+    UploadSourceMap: _grpc.StreamUnaryMultiCallable[_ingest_pb2.UploadSourceMapRequest, _ingest_pb2.UploadSourceMapResponse]
+    """A source map for one bundle of one build, in chunks: the first carries the
+    metadata, every one some bytes. Replaces a map uploaded for the same
+    bundle and build. INVALID_ARGUMENT names what is wrong with the map.
+    """
+    ListSourceMaps: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.ListSourceMapsRequest, _ingest_pb2.ListSourceMapsResponse]
+    DeleteSourceMap: _grpc.UnaryUnaryMultiCallable[_ingest_pb2.DeleteSourceMapRequest, _ingest_pb2.DeleteSourceMapResponse]
 
 @_typing.type_check_only
 class IngestServiceAsyncStub(IngestServiceStub):
@@ -49,6 +56,13 @@ class IngestServiceAsyncStub(IngestServiceStub):
     again. An invalid event is refused in its own result, not by failing the
     call, because one call carries events from many clients.
     """
+    UploadSourceMap: _aio.StreamUnaryMultiCallable[_ingest_pb2.UploadSourceMapRequest, _ingest_pb2.UploadSourceMapResponse]  # type: ignore[assignment]
+    """A source map for one bundle of one build, in chunks: the first carries the
+    metadata, every one some bytes. Replaces a map uploaded for the same
+    bundle and build. INVALID_ARGUMENT names what is wrong with the map.
+    """
+    ListSourceMaps: _aio.UnaryUnaryMultiCallable[_ingest_pb2.ListSourceMapsRequest, _ingest_pb2.ListSourceMapsResponse]  # type: ignore[assignment]
+    DeleteSourceMap: _aio.UnaryUnaryMultiCallable[_ingest_pb2.DeleteSourceMapRequest, _ingest_pb2.DeleteSourceMapResponse]  # type: ignore[assignment]
 
 class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -62,5 +76,30 @@ class IngestServiceServicer(metaclass=_abc_1.ABCMeta):
         again. An invalid event is refused in its own result, not by failing the
         call, because one call carries events from many clients.
         """
+
+    @_abc_1.abstractmethod
+    def UploadSourceMap(
+        self,
+        request_iterator: _MaybeAsyncIterator[_ingest_pb2.UploadSourceMapRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.UploadSourceMapResponse, _abc.Awaitable[_ingest_pb2.UploadSourceMapResponse]]:
+        """A source map for one bundle of one build, in chunks: the first carries the
+        metadata, every one some bytes. Replaces a map uploaded for the same
+        bundle and build. INVALID_ARGUMENT names what is wrong with the map.
+        """
+
+    @_abc_1.abstractmethod
+    def ListSourceMaps(
+        self,
+        request: _ingest_pb2.ListSourceMapsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.ListSourceMapsResponse, _abc.Awaitable[_ingest_pb2.ListSourceMapsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteSourceMap(
+        self,
+        request: _ingest_pb2.DeleteSourceMapRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ingest_pb2.DeleteSourceMapResponse, _abc.Awaitable[_ingest_pb2.DeleteSourceMapResponse]]: ...
 
 def add_IngestServiceServicer_to_server(servicer: IngestServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
