@@ -80,7 +80,9 @@ class _ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler.stream_unary is not None:
             gathering = handler.stream_unary
 
-            async def upload(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+            async def upload(
+                requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
+            ) -> Any:
                 async with answering.call(context):
                     return await gathering(requests, context)
 
@@ -228,7 +230,11 @@ async def serve(
     settings: DatabaseSettings, build_host: Callable[[AsyncEngine], ServiceHost]
 ) -> None:
     """Run one database-backed service until SIGTERM: engine, server, metrics, shutdown."""
-    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pre_ping=settings.database_pre_ping,
+    )
     try:
         host = build_host(engine)
         port = host.bind(f"{settings.grpc_host}:{settings.grpc_port}")

@@ -42,6 +42,9 @@ class DatabaseSettings(ServiceSettings):
         validation_alias=AliasChoices("DATABASE_URL", "STACKLINE_DATABASE_URL")
     )
     database_pool_size: int = Field(default=10, ge=1)
+    # Test each pooled connection with a round trip before use, so one that a
+    # restarted database broke is replaced instead of failing a call.
+    database_pre_ping: bool = True
     # How often the health status is brought in line with the database's reachability.
     database_probe_seconds: float = 2.0
 

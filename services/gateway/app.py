@@ -51,6 +51,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await backends.close()
 
     app = FastAPI(
+        # Prometheus at /metrics is how Stackline is watched; FastAPI's own
+        # OpenTelemetry hooks would cost every request and report nowhere.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
         title="Stackline API",
         version="1.0.0",
         description=DESCRIPTION,

@@ -29,11 +29,13 @@ class GatewayState:
     limits: RateLimits
 
 
-def gateway_state(request: Request) -> GatewayState:
+async def gateway_state(request: Request) -> GatewayState:
     state: GatewayState = request.app.state.gateway
     return state
 
 
+# Every dependency is async: FastAPI runs a plain `def` one in a thread pool,
+# which on the ingest path cost more than the work it does.
 State = Annotated[GatewayState, Depends(gateway_state)]
 
 # Declared for OpenAPI; the checks themselves are below, so that every
@@ -92,7 +94,7 @@ async def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def actor(request: Request, state: State, user: CurrentUser) -> common_pb2.Actor:
+async def actor(request: Request, state: State, user: CurrentUser) -> common_pb2.Actor:
     """The proto Actor for calls made on behalf of the signed-in user."""
     return common_pb2.Actor(
         user_id=str(user.id), source_ip=client_ip(request, state.settings.trusted_proxy_hops)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Iterable
@@ -85,6 +86,9 @@ def _is_vendored(path: str) -> bool:
     )
 
 
+# A pure function of few distinct inputs (an app has only so many files), on the hot path once
+# per frame of every event.
+@functools.lru_cache(maxsize=16384)
 def to_repo_path(
     abs_path: str, deploy_root: str, mappings: PathMappings = ()
 ) -> tuple[str | None, bool]:

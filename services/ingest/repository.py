@@ -115,8 +115,48 @@ async def existing_projects(
     """
     query = select(Project.id).where(Project.id.in_(project_ids))
     if _is_postgres(session):
-        query = query.with_for_update(key_share=True)
+        query = query.with_for_update(read=True, key_share=True)
     return set(await session.scalars(query))
+
+
+async def look_up(
+    session: AsyncSession,
+    event_keys: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    incident_keys: Sequence[tuple[uuid.UUID, str]],
+) -> tuple[dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID], dict[tuple[uuid.UUID, str], uuid.UUID]]:
+    """In one round trip: which (project, event id) pairs are stored, with their incident,
+    and which (project, fingerprint) incidents exist. No lock is taken."""
+    if not _is_postgres(session):
+        return await stored_event_ids(session, event_keys), await incident_ids(
+            session, incident_keys
+        )
+    rows = await session.execute(
+        text(
+            "SELECT 'event', e.project_id, e.event_id::text, e.incident_id FROM unnest("
+            "CAST(:event_projects AS uuid[]), CAST(:event_ids AS uuid[]))"
+            " AS k(project_id, event_id) JOIN events e"
+            " ON e.project_id = k.project_id AND e.event_id = k.event_id"
+            " UNION ALL"
+            " SELECT 'incident', i.project_id, i.fingerprint, i.id FROM unnest("
+            "CAST(:incident_projects AS uuid[]), CAST(:fingerprints AS text[]))"
+            " AS k(project_id, fingerprint) JOIN incidents i"
+            " ON i.project_id = k.project_id AND i.fingerprint = k.fingerprint"
+        ),
+        {
+            "event_projects": [p for p, _ in event_keys],
+            "event_ids": [e for _, e in event_keys],
+            "incident_projects": [p for p, _ in incident_keys],
+            "fingerprints": [f for _, f in incident_keys],
+        },
+    )
+    stored: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID] = {}
+    incidents: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+    for kind, project_id, key, row_id in rows:
+        if kind == "event":
+            stored[(project_id, uuid.UUID(key))] = row_id
+        else:
+            incidents[(project_id, key)] = row_id
+    return stored, incidents
 
 
 async def stored_event_ids(
@@ -141,40 +181,80 @@ async def stored_event_ids(
     return {(p, e): i for p, e, i in rows}
 
 
-def _upsert_incident(stmt: Insert) -> Insert:
-    old = _incidents.c
-    new = stmt.excluded  # type: ignore[attr-defined]
-    newer = new.last_seen >= old.last_seen
-    return stmt.on_conflict_do_update(  # type: ignore[attr-defined,no-any-return]
-        index_elements=[old.project_id, old.fingerprint],
-        set_={
-            "count": old.count + new.count,
-            "first_seen": _least(old.first_seen, new.first_seen),
-            "last_seen": _greatest(old.last_seen, new.last_seen),
-            "last_commit_sha": case((newer, new.last_commit_sha), else_=old.last_commit_sha),
-            "last_environment": case((newer, new.last_environment), else_=old.last_environment),
-            "status": case((old.status == "resolved", "open"), else_=old.status),
-            "resolved_at": case((old.status == "resolved", None), else_=old.resolved_at),
-            # A resolved incident that happens again is a regression: note when and where.
-            "regressed_at": case((old.status == "resolved", new.last_seen), else_=old.regressed_at),
-            "regression_commit_sha": case(
-                (old.status == "resolved", new.last_commit_sha), else_=old.regression_commit_sha
+async def incident_ids(
+    session: AsyncSession, keys: Sequence[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
+    """The incidents that exist for these (project id, fingerprint) pairs; no lock taken."""
+    if _is_postgres(session):
+        rows = await session.execute(
+            text(
+                "SELECT i.project_id, i.fingerprint, i.id FROM unnest(CAST(:projects AS uuid[]),"
+                " CAST(:fingerprints AS text[])) AS k(project_id, fingerprint) JOIN incidents i"
+                " ON i.project_id = k.project_id AND i.fingerprint = k.fingerprint"
             ),
-        },
-    ).returning(old.project_id, old.fingerprint, old.id)
+            {"projects": [p for p, _ in keys], "fingerprints": [f for _, f in keys]},
+        )
+    else:
+        c = _incidents.c
+        rows = await session.execute(
+            select(c.project_id, c.fingerprint, c.id).where(
+                tuple_(c.project_id, c.fingerprint).in_(keys)
+            )
+        )
+    return {(p, f): i for p, f, i in rows}
 
 
-async def upsert_incidents(
+def _create_incident(stmt: Insert) -> Insert:
+    c = _incidents.c
+    return stmt.on_conflict_do_nothing(  # type: ignore[attr-defined,no-any-return]
+        index_elements=[c.project_id, c.fingerprint]
+    ).returning(c.project_id, c.fingerprint, c.id)
+
+
+async def create_incidents(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
-    """Create or bump one incident per (project, fingerprint); returns their ids.
-
-    Rows must come sorted by (project_id, fingerprint): concurrent batches then
-    lock incidents in the same order and cannot deadlock. A resolved incident
-    that happens again is open again; an ignored one stays ignored.
-    """
-    result = await _insert_rows(session, _incidents, rows, _upsert_incident)
+    """Create these incidents; one a concurrent batch created first is left out of the answer."""
+    result = await _insert_rows(session, _incidents, rows, _create_incident)
     return {(p, f): i for p, f, i in result}
+
+
+async def bump_incidents(session: AsyncSession, bumps: Sequence[dict[str, Any]]) -> None:
+    """Add a batch's events to their incidents: counts, seen times, latest commit.
+
+    One UPDATE per incident, sent together (psycopg pipelines an executemany) in
+    the order given, which must be by incident id: concurrent batches then lock
+    incidents in the same order and cannot deadlock. A resolved incident that
+    happens again is open again and notes the regression; an ignored one stays
+    ignored.
+    """
+    old = _incidents.c
+    # Typed, so that SQLite gets times in the form it stores them in.
+    first_seen = bindparam("first_seen", type_=old.first_seen.type)
+    last_seen = bindparam("last_seen", type_=old.last_seen.type)
+    last_commit_sha = bindparam("last_commit_sha", type_=old.last_commit_sha.type)
+    newer = last_seen >= old.last_seen
+    came_back = old.status == "resolved"
+    await session.execute(
+        update(_incidents)
+        .where(old.id == bindparam("incident_id"))
+        .values(
+            count=old.count + bindparam("n"),
+            first_seen=_least(old.first_seen, first_seen),
+            last_seen=_greatest(old.last_seen, last_seen),
+            last_commit_sha=case((newer, last_commit_sha), else_=old.last_commit_sha),
+            last_environment=case(
+                (newer, bindparam("last_environment")), else_=old.last_environment
+            ),
+            status=case((came_back, "open"), else_=old.status),
+            resolved_at=case((came_back, None), else_=old.resolved_at),
+            regressed_at=case((came_back, last_seen), else_=old.regressed_at),
+            regression_commit_sha=case(
+                (came_back, last_commit_sha), else_=old.regression_commit_sha
+            ),
+        ),
+        list(bumps),
+    )
 
 
 def _insert_event(stmt: Insert) -> Insert:
@@ -210,16 +290,6 @@ async def count_commits(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
     Rows must come sorted by their key, for the same reason as upsert_incidents.
     """
     await _insert_rows(session, _incident_commits, rows, _upsert_incident_commit)
-
-
-async def uncount(session: AsyncSession, corrections: dict[uuid.UUID, int]) -> None:
-    """Take back counts for events a concurrent batch stored first."""
-    await session.execute(
-        update(_incidents)
-        .where(_incidents.c.id == bindparam("incident_id"))
-        .values(count=_incidents.c.count - bindparam("n")),
-        [{"incident_id": i, "n": n} for i, n in sorted(corrections.items())],
-    )
 
 
 async def path_mappings(

@@ -1,19 +1,21 @@
 """IngestService rules: store a batch of prepared events and upsert their incidents.
 
-Takes a session; never commits. Four statements per batch whatever its size:
-find the event ids already stored, upsert the incidents with the new events'
-counts, insert the events, count them per commit and environment.
+Takes a session; never commits. A handful of statements per batch whatever its
+size: check the projects and the event ids already stored, find or create the
+incidents, insert the events, then count them per commit and environment and
+bump the incidents. The counts go last because they lock the hottest rows.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import repository
@@ -33,10 +35,8 @@ class Stored:
 PROJECT_GONE = None
 
 
-def _incident_row(
-    first: PreparedEvent, events: Sequence[PreparedEvent], now: datetime
-) -> dict[str, Any]:
-    latest = max(events, key=lambda e: e.occurred_at)
+def _incident_row(first: PreparedEvent, now: datetime) -> dict[str, Any]:
+    """A new incident as its first event describes it; its count comes with the bump."""
     culprit = first.culprit or {}
     return {
         "id": new_id(),
@@ -51,11 +51,11 @@ def _incident_row(
         "culprit_line": culprit.get("line"),
         "culprit_column": culprit.get("column"),
         "culprit_function": culprit.get("function"),
-        "first_seen": min(e.occurred_at for e in events),
-        "last_seen": latest.occurred_at,
-        "count": len(events),
-        "last_commit_sha": latest.commit_sha,
-        "last_environment": latest.environment,
+        "first_seen": first.occurred_at,
+        "last_seen": first.occurred_at,
+        "count": 0,
+        "last_commit_sha": first.commit_sha,
+        "last_environment": first.environment,
         "resolved_at": None,
         "regressed_at": None,
         "regression_commit_sha": None,
@@ -106,12 +106,21 @@ def _commit_rows(
 
 
 async def store(
-    session: AsyncSession, events: Sequence[PreparedEvent], now: datetime
+    session: AsyncSession,
+    events: Sequence[PreparedEvent],
+    now: datetime,
+    *,
+    check_projects: bool = False,
 ) -> list[Stored | None]:
     """Store each event once; one result per input event, in order.
 
-    None for an event whose project no longer exists.
+    Events of a project deleted while the gateway still trusted its key fail
+    the batch on a foreign key. That is rare, so the common path pays nothing
+    for it: the caller runs the batch again with check_projects, which leaves
+    those events out (None in their place).
     """
+    if not check_projects:
+        return list(await _store_live(session, events, now))
     live_projects = await repository.existing_projects(
         session, list({e.project_id for e in events})
     )
@@ -120,11 +129,65 @@ async def store(
     return [next(stored) if e.project_id in live_projects else PROJECT_GONE for e in events]
 
 
+def is_project_gone(exc: IntegrityError) -> bool:
+    """Whether a batch failed because one of its projects no longer exists."""
+    text = str(exc.orig)
+    return "_project_id_projects" in text or "FOREIGN KEY constraint failed" in text
+
+
+async def _incident_ids(
+    session: AsyncSession,
+    by_incident: dict[tuple[uuid.UUID, str], list[PreparedEvent]],
+    known: dict[tuple[uuid.UUID, str], uuid.UUID],
+    now: datetime,
+) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
+    """The incident of each (project, fingerprint), created (with no count yet) where new."""
+    wanted = sorted(by_incident)
+    ids = {key: known[key] for key in wanted if key in known}
+    missing = [key for key in wanted if key not in ids]
+    if missing:
+        ids.update(
+            await repository.create_incidents(
+                session, [_incident_row(by_incident[key][0], now) for key in missing]
+            )
+        )
+        # Created by a concurrent batch between our look and our insert.
+        raced = [key for key in missing if key not in ids]
+        if raced:
+            ids.update(await repository.incident_ids(session, raced))
+    return ids
+
+
+def _bumps(
+    stored: Sequence[tuple[uuid.UUID, PreparedEvent]],
+) -> list[dict[str, Any]]:
+    """Per incident, what the batch's stored events add: count, seen times, last commit."""
+    by_incident: dict[uuid.UUID, list[PreparedEvent]] = defaultdict(list)
+    for incident_id, event in stored:
+        by_incident[incident_id].append(event)
+    bumps = []
+    for incident_id, events in sorted(by_incident.items()):
+        latest = max(events, key=lambda e: e.occurred_at)
+        bumps.append(
+            {
+                "incident_id": incident_id,
+                "n": len(events),
+                "first_seen": min(e.occurred_at for e in events),
+                "last_seen": latest.occurred_at,
+                "last_commit_sha": latest.commit_sha,
+                "last_environment": latest.environment,
+            }
+        )
+    return bumps
+
+
 async def _store_live(
     session: AsyncSession, events: Sequence[PreparedEvent], now: datetime
 ) -> list[Stored]:
     keys = [(e.project_id, e.event_id) for e in events]
-    already = await repository.stored_event_ids(session, list(set(keys)))
+    fingerprints = sorted({(e.project_id, e.fingerprint) for e in events})
+    # One round trip for both: which event ids are stored, which incidents exist.
+    already, known_incidents = await repository.look_up(session, list(set(keys)), fingerprints)
 
     # The first occurrence of each new event id is stored; repeats inside the
     # batch and ids stored before are duplicates.
@@ -136,30 +199,30 @@ async def _store_live(
     by_incident: dict[tuple[uuid.UUID, str], list[PreparedEvent]] = defaultdict(list)
     for event in fresh.values():
         by_incident[(event.project_id, event.fingerprint)].append(event)
-    incident_ids: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+    event_incident: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID] = {}
     if by_incident:
-        incident_ids = await repository.upsert_incidents(
-            session,
-            [_incident_row(group[0], group, now) for _, group in sorted(by_incident.items())],
-        )
+        incident_ids = await _incident_ids(session, by_incident, known_incidents, now)
         event_incident = {
             key: incident_ids[(e.project_id, e.fingerprint)] for key, e in fresh.items()
         }
         inserted = await repository.insert_events(
             session, [_event_row(e, event_incident[key], now) for key, e in fresh.items()]
         )
+        # Ids a concurrent batch stored between our check and our insert are
+        # that batch's: here they are duplicates, and count nothing.
         lost = [key for key in fresh if key not in inserted]
         if lost:
-            # A concurrent batch stored these ids between our check and our
-            # insert: they are duplicates, and the counts we added for them go.
-            await repository.uncount(session, Counter(event_incident[key] for key in lost))
             already.update(await repository.stored_event_ids(session, lost))
             for key in lost:
                 del fresh[key]
+        # The hot rows last: every event of a bug bumps the same incident, so
+        # its lock is taken just before the commit that releases it, and
+        # concurrent batches overlap everything before.
         if fresh:
             await repository.count_commits(session, _commit_rows(fresh, event_incident))
-    else:
-        event_incident = {}
+            await repository.bump_incidents(
+                session, _bumps([(event_incident[key], e) for key, e in fresh.items()])
+            )
 
     results = []
     seen: set[tuple[uuid.UUID, uuid.UUID]] = set()

@@ -10,7 +10,7 @@ from typing import Any
 
 import grpc
 from prometheus_client import Counter, Histogram
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
@@ -95,10 +95,15 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def _store(
         self, events: list[PreparedEvent], now: datetime
     ) -> list[service.Stored | None]:
+        check_projects = False
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 async with self._sessions.begin() as session:
-                    return await service.store(session, events, now)
+                    return await service.store(session, events, now, check_projects=check_projects)
+            except IntegrityError as exc:
+                if check_projects or not service.is_project_gone(exc):
+                    raise
+                check_projects = True
             except DBAPIError as exc:
                 if attempt == _ATTEMPTS or not _is_retryable(exc):
                     raise

@@ -7,3 +7,7 @@ from stackline_infra.settings import DatabaseSettings
 
 class IngestSettings(DatabaseSettings):
     grpc_port: int = 50053
+    # Ingest makes few round trips per batch and this would be one more. After
+    # a database restart, a dead pooled connection fails one batch (503, and
+    # SDKs retry) and the pool is renewed.
+    database_pre_ping: bool = False

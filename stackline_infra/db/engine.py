@@ -22,7 +22,7 @@ from stackline_infra.db.types import json_dumps
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
     if url.startswith("sqlite"):
         return _create_sqlite_engine(url)
     return create_async_engine(
@@ -32,7 +32,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         # A connection that died with a restarted database is replaced, not handed out.
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_timeout=5,
         connect_args={"connect_timeout": 5, "application_name": "stackline"},
     )

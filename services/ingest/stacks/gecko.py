@@ -7,6 +7,7 @@ which engine printed it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 from services.ingest.stacks.model import StackFrame, last_run, number, split_position
@@ -27,6 +28,9 @@ def _frame_texts(text: str) -> Iterator[str | None]:
         yield body if "@" in body else None
 
 
+# The same files and functions fail again and again: a line parsed once is not parsed again.
+# Frames are immutable, so sharing them is safe; hostile input only churns the cache.
+@functools.lru_cache(maxsize=8192)
 def _frame(text: str) -> StackFrame | None:
     at = text.find("@")
     # Firefox names a function assigned to a computed key after that key (`o["a@b"]`), so an @

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from services.ingest.stacks.model import MAX_FRAMES, StackFrame, number
 
 _HEADER = "Traceback (most recent call last):"
@@ -80,6 +82,9 @@ def _header(lines: list[str], start: int, stop: int) -> tuple[int, str]:
     return stop, ""
 
 
+# The same files and functions fail again and again: a line parsed once is not parsed again.
+# Frames are immutable, so sharing them is safe; hostile input only churns the cache.
+@functools.lru_cache(maxsize=8192)
 def _frame(line: str) -> StackFrame | None:
     """`  File "/app/x.py", line 3, in handler`; SyntaxError prints no `, in` part."""
     path, separator, tail = line[len(_FILE) :].rstrip().rpartition('", line ')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 from services.ingest.stacks.model import StackFrame, last_run, split_position
@@ -24,6 +25,9 @@ def _frame_texts(text: str) -> Iterator[str | None]:
         yield body[3:] if body.startswith("at ") else None
 
 
+# The same files and functions fail again and again: a line parsed once is not parsed again.
+# Frames are immutable, so sharing them is safe; hostile input only churns the cache.
+@functools.lru_cache(maxsize=8192)
 def _frame(text: str) -> StackFrame | None:
     """One frame after its `at `: `function (location)` or a bare `location`.
 
