@@ -57,13 +57,15 @@ export function flush(timeoutMs?: number): Promise<boolean> {
   return getClient()?.flush(timeoutMs) ?? Promise.resolve(true);
 }
 
-/** Flush, then remove every handler the SDK installed and stop. */
+/**
+ * Flush, then remove every handler the SDK installed and stop. The closed client stays
+ * current until the next init(): later captures count as dropped (`shutdown`), and
+ * getStats() still tells what happened.
+ */
 export async function close(timeoutMs?: number): Promise<boolean> {
   const client = getClient();
   if (!client) return true;
-  const ok = await client.close(timeoutMs);
-  if (getClient() === client) carrier().client = undefined;
-  return ok;
+  return client.close(timeoutMs);
 }
 
 const EMPTY: Stats = {
@@ -72,8 +74,8 @@ const EMPTY: Stats = {
   failed: 0,
   dropped: 0,
   queued: 0,
-  droppedBy: { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0 },
-  disabled: true,
+  droppedBy: { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0, shutdown: 0 },
+  disabled: false,
 };
 
 /** Counters since init: captured = sent + failed + dropped + queued. */

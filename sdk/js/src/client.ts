@@ -76,13 +76,14 @@ export class Client {
     this._maxCrumbs = Number.isFinite(mb) ? Math.max(0, Math.min(LIMITS.breadcrumbs, Math.floor(mb))) : LIMITS.breadcrumbs;
     this._base = {
       platform: setup.platform,
-      runtime: setup.runtime,
+      runtime: { name: truncate(setup.runtime.name, LIMITS.nameVersion), version: truncate(setup.runtime.version, LIMITS.nameVersion) },
       sdk: { name: SDK_NAME, version: SDK_VERSION },
       environment: truncate(setup.environment, LIMITS.environment),
     };
     if (setup.commitSha) this._base.commit_sha = setup.commitSha;
     if (setup.release) this._base.release = truncate(setup.release, LIMITS.release);
-    if (setup.deployRoot) this._base.deploy_root = setup.deployRoot;
+    const root = deployRoot(setup.deployRoot);
+    if (root) this._base.deploy_root = root;
     const b = options.backoff;
     this._queue = new Queue({
       transport: setup.transport,
@@ -100,8 +101,9 @@ export class Client {
     this._teardown.push(fn);
   }
 
+  /** Whether captures can still be sent: not disabled, not shut down. */
   get enabled(): boolean {
-    return !this._queue.stats.disabled;
+    return this._queue.open;
   }
 
   captureException(error: unknown, hint?: InternalHint): string | undefined {
@@ -138,7 +140,8 @@ export class Client {
       if (this._maxCrumbs === 0 || !this.enabled) return;
       let crumb = breadcrumbFrom(input, nowIso());
       if (!crumb) return;
-      crumb.message = this._scrub.text(crumb.message);
+      // Bounded again once scrubbed: `token=x` becomes the longer `token=[Filtered]`.
+      crumb.message = truncate(this._scrub.text(crumb.message), LIMITS.breadcrumbMessage);
       const hook = this.options.beforeBreadcrumb;
       if (typeof hook === 'function') {
         const out = hook(crumb);
@@ -180,7 +183,7 @@ export class Client {
     return ok;
   }
 
-  /** Remove integrations and stop sending, now. */
+  /** Remove integrations and stop, now: what is still queued is dropped (`shutdown`). */
   shutdown(): void {
     for (const fn of this._teardown.splice(0)) {
       try {
@@ -189,7 +192,12 @@ export class Client {
         // keep removing the others
       }
     }
-    this._queue.disable();
+    this._queue.shutdown();
+  }
+
+  /** The process is exiting and nothing more will be sent: what is left is dropped (`shutdown`). */
+  abandon(): void {
+    this._queue.shutdown();
   }
 
   /** Last-chance synchronous delivery while a Node process exits. */
@@ -230,14 +238,14 @@ export class Client {
     }
     const ev: StacklineEvent = { event_id: uuid4(), timestamp: nowIso(), ...this._base };
     fill(ev);
-    const tags = { ...this._tags };
+    // The SDK's own tags first, so that the app's 50 cannot crowd them out (the API refuses
+    // more than 50), and again last, so that they keep their values.
+    const mechanism = get(hint, 'mechanism');
+    const own: Record<string, string> = typeof mechanism === 'string' ? { mechanism, handled: 'no' } : {};
+    const tags = tagsFrom(this._tags, { ...own });
     if (hint) {
       tagsFrom(get(hint, 'tags'), tags);
-      const mechanism = get(hint, 'mechanism');
-      if (typeof mechanism === 'string') {
-        tags.mechanism = mechanism;
-        tags.handled = 'no';
-      }
+      Object.assign(tags, own);
       const fp = get(hint, 'fingerprint');
       if (typeof fp === 'string' && fp) ev.fingerprint = truncate(fp, LIMITS.fingerprint);
       const req = get(hint, 'request');
@@ -246,7 +254,7 @@ export class Client {
         if (typeof url === 'string' && url) {
           const method = get(req, 'method');
           ev.request = {
-            method: typeof method === 'string' && method ? truncate(method.toUpperCase(), 16) : 'GET',
+            method: typeof method === 'string' && method ? truncate(method.toUpperCase(), LIMITS.method) : 'GET',
             url: truncate(this._scrub.url(url), LIMITS.url),
           };
         }
@@ -284,6 +292,11 @@ export class Client {
   }
 }
 
+/** A path cut short would map frames to the wrong files: one past the API's limit is left out. */
+function deployRoot(v: unknown): string | undefined {
+  return typeof v === 'string' && v && v.length <= LIMITS.deployRoot ? v : undefined;
+}
+
 function str(v: unknown, max: number): string | undefined {
   return typeof v === 'string' ? truncate(v, max) : undefined;
 }
@@ -314,13 +327,13 @@ export function sanitize(out: unknown, orig: StacklineEvent): StacklineEvent | u
   if (typeof sha === 'string' && /^[0-9a-f]{40}$/.test(sha)) ev.commit_sha = sha;
   const envName = str(get(out, 'environment'), LIMITS.environment);
   if (envName) ev.environment = envName;
-  const root = str(get(out, 'deploy_root'), 1024);
+  const root = deployRoot(get(out, 'deploy_root'));
   if (root) ev.deploy_root = root;
   const release = str(get(out, 'release'), LIMITS.release);
   if (release) ev.release = release;
   const req = get(out, 'request');
   const url = str(get(req, 'url'), LIMITS.url);
-  if (url) ev.request = { method: str(get(req, 'method'), 16) || 'GET', url };
+  if (url) ev.request = { method: str(get(req, 'method'), LIMITS.method) || 'GET', url };
   const tags = tagsFrom(get(out, 'tags'), {});
   if (Object.keys(tags).length) ev.tags = tags;
   const crumbs = get(out, 'breadcrumbs');
@@ -338,7 +351,7 @@ export function sanitize(out: unknown, orig: StacklineEvent): StacklineEvent | u
 }
 
 function exceptionShape(x: object, depth: number): StacklineEvent['exception'] {
-  const type = str(get(x, 'type'), 200) || 'Error';
+  const type = str(get(x, 'type'), LIMITS.exceptionType) || 'Error';
   const message = str(get(x, 'message'), LIMITS.message) ?? '';
   const stack = str(get(x, 'stack'), LIMITS.stack) || `${type}: ${message}`;
   const out: NonNullable<StacklineEvent['exception']> = { type, message, stack };

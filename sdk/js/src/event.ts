@@ -1,6 +1,6 @@
 /** Turning arbitrary thrown values into wire payloads without ever throwing, and the size limits. */
 
-import type { Breadcrumb, ExceptionPayload, Level } from './types.js';
+import type { Breadcrumb, ExceptionPayload, Level, StacklineEvent } from './types.js';
 
 export const LIMITS = {
   message: 8192,
@@ -14,8 +14,13 @@ export const LIMITS = {
   tagValue: 256,
   fingerprint: 256,
   url: 2048,
+  method: 16,
   release: 200,
   environment: 64,
+  deployRoot: 1024,
+  exceptionType: 256,
+  /** runtime and sdk name and version */
+  nameVersion: 64,
 } as const;
 
 const LEVELS: Record<string, Level> = { fatal: 'fatal', error: 'error', warning: 'warning', info: 'info', debug: 'debug' };
@@ -31,7 +36,12 @@ export function get(obj: unknown, key: string): unknown {
 }
 
 export function truncate(s: string, max: number): string {
-  return s.length > max ? s.slice(0, max - 1) + '\u2026' : s;
+  if (s.length <= max) return s;
+  let end = max - 1;
+  // Never half a surrogate pair: a lone surrogate makes the gateway refuse the event.
+  const last = s.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return s.slice(0, end) + '\u2026';
 }
 
 function ctorName(v: object): string {
@@ -105,7 +115,7 @@ export function exceptionFrom(value: unknown, depth = 0): ExceptionPayload {
   let cause: ExceptionPayload | undefined;
   if (isErrorLike(value)) {
     const name = get(value, 'name');
-    type = truncate(typeof name === 'string' && name ? name : ctorName(value) || 'Error', 200);
+    type = truncate(typeof name === 'string' && name ? name : ctorName(value) || 'Error', LIMITS.exceptionType);
     const m = get(value, 'message');
     message = m === undefined ? '' : describe(m, LIMITS.message);
     const s = get(value, 'stack');
@@ -113,7 +123,7 @@ export function exceptionFrom(value: unknown, depth = 0): ExceptionPayload {
     const c = get(value, 'cause');
     if (c !== undefined && c !== null && depth < LIMITS.causeDepth) cause = exceptionFrom(c, depth + 1);
   } else {
-    if (typeof value === 'object' && value !== null) type = ctorName(value) || 'Object';
+    if (typeof value === 'object' && value !== null) type = truncate(ctorName(value) || 'Object', LIMITS.exceptionType);
     message = describe(value, LIMITS.message);
   }
   const out: ExceptionPayload = { type, message, stack: stack ?? (message ? `${type}: ${message}` : type) };
@@ -201,6 +211,48 @@ export function uuid4(): string {
   const b = new Uint8Array(16);
   for (let i = 0; i < 16; i++) b[i] = (Math.random() * 256) | 0;
   return uuidFromBytes(b);
+}
+
+/** A text shortened by shorten() keeps at least this many characters. */
+const MIN_TEXT = 256;
+
+/**
+ * A smaller copy of an event that is too large in bytes, or undefined when nothing is left
+ * to cut. Limits are in characters and the body limit in bytes: characters JSON escapes
+ * (\u0001 is six bytes) or wide ones can pass every limit and still make the body too large.
+ * The breadcrumbs go first, then the longest text is halved (stacks keep their start, where
+ * V8 puts the innermost frames): what locates the error stays.
+ */
+export function shorten(ev: StacklineEvent): StacklineEvent | undefined {
+  if (ev.breadcrumbs) {
+    const { breadcrumbs: _, ...rest } = ev;
+    return rest;
+  }
+  const out: StacklineEvent = { ...ev };
+  // The texts that can be long, each as [the object holding it, its key]. The exception chain
+  // is copied on the way down: the caller's event is not changed.
+  const texts: Array<[Record<string, unknown>, string]> = [[out as unknown as Record<string, unknown>, 'message']];
+  let parent = out as unknown as Record<string, unknown>;
+  let key = 'exception';
+  while (typeof parent[key] === 'object' && parent[key] !== null) {
+    const copy = { ...(parent[key] as Record<string, unknown>) };
+    parent[key] = copy;
+    texts.push([copy, 'message'], [copy, 'stack']);
+    parent = copy;
+    key = 'cause';
+  }
+  let longest: [Record<string, unknown>, string] | undefined;
+  let length = MIN_TEXT;
+  for (const [holder, k] of texts) {
+    const v = holder[k];
+    if (typeof v === 'string' && v.length > length) {
+      longest = [holder, k];
+      length = v.length;
+    }
+  }
+  if (!longest) return undefined;
+  longest[0][longest[1]] = truncate(longest[0][longest[1]] as string, Math.floor(length / 2));
+  return out;
 }
 
 export function nowIso(): string {

@@ -4,6 +4,7 @@
  * flight at a time; the queue (waiting + in flight) never holds more than 100 events.
  */
 
+import { shorten } from './event.js';
 import type { DropReason, Stats, StacklineEvent, Transport } from './types.js';
 
 export const MAX_QUEUE = 100;
@@ -40,6 +41,35 @@ export function unref(t: Timer): Timer {
   return t;
 }
 
+// A surrogate not in a pair; JSON.stringify writes it as a \udXXX escape, which the gateway refuses.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function wellFormed(_key: string, v: unknown): unknown {
+  return typeof v === 'string' ? v.replace(LONE_SURROGATE, '\ufffd') : v;
+}
+
+function serialize(ev: StacklineEvent): string {
+  const json = JSON.stringify(ev);
+  // The replacer costs a call per value: only when the cheap scan finds an escape like one.
+  return json.includes('\\ud') ? JSON.stringify(ev, wellFormed) : json;
+}
+
+/** The event as JSON of at most `maxBytes` bytes (UTF-8), shortened if need be; '' if it cannot be. */
+export function encodeWithin(ev: StacklineEvent, maxBytes: number): string {
+  try {
+    let json = serialize(ev);
+    while (utf8Length(json) > maxBytes) {
+      const smaller = shorten(ev);
+      if (!smaller) return '';
+      ev = smaller;
+      json = serialize(ev);
+    }
+    return json;
+  } catch {
+    return '';
+  }
+}
+
 export function utf8Length(s: string): number {
   if (!/[^\x00-\x7f]/.test(s)) return s.length; // the usual case, checked natively
   let n = s.length;
@@ -69,7 +99,8 @@ export class Queue {
   private _timer: Timer | undefined;
   private _netFailures = 0;
   private _blockedUntil = 0;
-  private _disabled = false;
+  /** Set once the queue takes no more events: why later ones are dropped. */
+  private _stopped: 'disabled' | 'shutdown' | undefined;
   private _idle: Array<() => void> = [];
   private readonly _maxBodyBytes: number;
   private readonly _initialMs: number;
@@ -80,7 +111,7 @@ export class Queue {
     failed: 0,
     dropped: 0,
     queued: 0,
-    droppedBy: { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0 },
+    droppedBy: { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0, shutdown: 0 },
     disabled: false,
   };
 
@@ -96,7 +127,7 @@ export class Queue {
    * the crash is worth more than the 100th event before it.
    */
   admit(fatal = false): DropReason | undefined {
-    if (this._disabled) return 'disabled';
+    if (this._stopped) return this._stopped;
     if (Date.now() < this._blockedUntil) return 'rate_limited';
     if (this._items.length + this._inflight.length >= MAX_QUEUE) {
       if (!fatal) return 'queue_full';
@@ -123,6 +154,11 @@ export class Queue {
     this._sync();
     this._schedule(0);
     return true;
+  }
+
+  /** False once disabled or shut down: new events are dropped. */
+  get open(): boolean {
+    return this._stopped === undefined;
   }
 
   get size(): number {
@@ -163,13 +199,31 @@ export class Queue {
     this._run();
   }
 
-  /** Stop for good (closed, or the key was refused): what is queued is dropped. */
+  /** Stop for good for want of a usable key or endpoint: what is waiting is dropped (`disabled`). */
   disable(): void {
-    this._disabled = true;
     this.stats.disabled = true;
+    this._stop('disabled');
+  }
+
+  /**
+   * Stop for good (close(), a new init(), the process exiting): what is waiting is dropped
+   * (`shutdown`), and so is what is in flight; should its answer still come, it is not
+   * counted twice.
+   */
+  shutdown(): void {
+    this._stop('shutdown');
+    this.drop('shutdown', this._inflight.length);
+    this._inflight = [];
+    this._sending = false;
+    this._sync();
+    this._notifyIdle();
+  }
+
+  private _stop(reason: 'disabled' | 'shutdown'): void {
+    this._stopped ??= reason;
     if (this._timer !== undefined) clearTimeout(this._timer);
     this._timer = undefined;
-    this.drop('disabled', this._items.length);
+    this.drop(reason, this._items.length);
     this._items.length = 0;
     this._sync();
   }
@@ -191,8 +245,9 @@ export class Queue {
       const batch = this._take(all);
       if (batch.length) batches.push(batch);
     }
+    const blocked = Date.now() < this._blockedUntil;
     let statuses: number[] = [];
-    if (t.sendSync && !this._disabled && Date.now() >= this._blockedUntil) {
+    if (t.sendSync && !this._stopped && !blocked) {
       try {
         statuses = t.sendSync(batches.map(body), timeoutMs);
       } catch {
@@ -201,8 +256,19 @@ export class Queue {
     }
     batches.forEach((b, i) => {
       const s = statuses[i] ?? 0;
-      if (s >= 200 && s < 300) this.stats.sent += b.length;
-      else this.stats.failed += b.length;
+      const n = b.length;
+      if (s >= 200 && s < 300) this.stats.sent += n;
+      else if (s === 429 || blocked) this.drop('rate_limited', n);
+      else if (s >= 400 && s < 500) {
+        // The server's word: refused (the key, when 401/403).
+        this.stats.failed += n;
+        if (s === 401 || s === 403) {
+          this.stats.disabled = true;
+          this._o.warn('auth', `the ingest key was refused (HTTP ${s}); the SDK is disabled`);
+        }
+      }
+      // No answer in time, a 5xx with no time left to retry, no synchronous path: given up at exit.
+      else this.drop('shutdown', n);
     });
     this._sync();
     this._notifyIdle();
@@ -213,7 +279,7 @@ export class Queue {
   }
 
   private _schedule(delay: number): void {
-    if (this._sending || this._timer !== undefined || this._disabled) return;
+    if (this._sending || this._timer !== undefined || this._stopped) return;
     this._timer = unref(
       setTimeout(() => {
         this._timer = undefined;
@@ -236,15 +302,11 @@ export class Queue {
     while (from.length && out.length < MAX_BATCH_EVENTS) {
       const it = from[0]!;
       if (it.json === undefined) {
-        try {
-          it.json = JSON.stringify(it.ev);
-        } catch {
-          it.json = '';
-        }
+        it.json = it.ev ? encodeWithin(it.ev, this._maxBodyBytes - 13) : '';
         it.ev = undefined;
         it.bytes = utf8Length(it.json);
       }
-      if (!it.json || it.bytes + 13 > this._maxBodyBytes) {
+      if (!it.json) {
         from.shift();
         this.drop('too_large');
         continue;
@@ -264,7 +326,7 @@ export class Queue {
   }
 
   private _run(): void {
-    if (this._sending || this._disabled) return;
+    if (this._sending || this._stopped) return;
     if (Date.now() < this._blockedUntil) {
       this.drop('rate_limited', this._items.length);
       this._items.length = 0;
@@ -335,9 +397,9 @@ export class Queue {
       this.stats.failed += n;
       this._o.warn(`http${status}`, `the server refused ${n} event(s) with HTTP ${status}`);
     }
-    if (this._disabled) {
-      // closed while this request was out: nothing will send what is left
-      this.drop('disabled', this._items.length);
+    if (this._stopped) {
+      // disabled by this answer: nothing will send what is left
+      this.drop(this._stopped, this._items.length);
       this._items.length = 0;
     }
     this._sync();

@@ -119,20 +119,23 @@ export interface Options {
   debug?: boolean;
 }
 
-export type DropReason = 'queue_full' | 'rate_limited' | 'disabled' | 'before_send' | 'too_large';
+/** Why events are dropped; the Python SDK's `stats().dropped_by` has the same names. */
+export type DropReason = 'queue_full' | 'rate_limited' | 'disabled' | 'before_send' | 'too_large' | 'shutdown';
 
+/** What happened to the events captured since init, as the README defines it (the Python SDK's `stats()` alike). */
 export interface Stats {
-  /** Events handed to the SDK since init. captured = sent + failed + dropped + queued. */
+  /** Events handed to the SDK since init: captured = sent + failed + dropped + queued, always. */
   captured: number;
   /** Accepted by the server (2xx). */
   sent: number;
-  /** Delivery attempted and given up: 400/413/401/403/other 4xx, 5xx after 3 retries, or still undelivered when the process exited. */
+  /** The server answered and did not take it: 400, 413, 401, 403, another 4xx, or still a 5xx after 3 retries. */
   failed: number;
-  /** Discarded without delivery: queue full, rate limited (429), SDK disabled, beforeSend, too large. */
+  /** Let go without the server's final answer; `droppedBy` says why. */
   dropped: number;
-  /** Held now, waiting or in flight; never more than 100. */
+  /** Waiting or in flight now; never more than 100. */
   queued: number;
+  /** Every reason, zeros included. */
   droppedBy: Record<DropReason, number>;
-  /** True once the SDK stopped sending (missing or refused key). */
+  /** Reporting stopped for want of a usable key: none or a malformed one, no endpoint, a key the server refused (or `enabled: false`); close() does not set it. */
   disabled: boolean;
 }

@@ -218,9 +218,13 @@ describe('configuration problems disable the SDK with one warning', () => {
   });
 });
 
-test('captures before init or after close are no-ops', async () => {
-  await S.close(0);
+test('after close a capture is a no-op, counted as dropped (shutdown), as in the Python SDK', async () => {
+  const client = S.init(quiet({ transport: scriptedTransport() }));
+  S.captureMessage('before close');
+  await S.close(1000);
+  assert.equal(client.enabled, false);
   assert.equal(S.captureException(new Error('x')), undefined);
   assert.equal(await S.flush(10), true);
-  assert.equal(S.getStats().captured, 0);
+  const s = S.getStats();
+  assert.deepEqual([s.captured, s.sent, s.dropped, s.droppedBy.shutdown, s.disabled], [2, 1, 1, 1, false]);
 });

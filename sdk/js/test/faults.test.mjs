@@ -130,16 +130,20 @@ describe('a host process finishes normally and on time', { concurrency: 2 }, () 
   // measures that tail itself (from the end of its work to 'exit'), so a slow machine
   // starting Node does not count; 700 ms of slack covers a loaded one.
   const LIMIT_MS = 500 + 700;
+  // Events still undelivered when the process exits are dropped, as `shutdown`.
+  const gaveUp = { sent: 0, failed: 0, dropped: 3, queued: 0, droppedBy: { shutdown: 3 } };
   const cases = [
     ['healthy server', () => ingestServer(), { sent: 3, queued: 0 }],
-    ['connection refused', async () => ({ url: `http://127.0.0.1:${await closedPort()}`, close() {} }), { sent: 0, queued: 3 }],
-    ['server never answers', () => ingestServer(() => 'hang'), { sent: 0, queued: 3 }],
-    ['429 + Retry-After', () => ingestServer(() => ({ status: 429, headers: { 'retry-after': '30' } })), { sent: 0, dropped: 3 }],
-    ['500s', () => ingestServer(() => ({ status: 500 })), { sent: 0 }],
+    ['connection refused', async () => ({ url: `http://127.0.0.1:${await closedPort()}`, close() {} }), gaveUp],
+    ['server never answers', () => ingestServer(() => 'hang'), gaveUp],
+    ['429 + Retry-After', () => ingestServer(() => ({ status: 429, headers: { 'retry-after': '30' } })), { sent: 0, dropped: 3, droppedBy: { rate_limited: 3 } }],
+    // The first retry would come after the 500 ms the host may take to exit: given up.
+    ['500s', () => ingestServer(() => ({ status: 500 })), gaveUp],
     ['garbage body', () => ingestServer(() => ({ status: 200, body: 'garbage' })), { sent: 3 }],
-    ['not HTTP at all', () => rawServer((s) => s.end('garbage\r\n\r\n')), { sent: 0, queued: 3 }],
-    ['closed mid-response', () => rawServer((s) => { s.write('HTTP/1.1 200 OK\r\nContent-Le'); s.destroy(); }), { sent: 0, queued: 3 }],
+    ['not HTTP at all', () => rawServer((s) => s.end('garbage\r\n\r\n')), gaveUp],
+    ['closed mid-response', () => rawServer((s) => { s.write('HTTP/1.1 200 OK\r\nContent-Le'); s.destroy(); }), gaveUp],
   ];
+  const NO_DROPS = { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0, shutdown: 0 };
   for (const [name, makeServer, expected] of cases) {
     test(name, async () => {
       const srv = await makeServer();
@@ -151,7 +155,9 @@ describe('a host process finishes normally and on time', { concurrency: 2 }, () 
         assert.ok(tail < LIMIT_MS, `the host stayed up ${tail} ms after its work ended`);
         assert.ok(r.ms < 15_000, `took ${r.ms} ms in all`);
         assert.equal(r.stats.captured, 3);
-        for (const [k, v] of Object.entries(expected)) assert.equal(r.stats[k], v, `${k} in ${JSON.stringify(r.stats)}`);
+        const { droppedBy = {}, ...counts } = expected;
+        for (const [k, v] of Object.entries(counts)) assert.equal(r.stats[k], v, `${k} in ${JSON.stringify(r.stats)}`);
+        assert.deepEqual(r.stats.droppedBy, { ...NO_DROPS, ...droppedBy });
         assert.equal(r.stats.sent + r.stats.failed + r.stats.dropped + r.stats.queued, 3);
       } finally {
         await srv.close();

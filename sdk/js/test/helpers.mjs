@@ -156,3 +156,68 @@ export function scriptedTransport(answer = () => ({ status: 200 })) {
     },
   };
 }
+
+// What the ingest API accepts (services/gateway/schemas/ingest.py and docs/api.md: the limits
+// that refuse with 400 or 413), restated so the SDK's tests need nothing of the gateway. The
+// platform's tests/e2e/test_sdks.py sends such an event to the real gateway, which keeps this
+// honest. Lengths: the gateway counts code points, JavaScript UTF-16 units, never fewer.
+export const API = { maxBodyBytes: 1024 * 1024, maxBatch: 100 };
+const AWARE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function text(v, max = Infinity, min = 0) {
+  if (typeof v !== 'string') throw new Error(`not a string: ${JSON.stringify(v)}`);
+  if (v.length < min || v.length > max) throw new Error(`length ${v.length} not in ${min}..${max}`);
+}
+
+function fields(obj, limits) {
+  if (typeof obj !== 'object' || obj === null) throw new Error('not an object');
+  for (const [k, v] of Object.entries(obj)) {
+    if (!(k in limits)) throw new Error(`unknown field ${k}`);
+    text(v, limits[k]);
+  }
+}
+
+/** Throws unless the gateway would take this event (as parsed from a body). */
+export function assertIngestible(ev) {
+  for (const k of Object.keys(ev)) if (!EVENT_FIELDS.has(k)) throw new Error(`unknown field ${k}`);
+  if (!UUID.test(ev.event_id) || !AWARE.test(ev.timestamp)) throw new Error('bad identity');
+  if (!['node', 'browser', 'edge'].includes(ev.platform)) throw new Error('bad platform');
+  if (ev.exception === undefined && ev.message === undefined) throw new Error('neither exception nor message');
+  for (let x = ev.exception; x !== undefined; x = x.cause) {
+    for (const k of Object.keys(x)) if (!['type', 'message', 'stack', 'cause'].includes(k)) throw new Error(`unknown field ${k}`);
+    text(x.type, 256, 1);
+    text(x.message ?? '');
+    text(x.stack ?? '');
+  }
+  for (const [k, max] of [['message', Infinity], ['environment', 64], ['deploy_root', 1024], ['release', 200], ['fingerprint', 256]]) {
+    if (k in ev) text(ev[k], max);
+  }
+  if ('level' in ev && !['fatal', 'error', 'warning', 'info', 'debug'].includes(ev.level)) throw new Error('bad level');
+  if ('commit_sha' in ev && !/^[0-9a-fA-F]{7,40}$/.test(ev.commit_sha)) throw new Error('bad commit_sha');
+  for (const k of ['runtime', 'sdk']) if (k in ev) fields(ev[k], { name: 64, version: 64 });
+  if ('request' in ev) fields(ev.request, { method: 16, url: 2048 });
+  const tags = Object.entries(ev.tags ?? {});
+  if (tags.length > 50) throw new Error(`${tags.length} tags`);
+  for (const [k, v] of tags) text(k, 64), text(v, 256);
+  const crumbs = ev.breadcrumbs ?? [];
+  if (crumbs.length > 100) throw new Error(`${crumbs.length} breadcrumbs`);
+  for (const { timestamp, ...rest } of crumbs) {
+    if (timestamp !== undefined && !AWARE.test(timestamp)) throw new Error(`bad breadcrumb timestamp ${timestamp}`);
+    fields(rest, { category: 64, message: 1024, level: 16 });
+  }
+}
+
+/** The events of one request body, after checking the gateway would take all of it. */
+export function ingestibleEvents(body) {
+  const bytes = Buffer.byteLength(body);
+  if (bytes > API.maxBodyBytes) throw new Error(`body of ${bytes} bytes`);
+  // JSON.stringify writes a lone surrogate as an escape; the gateway refuses those (paired ones are written raw).
+  const lone = /(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F][0-9a-fA-F]{2}/.exec(body);
+  if (lone) throw new Error(`lone surrogate escape ${lone[0]}`);
+  const parsed = JSON.parse(body);
+  if (Object.keys(parsed).join() !== 'events') throw new Error('not {"events": [...]}');
+  if (parsed.events.length < 1 || parsed.events.length > API.maxBatch) throw new Error(`${parsed.events.length} events`);
+  parsed.events.forEach(assertIngestible);
+  return parsed.events;
+}

@@ -225,3 +225,36 @@ test('model: under any sequence of server answers the counters add up and the bo
     { numRuns: 60 },
   );
 });
+
+describe('at process exit', () => {
+  // The last synchronous send (sendSync) gets one try: what it does not deliver was given up
+  // by the SDK (shutdown), unless the server said no (failed) or to wait (rate_limited).
+  for (const [status, expected] of [
+    [200, { sent: 1 }],
+    [0, { dropped: 1, shutdown: 1 }], // no answer in time
+    [503, { dropped: 1, shutdown: 1 }], // no time left to retry
+    [429, { dropped: 1, rate_limited: 1 }],
+    [400, { failed: 1 }],
+    [403, { failed: 1, disabled: true }],
+  ]) {
+    test(`a ${status || 'missing'} answer counts as ${JSON.stringify(expected)}`, (t) => {
+      t.mock.method(console, 'warn', () => undefined);
+      const client = S.init(quiet({ transport: { send: () => new Promise(() => undefined), sendSync: (bodies) => bodies.map(() => status) } }));
+      S.captureMessage('last words');
+      client.flushSync(100);
+      const s = S.getStats();
+      const { shutdown = 0, rate_limited = 0, disabled = false, ...counts } = expected;
+      assert.deepEqual(
+        { sent: s.sent, failed: s.failed, dropped: s.dropped, queued: s.queued, shutdown: s.droppedBy.shutdown, rate_limited: s.droppedBy.rate_limited, disabled: s.disabled },
+        { sent: 0, failed: 0, dropped: 0, queued: 0, ...counts, shutdown, rate_limited, disabled },
+      );
+    });
+  }
+
+  test('a transport without a synchronous path loses what is queued, and counts it as shutdown', () => {
+    const client = S.init(quiet({ transport: { send: () => new Promise(() => undefined) } }));
+    S.captureMessage('last words');
+    client.flushSync(100);
+    assert.deepEqual([S.getStats().dropped, S.getStats().droppedBy.shutdown], [1, 1]);
+  });
+});

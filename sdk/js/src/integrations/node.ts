@@ -97,9 +97,11 @@ export function installProcessHandlers(client: Client, options: Options): () => 
   });
   // process.exit(), a fatal exception, or whatever beforeExit could not finish: the last
   // chance, synchronous. Skipped when beforeExit already spent its time on these events.
+  // Either way nothing is sent after this: what is left counts as dropped (`shutdown`).
   on('exit', () => {
-    if (client.pending === 0 || triedAt === client.getStats().captured) return;
-    client.flushSync(shutdownMs);
+    if (client.pending === 0) return;
+    if (triedAt !== client.getStats().captured) client.flushSync(shutdownMs);
+    client.abandon();
   });
 
   return () => undo.forEach((f) => f());

@@ -1,0 +1,179 @@
+"""The module-level API: init() and the calls an app makes, all on the current client.
+
+None of these raise. Before init(), or after an init() that disabled
+reporting, they do nothing (and stats() counts what was dropped).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+from collections.abc import Mapping
+
+from . import _hub
+from ._client import Client
+from ._integrations import _asyncio, _excepthook
+from ._integrations import _logging as _logging_integration
+from ._options import Options, resolve
+from ._scope import current_scope
+from ._transport import Transport
+from ._types import BeforeSend
+from ._worker import Stats
+
+logger = logging.getLogger("stackline_sdk")
+
+_atexit_registered = False
+
+
+def init(
+    ingest_key: str | None = None,
+    *,
+    endpoint: str | None = None,
+    environment: str | None = None,
+    commit_sha: str | None = None,
+    release: str | None = None,
+    deploy_root: str | None = None,
+    tags: Mapping[str, object] | None = None,
+    before_send: BeforeSend | None = None,
+    max_breadcrumbs: int = 100,
+    max_queue_size: int = 100,
+    timeout: float = 5.0,
+    shutdown_timeout: float = 2.0,
+    transport: Transport | None = None,
+    capture_uncaught: bool = True,
+    capture_logging: bool = True,
+) -> Client:
+    """Start reporting. Unset arguments come from the environment (STACKLINE_INGEST_KEY,
+    STACKLINE_ENDPOINT, the host's commit variables), read here and only here.
+
+    Without a valid key, or without an endpoint (unless `transport` is given), this
+    logs one warning and returns a disabled client: the app runs on, unreported.
+    """
+    try:
+        options = resolve(
+            os.environ,
+            ingest_key=ingest_key,
+            endpoint=endpoint,
+            has_transport=transport is not None,
+            environment=environment,
+            commit_sha=commit_sha,
+            release=release,
+            deploy_root=deploy_root,
+            tags=tags,
+            before_send=before_send,
+            max_breadcrumbs=max_breadcrumbs,
+            max_queue_size=max_queue_size,
+            timeout=timeout,
+            shutdown_timeout=shutdown_timeout,
+        )
+        client = Client(options, transport=transport)
+    except Exception:
+        logger.warning("stackline_sdk: init failed; error reporting is disabled", exc_info=True)
+        client = Client(Options())
+
+    previous = _hub.swap_client(client)
+    if previous is not None:
+        # Let the old client drain on its own thread: init must not wait on the network.
+        previous._close_in_background()
+    _install(client.enabled and capture_uncaught, client.enabled and capture_logging)
+    _register_atexit()
+    return client
+
+
+def _install(uncaught: bool, logs: bool) -> None:
+    try:
+        if uncaught:
+            _excepthook.install()
+            _asyncio.install_asyncio_handler()  # only if init() runs inside a loop
+        else:
+            _excepthook.uninstall()
+        if logs:
+            _logging_integration.install()
+        else:
+            _logging_integration.uninstall()
+    except Exception:
+        logger.debug("stackline_sdk: installing the integrations failed", exc_info=True)
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(_at_exit)
+        _atexit_registered = True
+
+
+def _at_exit() -> None:
+    client = _hub.get_client()
+    if client is not None:
+        client.close()
+
+
+def capture_exception(
+    error: object = None,
+    *,
+    tags: Mapping[str, object] | None = None,
+    fingerprint: str | None = None,
+) -> str | None:
+    """Report `error` (an exception or exc_info tuple; by default the one being
+    handled). Returns the event id, or None when nothing was queued."""
+    client = _hub.get_client()
+    if client is None:
+        return None
+    return client.capture_exception(error, tags=tags, fingerprint=fingerprint)
+
+
+def capture_message(
+    message: object,
+    level: str = "info",
+    *,
+    tags: Mapping[str, object] | None = None,
+    fingerprint: str | None = None,
+) -> str | None:
+    """Report a message at `level` (fatal, error, warning, info, debug)."""
+    client = _hub.get_client()
+    if client is None:
+        return None
+    return client.capture_message(message, level, tags=tags, fingerprint=fingerprint)
+
+
+def set_tag(key: str, value: object) -> None:
+    """Tag the events of the current scope: the request's, or the process's outside one."""
+    try:
+        current_scope().set_tag(key, value)
+    except Exception:
+        logger.debug("stackline_sdk: set_tag failed", exc_info=True)
+
+
+def set_tags(tags: Mapping[str, object]) -> None:
+    try:
+        current_scope().set_tags(tags)
+    except Exception:
+        logger.debug("stackline_sdk: set_tags failed", exc_info=True)
+
+
+def add_breadcrumb(message: str, *, category: str = "default", level: str = "info") -> None:
+    """Record something that happened; the last 100 go with the next event of this scope."""
+    try:
+        current_scope().add_breadcrumb(message, category, level)
+    except Exception:
+        logger.debug("stackline_sdk: add_breadcrumb failed", exc_info=True)
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Wait up to `timeout` seconds (default: shutdown_timeout) for queued events to be sent."""
+    client = _hub.get_client()
+    return True if client is None else client.flush(timeout)
+
+
+def close(timeout: float | None = None) -> None:
+    """Flush, then stop reporting. Runs by itself at interpreter exit."""
+    client = _hub.get_client()
+    if client is not None:
+        client.close(timeout)
+
+
+def stats() -> Stats:
+    """Counts of events sent, failed, dropped and still queued."""
+    client = _hub.get_client()
+    return Stats() if client is None else client.stats()

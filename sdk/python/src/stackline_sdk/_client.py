@@ -1,0 +1,300 @@
+"""The client: turns a capture call into an event and hands it to the worker.
+
+Capturing runs on the app's thread, so it does no I/O, takes one short lock
+(the queue's) and catches everything: a capture call returns the event id, or
+None when the event was dropped or could not be built, and never raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Mapping
+
+from ._event import (
+    MAX_MESSAGE,
+    MAX_SHORT,
+    clean,
+    clean_tags,
+    conform,
+    exception_data,
+    is_marked,
+    mark,
+    new_event,
+    normalize_level,
+    safe_str,
+    truncate,
+    type_name,
+)
+from ._options import Options
+from ._scope import current_scope
+from ._scrub import scrub_text
+from ._transport import HTTPTransport, Transport
+from ._types import Event, ExceptionData, Hint
+from ._version import VERSION
+from ._worker import Backoff, Stats, Worker
+
+logger = logging.getLogger("stackline_sdk")
+
+SDK_NAME = "stackline-python"
+
+# Set while this thread is inside a capture call: a before_send hook or a log
+# handler that captures in turn is ignored instead of recursing.
+_local = threading.local()
+
+
+def _python_version() -> str:
+    info = sys.version_info
+    return f"{info.major}.{info.minor}.{info.micro}"
+
+
+def _exception_of(error: object) -> BaseException | None:
+    if error is None:
+        return sys.exc_info()[1]
+    if isinstance(error, BaseException):
+        return error
+    if isinstance(error, tuple) and len(error) == 3 and isinstance(error[1], BaseException):
+        return error[1]  # an exc_info tuple
+    return None
+
+
+class Client:
+    def __init__(
+        self,
+        options: Options,
+        *,
+        transport: Transport | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.options = options
+        headers = {
+            "Authorization": f"Bearer {options.ingest_key}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"{SDK_NAME}/{VERSION}",
+        }
+        self._worker = Worker(
+            transport if transport is not None else HTTPTransport(timeout=options.timeout),
+            options.ingest_url,
+            headers,
+            max_queue_size=options.max_queue_size,
+            backoff=backoff,
+            enabled=options.ingest_key is not None,
+        )
+        self._python = _python_version()
+        self._warned_hook = False
+
+    @property
+    def enabled(self) -> bool:
+        return self._worker.refusal() not in ("disabled", "shutdown")
+
+    def capture_exception(
+        self,
+        error: object = None,
+        *,
+        tags: Mapping[str, object] | None = None,
+        fingerprint: str | None = None,
+    ) -> str | None:
+        """Report an exception (the one being handled when `error` is None)."""
+        if getattr(_local, "busy", False):
+            return None
+        _local.busy = True
+        try:
+            exc = _exception_of(error)
+            if exc is not None:
+                return self._capture_exception(exc, tags, fingerprint)
+            if error is None:
+                return None  # nothing is being handled
+            return self._capture_value(error, tags, fingerprint)
+        except Exception:
+            logger.debug("stackline_sdk: capture_exception failed", exc_info=True)
+            return None
+        finally:
+            _local.busy = False
+
+    def _capture_exception(
+        self, exc: BaseException, tags: Mapping[str, object] | None, fingerprint: object
+    ) -> str | None:
+        if is_marked(exc):
+            return None  # already reported, by a hook further down the stack
+        mark(exc)
+        refusal = self._worker.refusal()
+        if refusal is not None:
+            self._worker.record_drop(refusal)
+            return None
+        event = new_event({"exception": exception_data(exc)})
+        return self._dispatch(event, {"exception": exc}, tags, fingerprint)
+
+    def _capture_value(
+        self, value: object, tags: Mapping[str, object] | None, fingerprint: object
+    ) -> str | None:
+        """Something raised-like that is no exception (`capture_exception("oops")`): as the
+        JavaScript SDK does, an exception named after its type, with a one-line stack
+        (a made-up traceback would point into the SDK, not at the bug)."""
+        refusal = self._worker.refusal()
+        if refusal is not None:
+            self._worker.record_drop(refusal)
+            return None
+        kind = type_name(type(value))
+        message = truncate(scrub_text(safe_str(value)), MAX_MESSAGE)
+        data: ExceptionData = {
+            "type": kind,
+            "message": message,
+            "stack": f"{kind}: {message}" if message else kind,
+        }
+        return self._dispatch(new_event({"exception": data}), {}, tags, fingerprint)
+
+    def capture_message(
+        self,
+        message: object,
+        level: object = "info",
+        *,
+        tags: Mapping[str, object] | None = None,
+        fingerprint: str | None = None,
+    ) -> str | None:
+        if getattr(_local, "busy", False):
+            return None
+        _local.busy = True
+        try:
+            return self._capture_message(message, level, tags, fingerprint)
+        except Exception:
+            logger.debug("stackline_sdk: capture_message failed", exc_info=True)
+            return None
+        finally:
+            _local.busy = False
+
+    def _capture_message(
+        self,
+        message: object,
+        level: object,
+        tags: Mapping[str, object] | None,
+        fingerprint: object,
+    ) -> str | None:
+        refusal = self._worker.refusal()
+        if refusal is not None:
+            self._worker.record_drop(refusal)
+            return None
+        event = new_event(
+            {
+                "message": truncate(scrub_text(safe_str(message)), MAX_MESSAGE),
+                "level": normalize_level(level),
+            }
+        )
+        return self._dispatch(event, {}, tags, fingerprint)
+
+    def _dispatch(
+        self,
+        event: Event,
+        hint: Hint,
+        tags: Mapping[str, object] | None,
+        fingerprint: object,
+    ) -> str | None:
+        options = self.options
+        if options.commit_sha is not None:
+            event["commit_sha"] = options.commit_sha
+        event["environment"] = options.environment
+        if options.deploy_root is not None:
+            event["deploy_root"] = options.deploy_root
+        if options.release is not None:
+            event["release"] = options.release
+        event["runtime"] = {"name": "python", "version": self._python}
+        event["sdk"] = {"name": SDK_NAME, "version": VERSION}
+
+        scope = current_scope()
+        if scope.request is not None:
+            event["request"] = {"method": scope.request["method"], "url": scope.request["url"]}
+        # Later sources win for a key they share; a new key goes in only while
+        # there are fewer than 50 (the API refuses more).
+        merged = clean_tags(scope.tags, dict(options.tags))
+        if tags:
+            clean_tags(tags, merged)
+        if merged:
+            event["tags"] = merged
+        if options.max_breadcrumbs and scope.breadcrumbs:
+            event["breadcrumbs"] = list(scope.breadcrumbs)[-options.max_breadcrumbs :]
+        if fingerprint is not None:
+            event["fingerprint"] = clean(fingerprint, MAX_SHORT)
+
+        if options.before_send is not None:
+            shaped = self._before_send(event, hint)
+            if shaped is None:
+                return None
+            event = shaped
+        if self._worker.submit(event):
+            return event.get("event_id")
+        return None
+
+    def _before_send(self, event: Event, hint: Hint) -> Event | None:
+        assert self.options.before_send is not None
+        # Kept aside: the hook may delete them from the event it is given.
+        identity: Event = {
+            "event_id": event["event_id"],
+            "timestamp": event["timestamp"],
+            "platform": event["platform"],
+            "runtime": event["runtime"],
+            "sdk": event["sdk"],
+        }
+        try:
+            result = self.options.before_send(event, hint)
+        except Exception:
+            # Fail closed: before_send is where apps scrub, and sending what a
+            # broken scrubber was meant to clean would leak it.
+            self._warn_hook(
+                "stackline_sdk: before_send raised; the event was dropped", exc_info=True
+            )
+            self._worker.record_drop("before_send")
+            return None
+        if result is None:
+            self._worker.record_drop("before_send")
+            return None
+        shaped = conform(result, identity)
+        if shaped is None:
+            self._warn_hook(
+                "stackline_sdk: before_send returned a %s, not an event; dropped",
+                type(result).__name__,
+            )
+            self._worker.record_drop("before_send")
+        return shaped
+
+    def _warn_hook(self, message: str, *args: object, exc_info: bool = False) -> None:
+        # One warning, then quiet: a hook that fails once fails for every event.
+        if self._warned_hook:
+            logger.debug(message, *args, exc_info=exc_info)
+        else:
+            self._warned_hook = True
+            logger.warning(message, *args, exc_info=exc_info)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued event is settled, up to `timeout` seconds
+        (shutdown_timeout by default). True if nothing is left."""
+        try:
+            return self._worker.flush(self._timeout(timeout))
+        except Exception:
+            logger.debug("stackline_sdk: flush failed", exc_info=True)
+            return False
+
+    def close(self, timeout: float | None = None) -> None:
+        """Send what is queued for up to `timeout` seconds, then stop; later
+        captures are dropped."""
+        try:
+            self._worker.close(self._timeout(timeout))
+        except Exception:
+            logger.debug("stackline_sdk: close failed", exc_info=True)
+
+    def _close_in_background(self) -> None:
+        try:
+            self._worker.close(self.options.shutdown_timeout, wait=False)
+        except Exception:
+            logger.debug("stackline_sdk: close failed", exc_info=True)
+
+    def stats(self) -> Stats:
+        try:
+            return self._worker.stats()
+        except Exception:
+            return Stats()
+
+    def _timeout(self, timeout: float | None) -> float:
+        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout >= 0:
+            return float(timeout)
+        return self.options.shutdown_timeout

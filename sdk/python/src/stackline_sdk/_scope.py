@@ -1,0 +1,90 @@
+"""Tags, breadcrumbs and the current request: process-wide, or per request when isolated.
+
+A request handled by the ASGI or WSGI middleware runs in its own copy of the
+scope (a context variable), so one request's tags and breadcrumbs never show
+up in another's events. Outside a request, and in new threads, the process
+scope applies.
+
+There is no lock: the operations used (dict item assignment, dict and deque
+copies, deque append) are atomic on CPython, and a lock here would have to be
+re-made in a forked child.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from ._event import (
+    MAX_BREADCRUMBS,
+    MAX_TAG_KEY,
+    MAX_TAG_VALUE,
+    MAX_TAGS,
+    breadcrumb,
+    clean,
+    clean_tags,
+)
+from ._types import Breadcrumb, RequestData
+
+
+class Scope:
+    __slots__ = ("breadcrumbs", "request", "tags")
+
+    def __init__(self) -> None:
+        self.tags: dict[str, str] = {}
+        self.breadcrumbs: deque[Breadcrumb] = deque(maxlen=MAX_BREADCRUMBS)
+        self.request: RequestData | None = None
+
+    def fork(self) -> Scope:
+        child = Scope()
+        child.tags = dict(self.tags)
+        child.breadcrumbs = deque(self.breadcrumbs, maxlen=MAX_BREADCRUMBS)
+        child.request = self.request
+        return child
+
+    def set_tag(self, key: object, value: object) -> None:
+        name = clean(key, MAX_TAG_KEY)
+        if not name:
+            return
+        # A bounded number of keys; an existing key can always change.
+        if name in self.tags or len(self.tags) < MAX_TAGS:
+            self.tags[name] = clean(value, MAX_TAG_VALUE)
+
+    def set_tags(self, tags: object) -> None:
+        for key, value in clean_tags(tags).items():
+            self.set_tag(key, value)
+
+    def add_breadcrumb(self, message: object, category: object, level: object) -> None:
+        self.breadcrumbs.append(breadcrumb(message, category, level))
+
+
+_process_scope = Scope()
+_isolated: ContextVar[Scope | None] = ContextVar("stackline_scope", default=None)
+
+
+def current_scope() -> Scope:
+    scope = _isolated.get()
+    return _process_scope if scope is None else scope
+
+
+@contextmanager
+def use_scope(scope: Scope) -> Iterator[Scope]:
+    token = _isolated.set(scope)
+    try:
+        yield scope
+    finally:
+        _isolated.reset(token)
+
+
+@contextmanager
+def isolation_scope() -> Iterator[Scope]:
+    """Run a block (a request, a job) with its own copy of the current tags and breadcrumbs."""
+    with use_scope(current_scope().fork()) as scope:
+        yield scope
+
+
+def reset_process_scope() -> None:
+    global _process_scope
+    _process_scope = Scope()

@@ -1,0 +1,61 @@
+"""A host app that forks while the SDK's worker is in the middle of a request.
+
+    python fork.py ENDPOINT
+
+The child reports its own error and exits; the parent reports one more and
+exits. Each prints one JSON line with its role and stats.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import threading
+import time
+
+import stackline_sdk
+
+KEY = "slk_" + "A1b2C3d4E5" * 4 + "xy"
+
+
+def report(role: str) -> None:
+    stats = dataclasses.asdict(stackline_sdk.stats())
+    print(json.dumps({"role": role, "stats": stats}), flush=True)
+
+
+def main() -> None:
+    stackline_sdk.init(ingest_key=KEY, endpoint=sys.argv[1], shutdown_timeout=3)
+    stackline_sdk.capture_message("parent before fork")
+    time.sleep(0.1)  # the worker is now waiting on the (slow) server
+    stackline_sdk.capture_message("parent queued at fork")
+    # Fork while another thread holds the worker's lock: the child must not
+    # inherit it locked (only the forking thread survives a fork).
+    held, release = threading.Event(), threading.Event()
+    worker = stackline_sdk._hub.get_client()._worker  # type: ignore[union-attr]
+
+    def hold_the_lock() -> None:
+        with worker._cond:
+            held.set()
+            release.wait(2)
+
+    threading.Thread(target=hold_the_lock, daemon=True).start()
+    held.wait(2)
+    pid = os.fork()
+    release.set()
+    if pid == 0:
+        stackline_sdk.stats()  # would block forever on the inherited lock
+        stackline_sdk.capture_message("child")
+        stackline_sdk.close(3)
+        report("child")
+        os._exit(0)
+    stackline_sdk.capture_message("parent after fork")
+    _, status = os.waitpid(pid, 0)
+    stackline_sdk.close(3)
+    report("parent")
+    sys.exit(os.waitstatus_to_exitcode(status))
+
+
+if __name__ == "__main__":
+    main()

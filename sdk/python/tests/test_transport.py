@@ -1,0 +1,92 @@
+"""HTTPTransport on real sockets: one attempt per call, a response or a TransportError."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from stackline_sdk import HTTPTransport, Request, TransportError
+
+from support import Close, Hang, Raw, Reply, always, closed_port_url, fault_server, sequence
+
+
+def post(url: str, body: bytes = b'{"events":[]}') -> Request:
+    return Request(url + "/api/ingest", {"Content-Type": "application/json"}, body)
+
+
+def test_posts_and_reads_the_answer() -> None:
+    with fault_server(always(Reply(429, {"Retry-After": "7"}, b'{"error":{}}'))) as server:
+        transport = HTTPTransport(timeout=2)
+        response = transport.send(post(server.url, b'{"events":[1]}'))
+        [received] = server.received
+    assert (response.status, response.header("Retry-After"), response.body) == (
+        429,
+        "7",
+        b'{"error":{}}',
+    )
+    assert received.method == "POST"
+    assert received.path == "/api/ingest"
+    assert received.body == b'{"events":[1]}'
+    assert received.headers["content-length"] == "14"
+    assert received.headers["content-type"] == "application/json"
+
+
+def test_keeps_the_connection_alive() -> None:
+    with fault_server(always(Reply())) as server:
+        transport = HTTPTransport(timeout=2)
+        for _ in range(3):
+            assert transport.send(post(server.url)).status == 200
+        assert server.connections == 1
+
+
+def test_reconnects_once_when_the_server_dropped_the_idle_connection() -> None:
+    with fault_server(sequence(Reply(then_close=True), Reply(201))) as server:
+        transport = HTTPTransport(timeout=2)
+        assert transport.send(post(server.url)).status == 200
+        time.sleep(0.05)  # let the close arrive
+        assert transport.send(post(server.url)).status == 201
+        assert server.connections == 2
+
+
+def test_honours_connection_close() -> None:
+    with fault_server(always(Reply(headers={"Connection": "close"}))) as server:
+        transport = HTTPTransport(timeout=2)
+        transport.send(post(server.url))
+        transport.send(post(server.url))
+        assert server.connections == 2
+
+
+def test_refused() -> None:
+    started = time.monotonic()
+    with pytest.raises(TransportError):
+        HTTPTransport(timeout=2).send(post(closed_port_url()))
+    assert time.monotonic() - started < 0.5
+
+
+def test_never_answering_costs_the_timeout() -> None:
+    with fault_server(always(Hang())) as server:
+        started = time.monotonic()
+        with pytest.raises(TransportError):
+            HTTPTransport(timeout=0.3).send(post(server.url))
+        assert 0.25 < time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        Raw(b"\x16\x03\x01garbage\r\n\r\n"),
+        Raw(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{}"),
+        Raw(b"HTTP/1.1 2"),
+        Close(),
+    ],
+    ids=["garbage", "cut-body", "cut-status", "closed"],
+)
+def test_broken_answers_raise(action: Raw | Close) -> None:
+    with fault_server(always(action)) as server, pytest.raises(TransportError):
+        HTTPTransport(timeout=2).send(post(server.url))
+
+
+def test_unsupported_scheme() -> None:
+    with pytest.raises(TransportError):
+        HTTPTransport().send(Request("ftp://example.com/api/ingest", {}, b""))
