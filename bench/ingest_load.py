@@ -6,6 +6,7 @@ unique event id, over keep-alive HTTP/1.1 connections, then checks through the
 API that every acknowledged event was committed (the incidents' counts add up).
 
   closed loop, sustained throughput:  python bench/ingest_load.py --connections 32 --duration 20
+  batches as the SDKs send them:      python bench/ingest_load.py --batch 20
   open loop, latency at a fixed rate: python bench/ingest_load.py --rate 500 --duration 20
 
 Latency in fixed-rate mode runs from the moment a request was due, so a
@@ -32,16 +33,33 @@ FUNCTIONS = ["getUser", "loadCart", "applyDiscount", "renderInvoice", "chargeCar
 FILES = ["src/api/users.ts", "src/cart/cart.ts", "src/billing/invoice.ts", "src/payments/stripe.ts"]
 
 
-def make_event(rng: random.Random) -> dict[str, object]:
-    function, file = rng.choice(FUNCTIONS), rng.choice(FILES)
-    frames = [f"    at {function} (/var/task/{file}:{rng.randint(10, 400)}:{rng.randint(1, 60)})"]
+def _bug_stacks(count: int) -> list[list[str]]:
+    """The frames of `count` distinct bugs: an error's stack is the same every time it happens."""
+    rng = random.Random(11)
     express = "/var/task/node_modules/express/lib/router/layer.js"
-    for depth in range(19):
-        if depth % 3 == 0:
-            frames.append(f"    at Layer.handle [as handle_request] ({express}:95:{depth})")
-        else:
-            where = f"/var/task/{rng.choice(FILES)}:{rng.randint(1, 900)}:{rng.randint(1, 80)}"
-            frames.append(f"    at async {rng.choice(FUNCTIONS)} ({where})")
+    bugs = []
+    for _ in range(count):
+        function, file = rng.choice(FUNCTIONS), rng.choice(FILES)
+        frames = [
+            f"    at {function} (/var/task/{file}:{rng.randint(10, 400)}:{rng.randint(1, 60)})"
+        ]
+        for depth in range(19):
+            if depth % 3 == 0:
+                frames.append(f"    at Layer.handle [as handle_request] ({express}:95:{depth})")
+            else:
+                where = f"/var/task/{rng.choice(FILES)}:{rng.randint(1, 900)}:{rng.randint(1, 80)}"
+                frames.append(f"    at async {rng.choice(FUNCTIONS)} ({where})")
+        bugs.append(frames)
+    return bugs
+
+
+# A service in trouble: a few dozen bugs, each happening again and again with
+# different ids in its message.
+BUGS = _bug_stacks(40)
+
+
+def make_event(rng: random.Random) -> dict[str, object]:
+    frames = rng.choice(BUGS)
     message = (
         "Cannot read properties of undefined (reading 'id')"
         f" for user {rng.randint(1, 10**9)} in order {uuid.uuid4()}"
@@ -201,6 +219,9 @@ def main() -> None:
         "--rate", type=float, help="fixed request rate (open loop); omit for as fast as it goes"
     )
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--batch", type=int, default=1, help='events per request, as {"events": [...]} when over 1'
+    )
     args = parser.parse_args()
 
     parts = urlsplit(args.url)
@@ -221,16 +242,24 @@ def main() -> None:
         key = created.raise_for_status().json()["ingest_key"]
 
         rng = random.Random(7)
-        budget = int((args.rate or 6000) * (args.duration + args.warmup) * 1.2)
-        print(f"preparing {budget} events ...", flush=True)
-        requests = [build_request(host, key, orjson.dumps(make_event(rng))) for _ in range(budget)]
+        budget = int((args.rate or 6000 / args.batch) * (args.duration + args.warmup) * 1.2)
+        print(f"preparing {budget} requests of {args.batch} event(s) ...", flush=True)
+
+        def body() -> bytes:
+            if args.batch == 1:
+                return orjson.dumps(make_event(rng))
+            return orjson.dumps({"events": [make_event(rng) for _ in range(args.batch)]})
+
+        requests = [build_request(host, key, body()) for _ in range(budget)]
         sizes = [len(r) for r in requests[:1000]]
         print(f"request size {min(sizes)}-{max(sizes)} bytes, mean {statistics.mean(sizes):.0f}")
 
         async def run() -> tuple[Results, Results, float]:
             conns = [Connection(host, port) for _ in range(args.connections)]
             warm = Results()
-            await closed_loop(conns, requests, args.warmup, warm)
+            # At a fixed rate, warming up as fast as it goes would spend the requests prepared.
+            warm_up = requests[: int(args.rate * args.warmup)] if args.rate else requests
+            await closed_loop(conns, warm_up, args.warmup, warm)
             rest = requests[sum(warm.statuses.values()) :]
             measured = Results()
             if args.rate:
@@ -242,17 +271,21 @@ def main() -> None:
         warm, results, elapsed = uvloop.run(run())
         committed = committed_count(client, token, repo)
 
-    acknowledged = warm.acknowledged + results.acknowledged
+    acknowledged = (warm.acknowledged + results.acknowledged) * args.batch
     measured_count = len(results.latencies)
     lat = sorted(results.latencies)
     mode = f"fixed rate {args.rate:g}/s" if args.rate else "closed loop"
     p50, p99 = percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000
-    print(f"mode          {mode}, {args.connections} connections")
-    rate = measured_count / elapsed
+    print(
+        f"mode          {mode}, {args.connections} connections, {args.batch} event(s) per request"
+    )
+    rate = measured_count * args.batch / elapsed
     print(f"measured      {measured_count} requests in {elapsed:.1f} s -> {rate:,.0f} events/s")
     print(f"latency       p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lat[-1] * 1000:.1f} ms")
     print(f"statuses      {dict(results.statuses + warm.statuses)}")
-    print(f"acknowledged  {acknowledged} (warm-up included); committed per the API {committed}")
+    print(
+        f"acknowledged  {acknowledged} events (warm-up included); committed per the API {committed}"
+    )
     if committed != acknowledged:
         raise SystemExit("MISMATCH: acknowledged events missing from the store")
 

@@ -101,7 +101,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for path in schema["paths"].values():
         for operation in path.values():
             operation.get("responses", {}).pop("422", None)
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    # The ingest route checks its key itself (see resolve_ingest_key); name the scheme here.
+    schema.setdefault("components", {}).setdefault("securitySchemes", {})["IngestKey"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A project's ingest key, `slk_...`.",
+    }
+    components = schema["components"].setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     # The ingest body is read by hand for speed; publish its models anyway.

@@ -24,6 +24,9 @@ from stackline_infra.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
+# Kept for a minute each; a flood of addresses beyond this starts the list afresh.
+_MAX_SUSPECTS = 100_000
+
 LIMITED = Counter(
     "stackline_gateway_rate_limited_total",
     "Requests refused with 429, by limit.",
@@ -58,6 +61,8 @@ class RateLimits:
             if settings.failed_credentials_per_minute
             else None
         )
+        # Addresses that failed lately, and when: see refuse_if_failing.
+        self._suspects: dict[str, float] = {}
 
     async def _hit(self, name: str, item: RateLimitItem, key: str, cost: int = 1) -> None:
         try:
@@ -89,8 +94,17 @@ class RateLimits:
             await self._hit("api_per_minute", self._api, user_id)
 
     async def refuse_if_failing(self, client_address: str) -> None:
-        """429 for an address that has presented too many bad credentials lately."""
+        """429 for an address that has presented too many bad credentials lately.
+
+        Only addresses this gateway saw fail in the last minute are looked up:
+        the shared count is a round trip to Redis, and nearly every request
+        comes from an address that never failed. An address failing through
+        several replicas is looked up by each from its first failure there.
+        """
         if self._failures is None or not client_address:
+            return
+        failed_at = self._suspects.get(client_address)
+        if failed_at is None or time.monotonic() - failed_at > 60:
             return
         try:
             allowed = await self._limiter.test(self._failures, "failed_credentials", client_address)
@@ -109,6 +123,9 @@ class RateLimits:
     async def count_failure(self, client_address: str) -> None:
         if self._failures is None or not client_address:
             return
+        if len(self._suspects) >= _MAX_SUSPECTS:
+            self._suspects.clear()
+        self._suspects[client_address] = time.monotonic()
         try:
             await self._limiter.hit(self._failures, "failed_credentials", client_address)
         except Exception:

@@ -91,9 +91,7 @@ def _context(event: ingest_pb2.Event) -> dict[str, Any]:
     if event.breadcrumbs:
         context["breadcrumbs"] = [
             {
-                "timestamp": from_proto(b.timestamp).isoformat()
-                if b.HasField("timestamp")
-                else None,
+                "timestamp": b.timestamp or None,
                 "category": _clean(b.category),
                 "message": _clean(b.message),
                 "level": _clean(b.level),

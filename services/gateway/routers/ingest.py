@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from stackline.ingest.v1 import ingest_pb2
 
-from services.gateway.dependencies import IngestKey, State
+from services.gateway.dependencies import GatewayState, resolve_ingest_key
 from services.gateway.errors import describe_validation_error
 from services.gateway.metrics import INGEST_EVENTS
 from services.gateway.responses import json_response
@@ -67,31 +65,63 @@ def _to_proto(event: IngestEvent, project_id: str, field_prefix: str) -> ingest_
         message.sdk.name, message.sdk.version = event.sdk.name, event.sdk.version
     if event.request is not None:
         message.request.method, message.request.url = event.request.method, event.request.url
-    for crumb in event.breadcrumbs:
-        added = message.breadcrumbs.add(
-            category=crumb.category, message=crumb.message, level=crumb.level
+    message.breadcrumbs.extend(
+        ingest_pb2.Breadcrumb(
+            timestamp=crumb.timestamp or "",
+            category=crumb.category,
+            message=crumb.message,
+            level=crumb.level,
         )
-        if crumb.timestamp is not None:
-            added.timestamp.FromDatetime(crumb.timestamp)
+        for crumb in event.breadcrumbs
+    )
     return message
 
 
+def _looks_like_batch(body: bytes) -> bool:
+    # SDKs send `{"events": [...]}` compactly; anything else is tried as one
+    # event first, and a wrong guess only costs a second validation.
+    return body.lstrip()[:12].replace(b" ", b"").startswith(b'{"events"')
+
+
+def _validated(body: bytes, project_id: str, as_batch: bool) -> list[ingest_pb2.Event]:
+    if as_batch:
+        batch = IngestBatch.model_validate_json(body)
+        return [_to_proto(e, project_id, f"events[{i}].") for i, e in enumerate(batch.events)]
+    return [_to_proto(IngestEvent.model_validate_json(body), project_id, "")]
+
+
 def _parse(body: bytes, project_id: str) -> tuple[list[ingest_pb2.Event], bool]:
-    """The body's events as protos, and whether it was a batch."""
+    """The body's events as protos, and whether it was a batch.
+
+    Parsed and validated in one pass by pydantic's own JSON parser, which also
+    refuses invalid UTF-8, lone surrogates and absurd nesting.
+    """
+    as_batch = _looks_like_batch(body)
     try:
-        document: Any = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        # orjson refuses invalid UTF-8, lone surrogates and nesting past 1024.
-        raise InvalidArgument(f"body is not valid JSON: {exc}") from None
+        return _validated(body, project_id, as_batch), as_batch
+    except ValidationError as exc:
+        if _is_not_json(exc):
+            raise InvalidArgument(f"body is not valid JSON: {exc.errors()[0]['msg']}") from None
+        if not _wrong_shape(exc, as_batch):
+            raise describe_validation_error(exc.errors()) from None
     try:
-        if isinstance(document, dict) and "events" in document:
-            batch = IngestBatch.model_validate(document)
-            return [
-                _to_proto(e, project_id, f"events[{i}].") for i, e in enumerate(batch.events)
-            ], True
-        return [_to_proto(IngestEvent.model_validate(document), project_id, "")], False
+        return _validated(body, project_id, not as_batch), not as_batch
     except ValidationError as exc:
         raise describe_validation_error(exc.errors()) from None
+
+
+def _is_not_json(exc: ValidationError) -> bool:
+    return exc.errors()[0]["type"] == "json_invalid"
+
+
+def _wrong_shape(exc: ValidationError, tried_batch: bool) -> bool:
+    """Whether the errors say the body is the other shape, not a bad instance of this one."""
+    locations = {error["loc"][:1] for error in exc.errors()}
+    if tried_batch:
+        return ("events",) in locations and any(
+            e["type"] == "missing" and e["loc"] == ("events",) for e in exc.errors()
+        )
+    return ("events",) in locations and any(e["type"] == "extra_forbidden" for e in exc.errors())
 
 
 @router.post(
@@ -100,6 +130,7 @@ def _parse(body: bytes, project_id: str) -> tuple[list[ingest_pb2.Event], bool]:
     responses=documented_errors(400, 401, 403, 413, 429),
     response_model=IngestAccepted | IngestBatchAccepted,
     openapi_extra={
+        "security": [{"IngestKey": []}],
         "requestBody": {
             "required": True,
             "content": {
@@ -112,10 +143,12 @@ def _parse(body: bytes, project_id: str) -> tuple[list[ingest_pb2.Event], bool]:
                     }
                 }
             },
-        }
+        },
     },
 )
-async def ingest(request: Request, state: State, key: IngestKey) -> Response:
+async def ingest(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    key = await resolve_ingest_key(request, state)
     events, is_batch = _parse(await request.body(), key.project_id)
     await state.limits.ingest(key.key_id, len(events))
     results = await state.batcher.submit(events)

@@ -49,8 +49,18 @@ class RequestInfo(_Model):
     url: Text2048 = ""
 
 
+# RFC 3339 with an offset: what every SDK sends.
+Rfc3339 = Annotated[
+    str,
+    StringConstraints(
+        max_length=40,
+        pattern=r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$",
+    ),
+]
+
+
 class Breadcrumb(_Model):
-    timestamp: AwareDatetime | None = None
+    timestamp: Rfc3339 | None = None
     category: Text64 = ""
     message: Text1024 = ""
     level: Text16 = ""
