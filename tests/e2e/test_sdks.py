@@ -27,6 +27,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.esbuild import PROGRAMS as BUNDLED_PROGRAM
+from tests.support.esbuild import installed_esbuild
 from tests.support.local_stack import ROOT, LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -302,3 +304,74 @@ def test_the_largest_events_an_sdk_builds_are_accepted_by_the_gateway(
 
     assert result.returncode == 0, result.stderr
     assert stats_of(result.stdout) == counters(sent=2)
+
+
+def test_source_maps_uploaded_by_the_cli_map_the_minified_frames(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """`stackline sourcemaps upload` from a real build, then a real minified stack mapped back."""
+    app = tmp_path / "shop"
+    shutil.copytree(BUNDLED_PROGRAM / "src", app / "src")
+    bundle = app / ".next" / "server" / "chunks" / "123.js"
+    subprocess.run(
+        [
+            str(installed_esbuild()),
+            "src/main.js",
+            "--bundle",
+            "--sourcemap",
+            "--minify-identifiers",
+            "--minify-syntax",
+            "--platform=node",
+            "--format=cjs",
+            "--log-level=warning",
+            f"--outfile={bundle}",
+        ],
+        cwd=app,
+        check=True,
+        timeout=60,
+    )
+    stack = json.loads(_run(["node", str(bundle)], app, {}).stdout)["average"]
+    commit = "9" * 40
+    token = platform.user["Authorization"].removeprefix("Bearer ")
+    uploaded = _run(
+        [
+            "node",
+            str(_built_js_sdk() / "cli.cjs"),
+            "sourcemaps",
+            "upload",
+            str(app / ".next"),
+            "--commit",
+            commit,
+            "--repo",
+            REPO,
+            "--endpoint",
+            platform.url,
+        ],
+        app,
+        {"STACKLINE_TOKEN": token},
+    )
+    assert "1 source map(s) uploaded" in uploaded.stdout, uploaded.stderr
+
+    message = f"mapped-{uuid.uuid4()}"
+    _, _, frames = stack.partition("\n")
+    event = {
+        "platform": "node",
+        "exception": {
+            "type": "TypeError",
+            "message": message,
+            "stack": f"TypeError: {message}\n{frames}",
+        },
+        "commit_sha": commit,
+        "deploy_root": str(app),
+    }
+    with httpx.Client(base_url=platform.url, timeout=10) as client:
+        sent = client.post(
+            "/api/ingest", json=event, headers={"Authorization": f"Bearer {platform.key}"}
+        )
+        assert sent.status_code == 200, sent.text
+    latest = platform.incident(message)["latest_event"]
+    assert latest["processing_errors"] == []
+    first = latest["frames"][0]
+    assert first["minified"]["abs_path"].endswith(".next/server/chunks/123.js")
+    assert first["file"].startswith("src/lib/")
+    assert first["github_url"].endswith(f"/{first['file']}#L{first['line']}")

@@ -29,6 +29,16 @@ await Promise.all(
     build({ ...common, entryPoints: [join(root, t.entry)], platform: t.platform, target: t.target, format: 'cjs', outfile: join(dist, 'cjs', `${t.name}.js`) }),
   ]),
 );
+// The `stackline` command (source map uploads): Node only, one CommonJS file with a shebang.
+await build({
+  ...common,
+  stdin: { contents: "import { main } from './cli.ts'; main(process.argv.slice(2)).then((code) => { process.exitCode = code; });", resolveDir: join(root, 'src'), loader: 'ts' },
+  platform: 'node',
+  target: 'node18',
+  format: 'cjs',
+  outfile: join(dist, 'cli.cjs'),
+  banner: { js: '#!/usr/bin/env node' },
+});
 const browser = { ...common, entryPoints: [join(root, 'src/index.browser.ts')], platform: 'browser', target: 'es2020', minify: true, mangleProps: /^_/ };
 await Promise.all([
   build({ ...browser, format: 'esm', outfile: join(dist, 'browser', 'stackline.min.mjs') }),
