@@ -291,20 +291,22 @@ class Breadcrumb(_message.Message):
     CATEGORY_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     LEVEL_FIELD_NUMBER: _builtins.int
+    timestamp: _builtins.str
+    """RFC 3339 as the SDK sent it, checked by the gateway: breadcrumbs are only
+    shown, so they are kept as text rather than parsed and formatted again.
+    """
     category: _builtins.str
     message: _builtins.str
     level: _builtins.str
-    @_builtins.property
-    def timestamp(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
-        timestamp: _timestamp_pb2.Timestamp | None = ...,
+        timestamp: _builtins.str = ...,
         category: _builtins.str = ...,
         message: _builtins.str = ...,
         level: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["timestamp", b"timestamp"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "level", b"level", "message", b"message", "timestamp", b"timestamp"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
