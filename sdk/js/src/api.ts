@@ -5,6 +5,7 @@
  */
 
 import type { Client } from './client.js';
+import { emptyStats } from './queue.js';
 import type { CaptureHint, Level, Stats } from './types.js';
 
 const KEY = Symbol.for('stackline.sdk.v0');
@@ -68,17 +69,7 @@ export async function close(timeoutMs?: number): Promise<boolean> {
   return client.close(timeoutMs);
 }
 
-const EMPTY: Stats = {
-  captured: 0,
-  sent: 0,
-  failed: 0,
-  dropped: 0,
-  queued: 0,
-  droppedBy: { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0, shutdown: 0 },
-  disabled: false,
-};
-
 /** Counters since init: captured = sent + failed + dropped + queued. */
 export function getStats(): Stats {
-  return getClient()?.getStats() ?? { ...EMPTY, droppedBy: { ...EMPTY.droppedBy } };
+  return getClient()?.getStats() ?? emptyStats();
 }

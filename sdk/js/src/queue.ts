@@ -92,6 +92,19 @@ export function parseRetryAfter(v: string | null | undefined, now: number): numb
   return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
 }
 
+/** Counters of a client that has captured nothing. */
+export function emptyStats(): Stats {
+  return {
+    captured: 0,
+    sent: 0,
+    failed: 0,
+    dropped: 0,
+    queued: 0,
+    droppedBy: { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0, shutdown: 0 },
+    disabled: false,
+  };
+}
+
 export class Queue {
   private readonly _items: Item[] = [];
   private _inflight: Item[] = [];
@@ -105,15 +118,7 @@ export class Queue {
   private readonly _maxBodyBytes: number;
   private readonly _initialMs: number;
   private readonly _maxMs: number;
-  readonly stats: Stats = {
-    captured: 0,
-    sent: 0,
-    failed: 0,
-    dropped: 0,
-    queued: 0,
-    droppedBy: { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0, shutdown: 0 },
-    disabled: false,
-  };
+  readonly stats: Stats = emptyStats();
 
   constructor(private readonly _o: QueueOptions) {
     this._maxBodyBytes = Math.min(_o.maxBodyBytes ?? MAX_BODY_BYTES, MAX_BODY_BYTES);

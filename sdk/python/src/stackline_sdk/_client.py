@@ -7,10 +7,12 @@ None when the event was dropped or could not be built, and never raises.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import ParamSpec
 
 from ._event import (
     MAX_MESSAGE,
@@ -42,6 +44,27 @@ SDK_NAME = "stackline-python"
 # Set while this thread is inside a capture call: a before_send hook or a log
 # handler that captures in turn is ignored instead of recursing.
 _local = threading.local()
+
+_P = ParamSpec("_P")
+
+
+def _capture_call(capture: Callable[_P, str | None]) -> Callable[_P, str | None]:
+    """A public capture method: never re-entered on one thread, never raising into the host."""
+
+    @functools.wraps(capture)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> str | None:
+        if getattr(_local, "busy", False):
+            return None
+        _local.busy = True
+        try:
+            return capture(*args, **kwargs)
+        except Exception:
+            logger.debug("stackline_sdk: %s failed", capture.__name__, exc_info=True)
+            return None
+        finally:
+            _local.busy = False
+
+    return guarded
 
 
 def _python_version() -> str:
@@ -89,6 +112,7 @@ class Client:
     def enabled(self) -> bool:
         return self._worker.refusal() not in ("disabled", "shutdown")
 
+    @_capture_call
     def capture_exception(
         self,
         error: object = None,
@@ -97,21 +121,12 @@ class Client:
         fingerprint: str | None = None,
     ) -> str | None:
         """Report an exception (the one being handled when `error` is None)."""
-        if getattr(_local, "busy", False):
-            return None
-        _local.busy = True
-        try:
-            exc = _exception_of(error)
-            if exc is not None:
-                return self._capture_exception(exc, tags, fingerprint)
-            if error is None:
-                return None  # nothing is being handled
-            return self._capture_value(error, tags, fingerprint)
-        except Exception:
-            logger.debug("stackline_sdk: capture_exception failed", exc_info=True)
-            return None
-        finally:
-            _local.busy = False
+        exc = _exception_of(error)
+        if exc is not None:
+            return self._capture_exception(exc, tags, fingerprint)
+        if error is None:
+            return None  # nothing is being handled
+        return self._capture_value(error, tags, fingerprint)
 
     def _capture_exception(
         self, exc: BaseException, tags: Mapping[str, object] | None, fingerprint: object
@@ -145,6 +160,7 @@ class Client:
         }
         return self._dispatch(new_event({"exception": data}), {}, tags, fingerprint)
 
+    @_capture_call
     def capture_message(
         self,
         message: object,
@@ -153,24 +169,7 @@ class Client:
         tags: Mapping[str, object] | None = None,
         fingerprint: str | None = None,
     ) -> str | None:
-        if getattr(_local, "busy", False):
-            return None
-        _local.busy = True
-        try:
-            return self._capture_message(message, level, tags, fingerprint)
-        except Exception:
-            logger.debug("stackline_sdk: capture_message failed", exc_info=True)
-            return None
-        finally:
-            _local.busy = False
-
-    def _capture_message(
-        self,
-        message: object,
-        level: object,
-        tags: Mapping[str, object] | None,
-        fingerprint: object,
-    ) -> str | None:
+        """Report a message at `level` (debug, info, warning, error or fatal)."""
         refusal = self._worker.refusal()
         if refusal is not None:
             self._worker.record_drop(refusal)
