@@ -16,6 +16,7 @@ from services.gateway.credentials import IngestKeyCache, TokenVerifier
 from services.gateway.dependencies import GatewayState
 from services.gateway.errors import install_error_handlers
 from services.gateway.ingest_batcher import IngestBatcher
+from services.gateway.ingest_fast_path import IngestFastPath
 from services.gateway.metrics import MetricsMiddleware
 from services.gateway.rate_limits import RateLimits
 from services.gateway.routers import auth, health, incidents, ingest, me, projects, sourcemaps
@@ -70,6 +71,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     ):
         app.include_router(router)
     install_error_handlers(app)
+    # Added first, so it sits innermost: CORS, the body limit and the metrics still apply.
+    app.add_middleware(IngestFastPath, router=ingest.router, endpoint=ingest.ingest)
     # Browser SDKs post errors from any site. No route trusts cookies, so a
     # cross-origin call carries no ambient authority.
     app.add_middleware(

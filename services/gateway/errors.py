@@ -88,26 +88,21 @@ def describe_validation_error(errors: list[Any]) -> InvalidArgument:
     return InvalidArgument(message, field=field or None)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    async def on_stackline_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StacklineError)
+async def respond_to_error(request: Request, exc: Exception) -> Response:
+    """The answer to an exception a route raised: its own status for expected
+    failures, a logged, generic 500 for anything else."""
+    if isinstance(exc, StacklineError):
         if exc.http_status >= 500:
             log.warning("answering %d: %s", exc.http_status, exc.message)
         return error_response(exc)
-
-    async def on_rpc_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, grpc.aio.AioRpcError)
+    if isinstance(exc, grpc.aio.AioRpcError):
         error = from_rpc_error(exc)
         if error.http_status >= 500:
             log.warning("service call failed: %s %s", exc.code().name, exc.details())
         return error_response(error)
-
-    async def on_validation_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
+    if isinstance(exc, RequestValidationError):
         return error_response(describe_validation_error(list(exc.errors())))
-
-    async def on_http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
+    if isinstance(exc, HTTPException):
         if exc.status_code == 404:
             return error_response(NotFound("no such endpoint"))
         return _render(
@@ -116,13 +111,12 @@ def install_error_handlers(app: FastAPI) -> None:
             str(exc.detail),
             headers=exc.headers,
         )
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(StacklineError("internal error"))
 
-    async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(StacklineError("internal error"))
 
-    app.add_exception_handler(StacklineError, on_stackline_error)
-    app.add_exception_handler(grpc.aio.AioRpcError, on_rpc_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(HTTPException, on_http_error)
-    app.add_exception_handler(Exception, on_unexpected)
+def install_error_handlers(app: FastAPI) -> None:
+    for kind in (StacklineError, grpc.aio.AioRpcError, RequestValidationError, HTTPException):
+        app.add_exception_handler(kind, respond_to_error)
+    # Starlette hands this one to its outermost layer: whatever nothing else caught.
+    app.add_exception_handler(Exception, respond_to_error)

@@ -43,6 +43,22 @@ async def test_metrics_use_route_templates_not_ids(gateway: httpx.AsyncClient) -
     assert "stackline_gateway_http_request_duration_seconds_bucket" in text
 
 
+async def test_ingest_requests_are_counted_under_their_route(gateway: httpx.AsyncClient) -> None:
+    # POST /api/ingest skips FastAPI's router, which otherwise names the route.
+    account = await sign_in(gateway)
+    project = await create_project(gateway, account)
+    sent = await gateway.post("/api/ingest", json=node_event(), headers=project.headers)
+    assert sent.status_code == 200
+    refused = await gateway.post("/api/ingest", json={"nope": 1}, headers=project.headers)
+    assert refused.status_code == 400
+    text = (await gateway.get("/metrics")).text
+    for status in (200, 400):
+        assert (
+            f'stackline_gateway_http_requests_total{{method="POST",route="/api/ingest",'
+            f'status="{status}"}}'
+        ) in text
+
+
 async def test_openapi_declares_every_error_status(gateway: httpx.AsyncClient) -> None:
     spec = (await gateway.get("/openapi.json")).json()
     for path, operations in spec["paths"].items():
