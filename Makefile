@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint test-python test-sdk-js test-sdk-python proto bench clean help
+.PHONY: run test lint test-python test-sdk-js test-sdk-python test-ide-extension proto bench clean help
 
 help:
 	@echo "make run      start every service on this machine (gateway on 127.0.0.1:8080)"
@@ -47,7 +47,10 @@ test-sdk-js:
 test-sdk-python:
 	$(MAKE) -C sdk/python test
 
-test: lint test-python test-sdk-js test-sdk-python
+test-ide-extension:
+	$(MAKE) -C ide-extension test
+
+test: lint test-python test-sdk-js test-sdk-python test-ide-extension
 
 bench: $(VENV)/.synced
 	$(PY) bench/ingest_load.py
