@@ -3,8 +3,7 @@
 
 import * as vscode from 'vscode';
 
-import { findRepository, readRemotes } from '../core/gitconfig';
-import { chooseRemote, type GitHubRepo, type Remote, type RemoteChoice } from '../core/remote';
+import { folderFacts, workingCopies, type WorkingCopy as CoreWorkingCopy } from '../core/workingcopy';
 
 // The part of the built-in git extension's API (extensions/git/src/api/git.d.ts) used here.
 interface GitRepositoryState {
@@ -29,8 +28,8 @@ interface GitExtension {
 }
 
 export type WorkingCopy =
-  | { kind: 'github'; root: string; repo: GitHubRepo; remote: string; folders: vscode.WorkspaceFolder[]; git?: GitRepository }
-  | { kind: 'problem'; root: string | undefined; folder: vscode.WorkspaceFolder; problem: 'noRepository' | 'noRemote' | 'notGitHub'; detail?: string };
+  | (Extract<CoreWorkingCopy<vscode.WorkspaceFolder>, { kind: 'github' }> & { git?: GitRepository })
+  | Extract<CoreWorkingCopy<vscode.WorkspaceFolder>, { kind: 'problem' }>;
 
 /** The built-in git extension's API once it is ready, or undefined without it. */
 export async function builtInGit(): Promise<GitApi | undefined> {
@@ -59,44 +58,22 @@ export async function builtInGit(): Promise<GitApi | undefined> {
   }
 }
 
-async function inspect(folder: vscode.WorkspaceFolder, git: GitApi | undefined, githubHosts: readonly string[]): Promise<WorkingCopy> {
-  let root: string | undefined;
-  let remotes: Remote[] = [];
-  const viaGit = git?.getRepository(folder.uri) ?? undefined;
-  if (viaGit) {
-    root = viaGit.rootUri.fsPath;
-    remotes = viaGit.state.remotes.map((r) => ({ name: r.name, fetchUrl: r.fetchUrl, pushUrl: r.pushUrl }));
-  }
-  // The git extension fills in a repository's remotes after it opens it: until then, and
-  // without it, the files git keeps say the same.
-  if (remotes.length === 0) {
-    const files = await findRepository(root ?? folder.uri.fsPath);
-    if (files) {
-      root ??= files.root;
-      remotes = await readRemotes(files);
-    }
-  }
-  if (!root) return { kind: 'problem', root, folder, problem: 'noRepository' };
-  const choice: RemoteChoice = chooseRemote(remotes, githubHosts);
-  if (choice.kind === 'none') return { kind: 'problem', root, folder, problem: 'noRemote' };
-  if (choice.kind === 'notGitHub') return { kind: 'problem', root, folder, problem: 'notGitHub', detail: choice.urls.join(', ') };
-  return { kind: 'github', root, repo: choice.repo, remote: choice.remote, folders: [folder], ...(viaGit ? { git: viaGit } : {}) };
-}
-
 /** Every working copy of the workspace's folders; folders inside one working copy share it. */
 export async function discover(git: GitApi | undefined, githubHosts: readonly string[]): Promise<WorkingCopy[]> {
   const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file');
-  const found = await Promise.all(folders.map((f) => inspect(f, git, githubHosts)));
-  const byRoot = new Map<string, WorkingCopy>();
-  const problems: WorkingCopy[] = [];
-  for (const copy of found) {
-    if (copy.kind === 'problem') {
-      problems.push(copy);
-      continue;
-    }
-    const seen = byRoot.get(copy.root);
-    if (seen && seen.kind === 'github') seen.folders.push(...copy.folders);
-    else byRoot.set(copy.root, copy);
-  }
-  return [...byRoot.values(), ...problems];
+  const repositories = new Map<string, GitRepository>();
+  const facts = await Promise.all(
+    folders.map((folder) => {
+      const viaGit = git?.getRepository(folder.uri) ?? undefined;
+      if (viaGit) repositories.set(viaGit.rootUri.fsPath, viaGit);
+      const known = viaGit
+        ? { root: viaGit.rootUri.fsPath, remotes: viaGit.state.remotes.map((r) => ({ name: r.name, fetchUrl: r.fetchUrl, pushUrl: r.pushUrl })) }
+        : undefined;
+      return folderFacts(folder, folder.uri.fsPath, known);
+    }),
+  );
+  return workingCopies(facts, githubHosts).map((copy) => {
+    const repository = copy.kind === 'github' ? repositories.get(copy.root) : undefined;
+    return repository && copy.kind === 'github' ? { ...copy, git: repository } : copy;
+  });
 }
