@@ -154,7 +154,10 @@ const steps: [string, () => Promise<void>][] = [
         'the hover names the suspect commit',
       );
       check(text.includes('command:stackline.openFrame'), 'the frames link to their lines');
-      check(text.includes('[View on GitHub](https://github.com/'), 'the hover links the permalink');
+      check(
+        text.includes(`/${plan.repo}/blob/${plan.deployedCommit}/${plan.file}#L${plan.deployedLine})`) && text.includes('[View on GitHub]('),
+        'the hover links the permalink at the deployed commit',
+      );
       await vscode.commands.executeCommand('editor.action.showHover');
       await ask('screenshot', 'hover');
       await vscode.commands.executeCommand('editor.action.hideHover' as string).then(undefined, () => undefined);
@@ -296,6 +299,24 @@ const steps: [string, () => Promise<void>][] = [
       await eventually('the status bar to ask for a sign-in', async () => (await statusBar()).includes('Stackline: sign in'));
       await refresh();
       check((await toasts('Sign in to Stackline')) === 0, 'a prompt right after signing out');
+    },
+  ],
+  [
+    'the default sign-in: a device code approved on GitHub; a GitHub account without a project is told so, once',
+    async () => {
+      const signingIn = vscode.commands.executeCommand<boolean>('stackline.signIn', { method: 'device' });
+      const code = await ask<string>('approveDevice');
+      log(`approved device code ${code}`);
+      check((await signingIn) === true, 'the device sign-in failed');
+      check((await vscode.env.clipboard.readText()) === code, 'the code was copied for the user');
+      // The GitHub account is another Stackline user than the local one: it owns no project.
+      await eventually('the status bar to say there is no project', async () => (await statusBar()).includes('no project'));
+      await eventually('the message', async () => (await toasts(`No Stackline project for ${plan.repo}`)) === 1);
+      await refresh();
+      await refresh();
+      check((await toasts(`No Stackline project for ${plan.repo}`)) === 1, 'told more than once');
+      const buttons = await ask<string[]>('toastButtons', `No Stackline project for ${plan.repo}`);
+      check(buttons.includes('Create Project'), `buttons: ${buttons.join(', ')}`);
     },
   ],
 ];

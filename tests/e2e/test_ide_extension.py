@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -26,6 +27,8 @@ from playwright.sync_api import Page, sync_playwright
 from tests.support import code_server
 from tests.support.fault_proxy import FaultProxy
 from tests.support.local_stack import ROOT, LocalStack
+from tools.github_standin import GitHubStandin, OAuthApp
+from tools.github_standin import User as GitHubUser
 
 pytestmark = pytest.mark.e2e
 
@@ -36,6 +39,7 @@ OUTPUT = ROOT / "ide-extension" / "test-output"
 ADA = ("Ada Lovelace", "ada@example.com", "1764000000 +0000")
 GRACE = ("Grace Hopper", "grace@example.com", "1764259200 +0000")
 SUSPECT_SUBJECT = "Show the display name on the profile page"
+GITHUB_APP = ("Iv1.stackline-editor-tests", "editor-tests-secret")
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,30 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def github() -> Iterator[GitHubStandin]:
+    """GitHub, where the editor's default sign-in (the device flow) is approved."""
+    with GitHubStandin(
+        users=[GitHubUser("octocat", name="Mona Lisa Octocat")],
+        apps=[OAuthApp(GITHUB_APP[0], GITHUB_APP[1], "http://127.0.0.1/unused", device_flow=True)],
+        device_interval=1,
+    ) as standin:
+        yield standin
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, github: GitHubStandin) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("ide-stack")
-    local = LocalStack(f"sqlite:///{data / 'stackline.db'}", data)
+    local = LocalStack(
+        f"sqlite:///{data / 'stackline.db'}",
+        data,
+        env={
+            "STACKLINE_GITHUB_WEB_URL": github.web_url,
+            "STACKLINE_GITHUB_API_URL": github.api_url,
+            "STACKLINE_GITHUB_CLIENT_ID": GITHUB_APP[0],
+            "STACKLINE_GITHUB_CLIENT_SECRET": GITHUB_APP[1],
+            "STACKLINE_GITHUB_CALLBACK_URL": "http://127.0.0.1/unused",
+        },
+    )
     try:
         local.wait_until_running()
         with httpx.Client(base_url=local.url, timeout=10) as client:
@@ -191,6 +216,27 @@ def _workspace(stack: Stack, root: Path) -> Workspace:
     return Workspace(root, deployed, deployed_line, deployed_line + len(header))
 
 
+def _approve_device(page: Page) -> str:
+    """Does what a user does with the device code: reads it and the address from the
+    editor's notification, and approves it on GitHub in the browser."""
+    toast = page.locator(".notifications-toasts .notification-list-item").filter(
+        has_text="enter the code"
+    )
+    toast.first.wait_for(timeout=30_000)
+    text = toast.first.inner_text()
+    code = re.search(r"\b[A-Z]{4}-[A-Z]{4}\b", text)
+    url = re.search(r"http://\S+/login/device", text)
+    assert code and url, text
+    assert "Open GitHub" in toast.first.locator(".monaco-button").all_inner_texts()
+    github = page.context.new_page()
+    github.goto(url.group(0))
+    github.get_by_label("Enter the code displayed on your device").fill(code.group(0))
+    github.get_by_role("button", name="Authorize as octocat").click()
+    github.get_by_text("you're all set").wait_for(timeout=10_000)
+    github.close()
+    return code.group(0)
+
+
 def _answer(control: Path, page: Page, proxy: FaultProxy) -> None:
     """Answers the questions the tests inside the editor wrote into the control folder."""
     for question in sorted(control.glob("*.ask.json")):
@@ -216,6 +262,12 @@ def _answer(control: Path, page: Page, proxy: FaultProxy) -> None:
             answer = " ".join(items.all_inner_texts())
         elif kind == "tree":
             answer = page.locator(".part.sidebar .monaco-list-row").all_inner_texts()
+        elif kind == "approveDevice":
+            try:
+                answer = _approve_device(page)
+            except Exception:
+                page.screenshot(path=str(OUTPUT / "failure-device.png"))
+                raise
         elif kind == "proxy":
             proxy.set_mode(str(arg))
         else:

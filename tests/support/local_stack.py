@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +48,9 @@ def child_pids(pid: int) -> list[int]:
 
 
 class LocalStack:
-    def __init__(self, database_url: str, data_dir: Path) -> None:
+    def __init__(
+        self, database_url: str, data_dir: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.gateway_port, self.grpc_base = pick_ports()
         self.url = f"http://127.0.0.1:{self.gateway_port}"
         self.process = subprocess.Popen(
@@ -59,6 +62,7 @@ class LocalStack:
                 "STACKLINE_GATEWAY_PORT": str(self.gateway_port),
                 "STACKLINE_GRPC_PORT_BASE": str(self.grpc_base),
                 "STACKLINE_DATA_DIR": str(data_dir),
+                **(env or {}),
             },
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -375,7 +375,7 @@ export class Controller implements vscode.Disposable {
       void vscode.window.showErrorMessage(`Stackline: ${this.configProblem ?? 'no server configured'}`);
       return false;
     }
-    const session = await signIn(this.api, request);
+    const session = await signIn(this.api, this.log, request);
     if (!session) return false;
     await this.session.save(session);
     this.log.info(`signed in as ${session.user.login}`);

@@ -44,17 +44,18 @@ async function pickMethod(api: StacklineApi): Promise<SignInMethod | undefined> 
   return picked?.method;
 }
 
-async function deviceFlow(api: StacklineApi): Promise<Session | undefined> {
+async function deviceFlow(api: StacklineApi, log: vscode.LogOutputChannel): Promise<Session | undefined> {
   const started = await api.deviceStart();
-  const open = 'Copy Code and Open GitHub';
-  const choice = await vscode.window.showInformationMessage(
-    `To sign in to Stackline, enter the code ${started.userCode} at ${started.verificationUri}.`,
-    { modal: true },
-    open,
-  );
-  if (choice !== open) return undefined;
+  log.info(`device code issued; waiting for it at ${started.verificationUri}`);
+  // The code goes to the clipboard at once, as GitHub's own editors do; the notification
+  // offers to open the page. Polling starts now, so typing the code by hand works too.
   await vscode.env.clipboard.writeText(started.userCode);
-  await vscode.env.openExternal(vscode.Uri.parse(started.verificationUri));
+  const open = 'Open GitHub';
+  void vscode.window
+    .showInformationMessage(`To sign in to Stackline, enter the code ${started.userCode} at ${started.verificationUri} (copied).`, open)
+    .then(async (choice) => {
+      if (choice === open) await vscode.env.openExternal(vscode.Uri.parse(started.verificationUri)).then(undefined, () => false);
+    });
   return vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
@@ -91,7 +92,7 @@ async function deviceFlow(api: StacklineApi): Promise<Session | undefined> {
   );
 }
 
-async function editorGitHub(api: StacklineApi): Promise<Session | undefined> {
+async function editorGitHub(api: StacklineApi, log: vscode.LogOutputChannel): Promise<Session | undefined> {
   const github = await vscode.authentication.getSession('github', ['read:user'], { createIfNone: true });
   try {
     return await api.exchangeGitHubToken(github.accessToken);
@@ -102,7 +103,7 @@ async function editorGitHub(api: StacklineApi): Promise<Session | undefined> {
         `This Stackline server did not accept the editor's GitHub account (${error.message}). Sign in with a one-time code instead?`,
         device,
       );
-      return choice === device ? deviceFlow(api) : undefined;
+      return choice === device ? deviceFlow(api, log) : undefined;
     }
     throw error;
   }
@@ -129,14 +130,17 @@ async function local(api: StacklineApi, login: string | undefined): Promise<Sess
 }
 
 /** Runs a sign-in and answers its session, or undefined if the user gave up. Errors are shown. */
-export async function signIn(api: StacklineApi, request: SignInRequest = {}): Promise<Session | undefined> {
+export async function signIn(api: StacklineApi, log: vscode.LogOutputChannel, request: SignInRequest = {}): Promise<Session | undefined> {
   const method = request.method ?? (await pickMethod(api));
   if (!method) return undefined;
+  log.info(`signing in (${method})`);
   try {
-    if (method === 'device') return await deviceFlow(api);
-    if (method === 'editorGitHub') return await editorGitHub(api);
-    return await local(api, request.login);
+    const session =
+      method === 'device' ? await deviceFlow(api, log) : method === 'editorGitHub' ? await editorGitHub(api, log) : await local(api, request.login);
+    if (!session) log.info('sign-in given up');
+    return session;
   } catch (error) {
+    log.error(`sign-in failed: ${describe(error)}`);
     void vscode.window.showErrorMessage(`Stackline sign-in failed: ${describe(error)}`);
     return undefined;
   }
