@@ -17,24 +17,33 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from stackline_infra.errors import Conflict, NotFound, Unavailable, from_rpc_error
 from stackline_infra.grpc_client import open_channel
 from stackline_infra.grpc_server import ServiceHost
+from tests.support.clocks import HANG_GUARD_SECONDS
 from tests.support.local_stack import ROOT
 
 _SLOW = "/test.Slow/Call"
 
 
 class _Slow(grpc.GenericRpcHandler):  # type: ignore[misc]
-    """A service whose one method takes `seconds` to answer, or raises what it is told to."""
+    """A service whose one method takes `seconds` to answer (None: never), or raises what it is
+    told to. It notes the time each call had left when it arrived, and says when one started."""
 
-    def __init__(self, seconds: float, error: Exception | None = None) -> None:
+    def __init__(self, seconds: float | None, error: Exception | None = None) -> None:
         self.seconds = seconds
         self.error = error
+        self.time_remaining: list[float | None] = []
+        self.started = asyncio.Event()
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         if details.method != _SLOW:
             return None
 
         async def call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-            await asyncio.sleep(self.seconds)
+            self.time_remaining.append(context.time_remaining())
+            self.started.set()
+            if self.seconds is None:
+                await asyncio.Event().wait()
+            else:
+                await asyncio.sleep(self.seconds)
             if self.error is not None:
                 raise self.error
             return b"done"
@@ -52,14 +61,17 @@ async def _host(handler: _Slow) -> tuple[ServiceHost, str]:
 
 
 async def test_calls_without_a_timeout_get_the_channel_deadline() -> None:
-    host, target = await _host(_Slow(5.0))
+    handler = _Slow(None)
+    host, target = await _host(handler)
     try:
         async with open_channel(target, default_deadline=0.3) as channel:
-            started = time.monotonic()
+            # The service never answers: only the deadline can end the call.
             with pytest.raises(grpc.aio.AioRpcError) as failed:
-                await channel.unary_unary(_SLOW)(b"")
+                await asyncio.wait_for(channel.unary_unary(_SLOW)(b""), HANG_GUARD_SECONDS)
         assert failed.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-        assert time.monotonic() - started < 2
+        # The deadline the call carried, as the server saw it: the channel's 0.3 s, less transit.
+        [remaining] = handler.time_remaining
+        assert remaining is not None and 0 < remaining <= 0.3
         assert isinstance(from_rpc_error(failed.value), Unavailable)
     finally:
         await host.stop(grace=0)
@@ -96,7 +108,8 @@ async def test_errors_are_mapped_once_each_way(
 
 
 async def test_stop_lets_calls_in_flight_finish() -> None:
-    host, target = await _host(_Slow(0.5))
+    handler = _Slow(0.5)
+    host, target = await _host(handler)
     async with open_channel(target, default_deadline=5) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         serving = await health.Check(health_pb2.HealthCheckRequest())
@@ -107,8 +120,9 @@ async def test_stop_lets_calls_in_flight_finish() -> None:
             return await call(b"")  # type: ignore[no-any-return]
 
         in_flight = asyncio.create_task(slow_call())
-        await asyncio.sleep(0.1)
-        await host.stop(grace=3)
+        await asyncio.wait_for(handler.started.wait(), HANG_GUARD_SECONDS)
+        # stop() returns once the call is done; the grace only bounds how long it may take.
+        await host.stop(grace=HANG_GUARD_SECONDS)
         assert await in_flight == b"done"
 
 
