@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import threading
-import time
+from typing import Any
 
 import stackline_sdk
 
@@ -26,9 +26,19 @@ def report(role: str) -> None:
 
 
 def main() -> None:
+    sending = threading.Event()
+    send = stackline_sdk.HTTPTransport.send
+
+    def send_and_say(self: stackline_sdk.HTTPTransport, request: Any) -> Any:
+        sending.set()
+        return send(self, request)
+
+    stackline_sdk.HTTPTransport.send = send_and_say  # type: ignore[method-assign]
     stackline_sdk.init(ingest_key=KEY, endpoint=sys.argv[1], shutdown_timeout=3)
     stackline_sdk.capture_message("parent before fork")
-    time.sleep(0.1)  # the worker is now waiting on the (slow) server
+    # The worker is now waiting on the (slow) server.
+    if not sending.wait(30):
+        sys.exit("the worker never sent")
     stackline_sdk.capture_message("parent queued at fork")
     # Fork while another thread holds the worker's lock: the child must not
     # inherit it locked (only the forking thread survives a fork).
