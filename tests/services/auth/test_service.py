@@ -19,6 +19,7 @@ from stackline_infra.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from tests.infra.test_keyformat import ISSUED_KEY, ISSUED_KEY_DIGEST
 from tests.support import factories
 
 REFRESH_TTL = timedelta(days=30)
@@ -172,3 +173,18 @@ async def test_last_used_is_written_at_most_once_a_minute(session: AsyncSession)
     await service.resolve_ingest_key(session, secret, now=first + timedelta(seconds=60))
     await session.refresh(row)
     assert row.last_used_at == first + timedelta(seconds=60)
+
+
+async def test_a_key_stored_by_an_earlier_release_resolves(session: AsyncSession) -> None:
+    # The row as 0.1.0 wrote it: display prefix and SHA-256, never the key.
+    owner = await factories.user(session)
+    project = await factories.project(session, owner.id)
+    row = IngestKey(
+        project_id=project.id, prefix="slk_cawJMp", key_hash=bytes.fromhex(ISSUED_KEY_DIGEST)
+    )
+    session.add(row)
+    await session.flush()
+    assert await service.resolve_ingest_key(session, ISSUED_KEY, now=utcnow()) == (
+        project.id,
+        row.id,
+    )
