@@ -126,6 +126,22 @@ async def test_a_rotated_key_works_through_its_grace_period_then_stops(clocked: 
     assert too_long.status_code == 400
 
 
+async def test_a_deleted_projects_key_is_refused_then_forgotten(
+    gateway: httpx.AsyncClient,
+) -> None:
+    account = await sign_in(gateway)
+    project = await create_project(gateway, account)
+    assert await _ingest_status(gateway, project.key) == 200  # resolved, and cached
+    deleted = await gateway.delete(f"/api/projects/{project.id}", headers=account.headers)
+    assert deleted.status_code in (200, 204)
+    # The cache still says the key is the project's: IngestService finds the project gone.
+    refused = await gateway.post("/api/ingest", json=node_event(), headers=project.headers)
+    assert refused.status_code == 403
+    assert "no longer exists" in refused.json()["error"]["message"]
+    # And the gateway let go of the key: asked again, AuthService knows it no more.
+    assert await _ingest_status(gateway, project.key) == 401
+
+
 async def test_the_audit_log_says_who_did_what_from_where(gateway: httpx.AsyncClient) -> None:
     account = await sign_in(gateway)
     project = await create_project(gateway, account)
