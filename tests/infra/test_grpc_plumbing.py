@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from stackline_infra.errors import Conflict, NotFound, Unavailable, from_rpc_error
 from stackline_infra.grpc_client import open_channel
@@ -107,6 +108,36 @@ async def test_errors_are_mapped_once_each_way(
         assert mapped.field == getattr(error, "field", None)
 
 
+def _listed_services(target: str) -> list[str]:
+    """What the reflection service at target lists; raises grpc.RpcError where there is none."""
+    with grpc.insecure_channel(target) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        [answer] = stub.ServerReflectionInfo(iter([request]), timeout=HANG_GUARD_SECONDS)
+    return sorted(s.name for s in answer.list_services_response.service)
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+async def test_reflection_is_served_only_when_enabled(enabled: bool) -> None:
+    host = ServiceHost(
+        "plumbing", {"test.Slow": lambda server: server.add_generic_rpc_handlers((_Slow(0),))}
+    )
+    if enabled:
+        host.enable_reflection()
+    target = f"127.0.0.1:{host.bind('127.0.0.1:0')}"
+    await host.start()
+    try:
+        if enabled:
+            listed = await asyncio.to_thread(_listed_services, target)
+            assert "test.Slow" in listed and "grpc.health.v1.Health" in listed
+        else:
+            with pytest.raises(grpc.RpcError) as refused:
+                await asyncio.to_thread(_listed_services, target)
+            assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    finally:
+        await host.stop(grace=0)
+
+
 async def test_stop_lets_calls_in_flight_finish() -> None:
     handler = _Slow(0.5)
     host, target = await _host(handler)
@@ -138,6 +169,8 @@ def test_a_service_process_stops_cleanly_on_sigterm(database_url: str, tmp_path:
             "DATABASE_URL": database_url,
             "STACKLINE_GRPC_PORT": str(port),
             "STACKLINE_LOG_FORMAT": "text",
+            "STACKLINE_ENVIRONMENT": "development",
+            "STACKLINE_GRPC_REFLECTION": "true",
         },
         stderr=subprocess.PIPE,
         text=True,
@@ -158,6 +191,8 @@ def test_a_service_process_stops_cleanly_on_sigterm(database_url: str, tmp_path:
                 channel.close()
             assert time.monotonic() < deadline, "the service never became healthy"
             time.sleep(0.2)
+        # The setting reached the server: reflection describes the service.
+        assert "stackline.projects.v1.ProjectsService" in _listed_services(f"127.0.0.1:{port}")
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=15)
     finally:
