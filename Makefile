@@ -37,6 +37,7 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(PY) tools/check_timed_tests.py
 
 test-python: $(VENV)/.synced
 	$(VENV)/bin/pytest

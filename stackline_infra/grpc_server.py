@@ -1,7 +1,8 @@
 """One gRPC server as every Stackline service runs it.
 
-Health service, reflection, error mapping and metrics around the service's own
-servicers; the health status follows the database; SIGTERM stops it gracefully.
+Health service, error mapping and metrics around the service's own servicers,
+and reflection when the settings ask for it; the health status follows the
+database; SIGTERM stops it gracefully.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ async def _abort(context: grpc.aio.ServicerContext, exc: StacklineError) -> None
 
 
 class ServiceHost:
-    """A grpc.aio server with the health, reflection, metrics and shutdown every service needs."""
+    """A grpc.aio server with the health, metrics and shutdown every service needs."""
 
     def __init__(
         self,
@@ -155,6 +156,9 @@ class ServiceHost:
             register(self.server)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+
+    def enable_reflection(self) -> None:
+        """Serve gRPC reflection (grpcurl, Postman) for this host's services; before start()."""
         reflection.enable_server_reflection(
             [*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server
         )
@@ -237,6 +241,8 @@ async def serve(
     )
     try:
         host = build_host(engine)
+        if settings.grpc_reflection:
+            host.enable_reflection()
         port = host.bind(f"{settings.grpc_host}:{settings.grpc_port}")
         start_metrics_endpoint(settings.grpc_host, settings.metrics_port)
         log.info("%s service listening on %s:%d", host.name, settings.grpc_host, port)

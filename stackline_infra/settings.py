@@ -6,9 +6,9 @@ os.environ.
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Literal, Self, TypeVar
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +33,16 @@ class ServiceSettings(ProcessSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     # In-flight calls get this long to finish after SIGTERM.
     shutdown_grace_seconds: float = 10.0
+    # The gRPC reflection service describes every RPC and message to anyone who reaches the
+    # port: a convenience for grpcurl on a developer's machine (make run turns it on), refused
+    # in production.
+    grpc_reflection: bool = False
+
+    @model_validator(mode="after")
+    def _no_reflection_in_production(self) -> Self:
+        if self.grpc_reflection and self.environment == "production":
+            raise ValueError("STACKLINE_GRPC_REFLECTION is for development only")
+        return self
 
 
 class DatabaseSettings(ServiceSettings):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,8 +24,10 @@ from services.gateway.settings import GatewaySettings
 from services.incidents.server import build_host as build_incidents
 from services.ingest.server import build_host as build_ingest
 from services.projects.server import build_host as build_projects
+from stackline_infra.clock import WallClock
 from stackline_infra.db.engine import create_engine
 from stackline_infra.db.migrate import alembic_config
+from stackline_infra.db.types import utcnow
 from stackline_infra.grpc_server import ServiceHost
 from tests.support import postgres
 from tools.github_standin import GitHubStandin, OAuthApp
@@ -120,16 +123,25 @@ class Stack:
     hosts: dict[str, ServiceHost]
 
 
-@pytest.fixture(scope="session")
-async def stack(
-    engine: AsyncEngine, token_issuer: TokenIssuer, github_standin: GitHubStandin
+@asynccontextmanager
+async def running_stack(
+    engine: AsyncEngine,
+    token_issuer: TokenIssuer,
+    github_standin: GitHubStandin,
+    *,
+    wall_clock: WallClock = utcnow,
 ) -> AsyncIterator[Stack]:
-    """The four services in this process, each on its own port, over real gRPC."""
+    """The four services in this process, each on its own port, over real gRPC; wall_clock is
+    the time AuthService and ProjectsService judge expiry and grace periods by."""
     hosts = {
         "auth": build_auth(
-            engine, token_issuer, github_client(github_standin), dev_login_enabled=True
+            engine,
+            token_issuer,
+            github_client(github_standin),
+            dev_login_enabled=True,
+            clock=wall_clock,
         ),
-        "projects": build_projects(engine),
+        "projects": build_projects(engine, clock=wall_clock),
         "ingest": build_ingest(engine),
         "incidents": build_incidents(engine, github_web_url="https://github.com"),
     }
@@ -137,9 +149,20 @@ async def stack(
     for name, host in hosts.items():
         targets[name] = f"127.0.0.1:{host.bind('127.0.0.1:0')}"
         await host.start()
-    yield Stack(targets, hosts)
-    for host in hosts.values():
-        await host.stop(grace=1)
+    try:
+        yield Stack(targets, hosts)
+    finally:
+        for host in hosts.values():
+            await host.stop(grace=1)
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    engine: AsyncEngine, token_issuer: TokenIssuer, github_standin: GitHubStandin
+) -> AsyncIterator[Stack]:
+    """The four services in this process, each on its own port, over real gRPC."""
+    async with running_stack(engine, token_issuer, github_standin) as services:
+        yield services
 
 
 def gateway_settings(targets: dict[str, str], **overrides: object) -> GatewaySettings:

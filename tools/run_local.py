@@ -51,6 +51,7 @@ def _environment() -> tuple[dict[str, str], dict[str, int], Path]:
         "STACKLINE_ENVIRONMENT": "development",
         "STACKLINE_LOG_FORMAT": os.environ.get("STACKLINE_LOG_FORMAT", "text"),
         "STACKLINE_DEV_LOGIN_ENABLED": "true",
+        "STACKLINE_GRPC_REFLECTION": "true",
         "STACKLINE_JWT_PRIVATE_KEY_FILE": str(data_dir / "jwt-signing-key.pem"),
         "PYTHONUNBUFFERED": "1",
     }

@@ -10,7 +10,9 @@ from stackline.auth.v1 import auth_pb2, auth_pb2_grpc
 from services.auth.github import GitHub
 from services.auth.servicer import AuthServicer
 from services.auth.tokens import TokenIssuer
+from stackline_infra.clock import WallClock
 from stackline_infra.db.engine import create_sessionmaker
+from stackline_infra.db.types import utcnow
 from stackline_infra.grpc_server import ServiceHost
 
 SERVICE_NAME = auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name
@@ -24,6 +26,7 @@ def build_host(
     dev_login_enabled: bool,
     refresh_ttl: timedelta = timedelta(days=30),
     database_probe_seconds: float = 2.0,
+    clock: WallClock = utcnow,
 ) -> ServiceHost:
     servicer = AuthServicer(
         create_sessionmaker(engine),
@@ -31,6 +34,7 @@ def build_host(
         github,
         dev_login_enabled=dev_login_enabled,
         refresh_ttl=refresh_ttl,
+        clock=clock,
     )
     return ServiceHost(
         "auth",

@@ -24,7 +24,7 @@ from services.auth.tokens import TokenIssuer, new_refresh_token, refresh_digest
 from stackline_infra import keyformat
 from stackline_infra.db import audit
 from stackline_infra.db.schema import OAuthState, RefreshToken, User
-from stackline_infra.db.types import new_id, utcnow
+from stackline_infra.db.types import new_id
 from stackline_infra.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -58,9 +58,9 @@ async def _open_session(
     user: User,
     *,
     refresh_ttl: timedelta,
+    now: datetime,
     family_id: uuid.UUID | None = None,
 ) -> SignedIn:
-    now = utcnow()
     token, expires_at = issuer.issue(user_id=user.id, login=user.login, now=now)
     refresh = new_refresh_token()
     await repository.add_refresh_token(
@@ -83,6 +83,7 @@ async def dev_login(
     login: str,
     source_ip: str,
     refresh_ttl: timedelta,
+    now: datetime,
 ) -> SignedIn:
     if not enabled:
         raise FailedPrecondition("local sign-in is switched off")
@@ -102,18 +103,17 @@ async def dev_login(
         source_ip=source_ip,
         details={"provider": "local"},
     )
-    return await _open_session(session, issuer, user, refresh_ttl=refresh_ttl)
+    return await _open_session(session, issuer, user, refresh_ttl=refresh_ttl, now=now)
 
 
 def _state_hash(state: str) -> bytes:
     return hashlib.sha256(state.encode()).digest()
 
 
-async def begin_github_login(session: AsyncSession) -> tuple[str, str]:
+async def begin_github_login(session: AsyncSession, *, now: datetime) -> tuple[str, str]:
     """A fresh (state, PKCE verifier) pair, remembered for ten minutes."""
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
-    now = utcnow()
     await repository.add_oauth_state(
         session,
         OAuthState(
@@ -124,10 +124,10 @@ async def begin_github_login(session: AsyncSession) -> tuple[str, str]:
     return state, verifier
 
 
-async def take_github_login(session: AsyncSession, state: str) -> str:
+async def take_github_login(session: AsyncSession, state: str, *, now: datetime) -> str:
     """The PKCE verifier of a sign-in under way; a state works once."""
     verifier = (
-        await repository.take_oauth_state(session, _state_hash(state), utcnow()) if state else None
+        await repository.take_oauth_state(session, _state_hash(state), now) if state else None
     )
     if verifier is None:
         raise InvalidArgument(
@@ -144,6 +144,7 @@ async def github_sign_in(
     source_ip: str,
     via: str,
     refresh_ttl: timedelta,
+    now: datetime,
 ) -> SignedIn:
     """Create or update the Stackline user for a GitHub account, and open a session."""
     user = await repository.find_user(session, "github", str(github_user.id))
@@ -173,7 +174,7 @@ async def github_sign_in(
         source_ip=source_ip,
         details={"provider": "github", "via": via},
     )
-    return await _open_session(session, issuer, user, refresh_ttl=refresh_ttl)
+    return await _open_session(session, issuer, user, refresh_ttl=refresh_ttl, now=now)
 
 
 @dataclass(frozen=True)
@@ -185,10 +186,14 @@ class Refreshed:
 
 
 async def refresh(
-    session: AsyncSession, issuer: TokenIssuer, refresh_token: str, *, refresh_ttl: timedelta
+    session: AsyncSession,
+    issuer: TokenIssuer,
+    refresh_token: str,
+    *,
+    refresh_ttl: timedelta,
+    now: datetime,
 ) -> Refreshed:
     row = await repository.find_refresh_token(session, refresh_digest(refresh_token))
-    now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return Refreshed(None, "refresh token unknown, expired or revoked; sign in again")
     if row.spent_at is not None:
@@ -200,14 +205,16 @@ async def refresh(
         return Refreshed(None, "refresh token unknown, expired or revoked; sign in again")
     await repository.spend_refresh_token(session, row.id, now)
     return Refreshed(
-        await _open_session(session, issuer, user, refresh_ttl=refresh_ttl, family_id=row.family_id)
+        await _open_session(
+            session, issuer, user, refresh_ttl=refresh_ttl, now=now, family_id=row.family_id
+        )
     )
 
 
-async def end_session(session: AsyncSession, refresh_token: str) -> None:
+async def end_session(session: AsyncSession, refresh_token: str, *, now: datetime) -> None:
     row = await repository.find_refresh_token(session, refresh_digest(refresh_token))
     if row is not None:
-        await repository.revoke_refresh_family(session, row.family_id, utcnow())
+        await repository.revoke_refresh_family(session, row.family_id, now)
 
 
 def _user_id(user_id: str) -> uuid.UUID:
@@ -240,8 +247,10 @@ async def delete_user(session: AsyncSession, user_id: str) -> None:
     await audit.record(session, action="user.delete", actor_user_id=None, source_ip=None)
 
 
-async def resolve_ingest_key(session: AsyncSession, key: str) -> tuple[uuid.UUID, uuid.UUID]:
-    """The (project id, key id) a key belongs to."""
+async def resolve_ingest_key(
+    session: AsyncSession, key: str, *, now: datetime
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """The (project id, key id) a key belongs to, at `now` (a rotated key works until its end)."""
     if not keyformat.is_well_formed(key):
         raise Unauthenticated("malformed ingest key")
     digest = keyformat.digest(key)
@@ -250,7 +259,6 @@ async def resolve_ingest_key(session: AsyncSession, key: str) -> tuple[uuid.UUID
     # constant-time comparison guards against a database that matched loosely.
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise Unauthenticated("unknown ingest key")
-    now = utcnow()
     if row.revoked_at is not None and row.revoked_at <= now:
         raise PermissionDenied("this ingest key has been revoked")
     if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_RESOLUTION:

@@ -17,8 +17,9 @@ from stackline.auth.v1 import auth_pb2, auth_pb2_grpc
 from services.auth import service
 from services.auth.github import GitHub, GitHubUser
 from services.auth.tokens import TokenIssuer
+from stackline_infra.clock import WallClock
 from stackline_infra.db.schema import User
-from stackline_infra.db.types import json_dumps
+from stackline_infra.db.types import json_dumps, utcnow
 from stackline_infra.errors import Unauthenticated
 from stackline_infra.timestamps import to_proto
 
@@ -54,8 +55,10 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         *,
         dev_login_enabled: bool,
         refresh_ttl: timedelta,
+        clock: WallClock = utcnow,
     ) -> None:
         self._sessions = sessions
+        self._clock = clock
         self._issuer = issuer
         self._github = github
         self._dev_login_enabled = dev_login_enabled
@@ -72,6 +75,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                 source_ip=source_ip,
                 via=via,
                 refresh_ttl=self._refresh_ttl,
+                now=self._clock(),
             )
         return _signed_in(signed_in)
 
@@ -79,7 +83,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.StartGitHubLoginRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.StartGitHubLoginResponse:
         async with self._sessions.begin() as session:
-            state, verifier = await service.begin_github_login(session)
+            state, verifier = await service.begin_github_login(session, now=self._clock())
         return auth_pb2.StartGitHubLoginResponse(
             authorize_url=self._github.authorize_url(state, verifier), state=state
         )
@@ -88,7 +92,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.CompleteGitHubLoginRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.SignInResponse:
         async with self._sessions.begin() as session:
-            verifier = await service.take_github_login(session, request.state)
+            verifier = await service.take_github_login(session, request.state, now=self._clock())
         github_token = await self._github.exchange_code(request.code, verifier)
         github_user = await self._github.user(github_token)
         return await self._sign_in_github(github_user, request.source_ip, "web")
@@ -131,6 +135,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                 login=request.login,
                 source_ip=request.source_ip,
                 refresh_ttl=self._refresh_ttl,
+                now=self._clock(),
             )
         return _signed_in(signed_in)
 
@@ -139,7 +144,11 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.SignInResponse:
         async with self._sessions.begin() as session:
             outcome = await service.refresh(
-                session, self._issuer, request.refresh_token, refresh_ttl=self._refresh_ttl
+                session,
+                self._issuer,
+                request.refresh_token,
+                refresh_ttl=self._refresh_ttl,
+                now=self._clock(),
             )
         if outcome.signed_in is None:
             raise Unauthenticated(outcome.refusal)
@@ -149,7 +158,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.EndSessionRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.EndSessionResponse:
         async with self._sessions.begin() as session:
-            await service.end_session(session, request.refresh_token)
+            await service.end_session(session, request.refresh_token, now=self._clock())
         return auth_pb2.EndSessionResponse()
 
     async def GetPublicKeys(
@@ -165,7 +174,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.ResolveIngestKeyRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.ResolveIngestKeyResponse:
         async with self._sessions.begin() as session:
-            project_id, key_id = await service.resolve_ingest_key(session, request.key)
+            project_id, key_id = await service.resolve_ingest_key(
+                session, request.key, now=self._clock()
+            )
         return auth_pb2.ResolveIngestKeyResponse(project_id=str(project_id), key_id=str(key_id))
 
     async def GetUser(

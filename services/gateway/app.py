@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +23,7 @@ from services.gateway.rate_limits import RateLimits
 from services.gateway.routers import auth, health, incidents, ingest, me, projects, sourcemaps
 from services.gateway.schemas.ingest import IngestBatch, IngestEvent
 from services.gateway.settings import GatewaySettings
+from stackline_infra.clock import MonotonicClock
 
 DESCRIPTION = """\
 Stackline's public API: SDKs send errors to `POST /api/ingest` with a project's
@@ -32,7 +34,9 @@ Every error is `{"error": {"code", "message", "field"}}`.
 """
 
 
-def create_app(settings: GatewaySettings) -> FastAPI:
+def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monotonic) -> FastAPI:
+    """The app; `clock` is what the key cache and the other in-memory periods count time by."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backends = open_backends(settings)
@@ -40,10 +44,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         app.state.gateway = GatewayState(
             settings=settings,
             backends=backends,
-            tokens=TokenVerifier(backends.auth),
-            ingest_keys=IngestKeyCache(backends.auth, ttl=settings.ingest_key_cache_seconds),
+            tokens=TokenVerifier(backends.auth, clock=clock),
+            ingest_keys=IngestKeyCache(
+                backends.auth, ttl=settings.ingest_key_cache_seconds, clock=clock
+            ),
             batcher=batcher,
-            limits=RateLimits(settings),
+            limits=RateLimits(settings, clock=clock),
         )
         try:
             yield

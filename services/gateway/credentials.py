@@ -20,6 +20,7 @@ import jwt
 from stackline.auth.v1 import auth_pb2, auth_pb2_grpc
 
 from stackline_infra import keyformat
+from stackline_infra.clock import MonotonicClock
 from stackline_infra.errors import PermissionDenied, StacklineError, Unauthenticated, from_rpc_error
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,11 @@ class User:
 
 
 class TokenVerifier:
-    def __init__(self, auth: auth_pb2_grpc.AuthServiceStub) -> None:
+    def __init__(
+        self, auth: auth_pb2_grpc.AuthServiceStub, *, clock: MonotonicClock = time.monotonic
+    ) -> None:
         self._auth = auth
+        self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
         self._issuer = ""
         self._audience = ""
@@ -54,7 +58,7 @@ class TokenVerifier:
         async with self._lock:
             if (
                 kid not in self._keys
-                and time.monotonic() - self._fetched_at >= _JWKS_MIN_REFRESH_SECONDS
+                and self._clock() - self._fetched_at >= _JWKS_MIN_REFRESH_SECONDS
             ):
                 await self._refresh()
         return self._keys.get(kid)
@@ -65,7 +69,7 @@ class TokenVerifier:
         self._keys = {k["kid"]: jwt.PyJWK(k) for k in jwks["keys"]}
         self._issuer = response.issuer
         self._audience = response.audience
-        self._fetched_at = time.monotonic()
+        self._fetched_at = self._clock()
 
     async def verify(self, token: str) -> User:
         try:
@@ -119,9 +123,16 @@ class IngestKeyCache:
     _NEGATIVE_TTL = 5.0
     _MAX_ENTRIES = 50_000
 
-    def __init__(self, auth: auth_pb2_grpc.AuthServiceStub, ttl: float) -> None:
+    def __init__(
+        self,
+        auth: auth_pb2_grpc.AuthServiceStub,
+        ttl: float,
+        *,
+        clock: MonotonicClock = time.monotonic,
+    ) -> None:
         self._auth = auth
         self._ttl = ttl
+        self._clock = clock
         self._entries: OrderedDict[bytes, _Resolution] = OrderedDict()
         self._in_flight: dict[bytes, asyncio.Future[_Resolution]] = {}
 
@@ -136,7 +147,7 @@ class IngestKeyCache:
             raise Unauthenticated("malformed ingest key")
         digest = keyformat.digest(key)
         entry = self._entries.get(digest)
-        if entry is None or entry.expires <= time.monotonic():
+        if entry is None or entry.expires <= self._clock():
             entry = await self._resolve(digest, key)
         if entry.error is not None:
             raise entry.error
@@ -168,10 +179,10 @@ class IngestKeyCache:
         except grpc.aio.AioRpcError as exc:
             error = from_rpc_error(exc)
             if isinstance(error, (Unauthenticated, PermissionDenied)):
-                return _Resolution(None, error, time.monotonic() + self._NEGATIVE_TTL)
+                return _Resolution(None, error, self._clock() + self._NEGATIVE_TTL)
             raise error from None
         resolved = ResolvedKey(response.project_id, response.key_id)
-        return _Resolution(resolved, None, time.monotonic() + self._ttl)
+        return _Resolution(resolved, None, self._clock() + self._ttl)
 
     def _remember(self, digest: bytes, entry: _Resolution) -> None:
         self._entries[digest] = entry

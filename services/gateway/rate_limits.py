@@ -20,6 +20,7 @@ from limits.storage import storage_from_string
 from prometheus_client import Counter
 
 from services.gateway.settings import GatewaySettings
+from stackline_infra.clock import MonotonicClock
 from stackline_infra.errors import RateLimited
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,10 @@ LIMITER_ERRORS = Counter(
 
 
 class RateLimits:
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(
+        self, settings: GatewaySettings, *, clock: MonotonicClock = time.monotonic
+    ) -> None:
+        self._clock = clock
         uri = f"async+{settings.redis_url}" if settings.redis_url else "async+memory://"
         self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(uri))
         self._ingest: list[tuple[str, RateLimitItem]] = []
@@ -104,7 +108,7 @@ class RateLimits:
         if self._failures is None or not client_address:
             return
         failed_at = self._suspects.get(client_address)
-        if failed_at is None or time.monotonic() - failed_at > 60:
+        if failed_at is None or self._clock() - failed_at > 60:
             return
         try:
             allowed = await self._limiter.test(self._failures, "failed_credentials", client_address)
@@ -125,7 +129,7 @@ class RateLimits:
             return
         if len(self._suspects) >= _MAX_SUSPECTS:
             self._suspects.clear()
-        self._suspects[client_address] = time.monotonic()
+        self._suspects[client_address] = self._clock()
         try:
             await self._limiter.hit(self._failures, "failed_credentials", client_address)
         except Exception:

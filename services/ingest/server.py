@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
 from services.ingest.servicer import IngestServicer
+from stackline_infra.clock import MonotonicClock
 from stackline_infra.db.engine import create_sessionmaker
 from stackline_infra.grpc_server import ServiceHost
 
 SERVICE_NAME = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
 
 
-def build_host(engine: AsyncEngine, *, database_probe_seconds: float = 2.0) -> ServiceHost:
-    servicer = IngestServicer(create_sessionmaker(engine))
+def build_host(
+    engine: AsyncEngine,
+    *,
+    database_probe_seconds: float = 2.0,
+    clock: MonotonicClock = time.monotonic,
+) -> ServiceHost:
+    servicer = IngestServicer(create_sessionmaker(engine), clock=clock)
     return ServiceHost(
         "ingest",
         {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from services.ingest.mappings import PathMappingCache
 from services.ingest.sourcemaps import MAX_SOURCEMAP_BYTES
 from services.ingest.stacks import StackFrame
 from services.ingest.symbolication import BatchMaps, Build, SourceMapStore
+from stackline_infra.clock import MonotonicClock
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import InvalidArgument, PermissionDenied
 from stackline_infra.identity import caller_from_proto, parse_id
@@ -49,10 +51,13 @@ def _is_retryable(exc: DBAPIError) -> bool:
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, clock: MonotonicClock = time.monotonic
+    ) -> None:
         self._sessions = sessions
-        self._mappings = PathMappingCache(sessions)
-        self._source_maps = SourceMapStore(sessions)
+        # The clock the caches' periods run on.
+        self._mappings = PathMappingCache(sessions, clock=clock)
+        self._source_maps = SourceMapStore(sessions, clock=clock)
 
     async def IngestEvents(
         self, request: ingest_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.ingest import repository
 from services.ingest.sourcemaps import LoadedSourceMap, SourceMapError, match_bundle
 from services.ingest.stacks import StackFrame
+from stackline_infra.clock import MonotonicClock
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +132,10 @@ class SourceMapStore:
         *,
         bundle_ttl: float = 60.0,
         max_maps: int = 32,
+        clock: MonotonicClock = time.monotonic,
     ) -> None:
         self._sessions = sessions
+        self._clock = clock
         self._bundle_ttl = bundle_ttl
         self._max_maps = max_maps
         self._bundles: dict[Build, tuple[float, dict[str, uuid.UUID]]] = {}
@@ -156,7 +159,7 @@ class SourceMapStore:
         return maps
 
     async def _bundles_of(self, builds: Iterable[Build]) -> dict[Build, dict[str, uuid.UUID]]:
-        now = time.monotonic()
+        now = self._clock()
         found: dict[Build, dict[str, uuid.UUID]] = {}
         stale = []
         for build in builds:

@@ -10,7 +10,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,6 @@ from services.projects import repository
 from stackline_infra import cursors, keyformat
 from stackline_infra.db import audit
 from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project
-from stackline_infra.db.types import utcnow
 from stackline_infra.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
 from stackline_infra.identity import Caller
 
@@ -195,13 +194,17 @@ async def create_ingest_key(session: AsyncSession, caller: Caller, project_id: u
 
 
 async def revoke_ingest_key(
-    session: AsyncSession, caller: Caller, project_id: uuid.UUID, key_id: uuid.UUID
+    session: AsyncSession,
+    caller: Caller,
+    project_id: uuid.UUID,
+    key_id: uuid.UUID,
+    *,
+    now: datetime,
 ) -> IngestKey:
     project = await _owned(session, caller, project_id)
     key = await repository.get_key(session, project.id, key_id)
     if key is None:
         raise NotFound("no such ingest key")
-    now = utcnow()
     # A key in its rotation grace period is revoked for good, now.
     if key.revoked_at is None or key.revoked_at > now:
         await repository.set_key_expiry(session, key.id, now)
@@ -291,6 +294,7 @@ async def rotate_ingest_key(
     key_id: uuid.UUID,
     *,
     grace: timedelta,
+    now: datetime,
 ) -> Rotated:
     project = await _owned(session, caller, project_id, for_update=True)
     if not timedelta(0) <= grace <= MAX_ROTATION_GRACE:
@@ -298,7 +302,6 @@ async def rotate_ingest_key(
     old = await repository.get_key(session, project.id, key_id)
     if old is None:
         raise NotFound("no such ingest key")
-    now = utcnow()
     if old.revoked_at is not None and old.revoked_at <= now:
         raise Conflict("this key is revoked already; create a new one instead", field="key_id")
     new = await _new_key(session, caller, project.id)

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stackline.projects.v1 import projects_pb2, projects_pb2_grpc
 
 from services.projects import service
+from stackline_infra.clock import WallClock
 from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project
-from stackline_infra.db.types import json_dumps
+from stackline_infra.db.types import json_dumps, utcnow
 from stackline_infra.identity import caller_from_proto, parse_id
 from stackline_infra.timestamps import to_proto
 
@@ -57,8 +58,11 @@ def _audit_entry(entry: AuditEntry) -> projects_pb2.AuditEntry:
 
 
 class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, clock: WallClock = utcnow
+    ) -> None:
         self._sessions = sessions
+        self._clock = clock
 
     async def CreateProject(
         self, request: projects_pb2.CreateProjectRequest, context: grpc.aio.ServicerContext
@@ -141,7 +145,9 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
         project_id = parse_id(request.project_id, "project")
         key_id = parse_id(request.key_id, "ingest key")
         async with self._sessions.begin() as session:
-            key = await service.revoke_ingest_key(session, caller, project_id, key_id)
+            key = await service.revoke_ingest_key(
+                session, caller, project_id, key_id, now=self._clock()
+            )
         return projects_pb2.RevokeIngestKeyResponse(ingest_key=_key(key))
 
     async def GetPathMappings(
@@ -176,7 +182,7 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
         )
         async with self._sessions.begin() as session:
             rotated = await service.rotate_ingest_key(
-                session, caller, project_id, key_id, grace=grace
+                session, caller, project_id, key_id, grace=grace, now=self._clock()
             )
         return projects_pb2.RotateIngestKeyResponse(
             new_key=_key(rotated.new.key),

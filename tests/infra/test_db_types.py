@@ -12,13 +12,17 @@ from stackline_infra.db.schema import User
 from stackline_infra.db.types import new_id
 
 
-def test_new_ids_are_uuid7_and_ordered_by_time() -> None:
-    first = new_id()
-    time.sleep(0.002)
+def test_new_ids_are_uuid7_and_ordered_by_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    now_ns = time.time_ns()
+    monkeypatch.setattr(time, "time_ns", lambda: now_ns)
+    firsts = [new_id() for _ in range(100)]
+    # A millisecond later, every id sorts after every one of the millisecond before.
+    monkeypatch.setattr(time, "time_ns", lambda: now_ns + 1_000_000)
     second = new_id()
-    assert first.version == 7 and second.version == 7
-    assert first.variant == uuid.RFC_4122
-    assert first < second
+    assert all(first.version == 7 and first.variant == uuid.RFC_4122 for first in firsts)
+    assert second.version == 7
+    assert max(firsts) < second
+    assert all(first.int >> 80 == now_ns // 1_000_000 for first in firsts)
 
 
 async def test_times_come_back_aware_and_in_utc(session: AsyncSession) -> None:

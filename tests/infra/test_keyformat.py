@@ -42,3 +42,16 @@ def test_digest_and_display_prefix() -> None:
     assert len(keyformat.digest(key)) == 32
     assert keyformat.digest(key) != keyformat.digest(keyformat.generate())
     assert keyformat.display_prefix(key) == key[:10]
+
+
+# Golden: a key as Stackline 0.1.0 issued it (made for this test; no project anywhere uses it),
+# with the digest that release stored for it. Keys live in users' deployments for years: a
+# change to the format, the checksum or the digest that refuses this key is a breaking change.
+ISSUED_KEY = "slk_cawJMpV1ivyqbFXNOgCOaoj3Zc0BzdLZMMqN3WtpBz"
+ISSUED_KEY_DIGEST = "ee76088b544eefa1b54cb9b900d3dcef6420f1d60f77ff7fcacd49bfefb7a839"
+
+
+def test_a_key_issued_before_still_validates() -> None:
+    assert keyformat.is_well_formed(ISSUED_KEY)
+    assert keyformat.digest(ISSUED_KEY).hex() == ISSUED_KEY_DIGEST
+    assert keyformat.display_prefix(ISSUED_KEY) == "slk_cawJMp"

@@ -4,7 +4,12 @@ import pytest
 
 from services.auth.settings import AuthSettings
 from services.gateway.settings import GatewaySettings
-from stackline_infra.settings import DatabaseSettings, load_settings, normalise_database_url
+from stackline_infra.settings import (
+    DatabaseSettings,
+    ServiceSettings,
+    load_settings,
+    normalise_database_url,
+)
 
 
 @pytest.mark.parametrize(
@@ -64,3 +69,16 @@ def test_settings_default_to_production(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("STACKLINE_ENVIRONMENT", raising=False)
     assert GatewaySettings().environment == "production"
     assert GatewaySettings().dev_login_enabled is False
+
+
+def test_grpc_reflection_is_off_unless_asked_and_refused_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("STACKLINE_ENVIRONMENT", "STACKLINE_GRPC_REFLECTION"):
+        monkeypatch.delenv(name, raising=False)
+    assert load_settings(ServiceSettings).grpc_reflection is False
+    monkeypatch.setenv("STACKLINE_GRPC_REFLECTION", "true")
+    with pytest.raises(SystemExit, match="development only"):
+        load_settings(ServiceSettings)  # the environment is production unless said otherwise
+    monkeypatch.setenv("STACKLINE_ENVIRONMENT", "development")
+    assert load_settings(ServiceSettings).grpc_reflection is True

@@ -10,6 +10,13 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
 export const KEY = 'slk_' + 'A1b2C3d4E5'.repeat(4) + 'zz';
 
+/**
+ * How long a test waits for something that must happen before calling it a hang: far beyond
+ * what a busy machine needs. Tests never assert how long something took (see the repository's
+ * docs/testing.md); they wait for it with this as the bound.
+ */
+export const HANG_GUARD_MS = 30_000;
+
 /** Fields DESIGN.md allows on an event; anything else makes the server answer 400. */
 export const EVENT_FIELDS = new Set([
   'event_id', 'timestamp', 'platform', 'exception', 'message', 'level', 'commit_sha', 'environment',
@@ -45,7 +52,7 @@ export async function ingestServer(answer = () => ({ status: 200 }), { preflight
       } catch {
         body = undefined;
       }
-      const entry = { at: Date.now(), method: req.method, url: req.url, headers: req.headers, raw, body, events: body?.events ?? (body ? [body] : []) };
+      const entry = { method: req.method, url: req.url, headers: req.headers, raw, body, events: body?.events ?? (body ? [body] : []) };
       requests.push(entry);
       const a = answer(entry, requests.length);
       if (a === 'hang') return;
@@ -104,10 +111,12 @@ export async function closedPort() {
   return port;
 }
 
-/** Run a fixture host; resolves with exit code, signal, output, wall time and the STATS line it printed. */
-export function runHost(file, { env = {}, args = [], nodeArgs = [], timeoutMs = 20_000 } = {}) {
+/**
+ * Run a fixture host; resolves with exit code, signal, output and the STATS line it printed.
+ * A host still running after timeoutMs (a hang guard) is killed: signal 'SIGKILL'.
+ */
+export function runHost(file, { env = {}, args = [], nodeArgs = [], timeoutMs = HANG_GUARD_MS } = {}) {
   return new Promise((resolve, reject) => {
-    const started = Date.now();
     const child = spawn(process.execPath, [...nodeArgs, join(FIXTURES, file), ...args], {
       env: { PATH: process.env.PATH, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -121,14 +130,19 @@ export function runHost(file, { env = {}, args = [], nodeArgs = [], timeoutMs = 
     child.on('close', (code, signal) => {
       clearTimeout(killer);
       const line = stdout.split('\n').find((l) => l.startsWith('STATS '));
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started, stats: line ? JSON.parse(line.slice(6)) : undefined });
+      resolve({ code, signal, stdout, stderr, stats: line ? JSON.parse(line.slice(6)) : undefined });
     });
   });
 }
 
-export async function waitFor(pred, { timeoutMs = 5000, stepMs = 10 } = {}) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
+/**
+ * Whether pred() came true, polled until then or until the hang guard. Reads performance.now(),
+ * which the tests' mocked clocks (t.mock.timers, Date) leave alone; the polling interval is a
+ * real timer too, so do not call it with setTimeout mocked.
+ */
+export async function waitFor(pred, { timeoutMs = HANG_GUARD_MS, stepMs = 10 } = {}) {
+  const end = performance.now() + timeoutMs;
+  while (performance.now() < end) {
     if (await pred()) return true;
     await sleep(stepMs);
   }
@@ -136,6 +150,9 @@ export async function waitFor(pred, { timeoutMs = 5000, stepMs = 10 } = {}) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Lets pending promise callbacks and I/O run: one turn of the event loop, no timer involved. */
+export const settle = () => new Promise((r) => setImmediate(r));
 
 /** Options for in-process tests: nothing global installed, fast retries. */
 export function quiet(extra = {}) {

@@ -5,9 +5,13 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import fc from 'fast-check';
 import * as S from '../dist/esm/node.js';
-import { quiet, scriptedTransport, sleep, waitFor } from './helpers.mjs';
+import { quiet, scriptedTransport, settle, sleep, waitFor } from './helpers.mjs';
 
-afterEach(() => S.close(0));
+// A test's mocked clock goes first: close() waits on a timer.
+afterEach((t) => {
+  t.mock.timers.reset();
+  return S.close(0);
+});
 
 function settled(s) {
   return s.sent + s.failed + s.dropped + s.queued === s.captured;
@@ -69,7 +73,7 @@ describe('server answers', () => {
       S.captureMessage('first');
       assert.equal(await S.flush(1000), true);
       for (let i = 0; i < 10; i++) assert.equal(S.captureMessage('later'), undefined);
-      await sleep(20);
+      assert.equal(await S.flush(1000), true, 'nothing was queued after the refusal');
       assert.equal(tr.bodies.length, 1);
       assert.equal(warn.mock.callCount(), 1);
       assert.match(String(warn.mock.calls[0].arguments[0]), /refused.*disabled/);
@@ -83,20 +87,20 @@ describe('server answers', () => {
 
   test('429: the batch is dropped and nothing is sent until Retry-After has passed', async (t) => {
     t.mock.method(console, 'warn', () => undefined);
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() }); // the window runs on Date
     const tr = scriptedTransport((_, n) => (n === 1 ? { status: 429, retryAfter: '1' } : { status: 200 }));
     S.init(quiet({ transport: tr }));
-    const started = Date.now();
     S.captureMessage('limited');
     assert.equal(await S.flush(1000), true);
     for (let i = 0; i < 5; i++) S.captureMessage('during the window');
-    await sleep(100);
+    t.mock.timers.tick(999);
+    S.captureMessage('at the end of the window');
+    assert.equal(await S.flush(1000), true, 'nothing is queued while limited');
     assert.equal(tr.bodies.length, 1);
-    assert.equal(S.getStats().droppedBy.rate_limited, 6);
-    assert.ok(await waitFor(() => {
-      S.captureMessage('after the window');
-      return S.getStats().queued > 0;
-    }, { timeoutMs: 3000, stepMs: 50 }));
-    assert.ok(Date.now() - started >= 1000, 'accepted again before Retry-After passed');
+    assert.equal(S.getStats().droppedBy.rate_limited, 7);
+    t.mock.timers.tick(1);
+    S.captureMessage('after the window');
+    assert.equal(S.getStats().queued, 1);
     assert.equal(await S.flush(1000), true);
     assert.equal(tr.bodies.length, 2);
     assert.ok(settled(S.getStats()));
@@ -107,37 +111,56 @@ describe('server answers', () => {
     const tr = scriptedTransport(() => ({ status: 500 }));
     S.init(quiet({ transport: tr }));
     S.captureMessage('doomed');
-    assert.ok(await waitFor(() => S.getStats().failed === 1, { timeoutMs: 3000 }));
+    assert.ok(await waitFor(() => S.getStats().failed === 1));
     assert.equal(tr.bodies.length, 4);
     assert.equal(S.getStats().queued, 0);
   });
 
-  test('503 with Retry-After: the retry waits that long', async () => {
+  test('503 with Retry-After: the retry waits that long', async (t) => {
+    // The queue's timers on a clock the test moves: a retry due in 1000 ms fires at tick 1000.
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const tr = scriptedTransport((_, n) => (n === 1 ? { status: 503, retryAfter: '1' } : { status: 200 }));
-    const times = [];
-    const orig = tr.send;
-    tr.send = (r) => (times.push(Date.now()), orig(r));
     S.init(quiet({ transport: tr, backoff: { initialMs: 10, maxMs: 5000 } }));
     S.captureMessage('later please');
-    assert.ok(await waitFor(() => S.getStats().sent === 1, { timeoutMs: 3000 }));
-    assert.ok(times[1] - times[0] >= 990, `retried after ${times[1] - times[0]} ms`);
+    t.mock.timers.tick(0);
+    await settle();
+    assert.equal(tr.bodies.length, 1);
+    t.mock.timers.tick(999); // the backoff alone (5-10 ms) would have retried long before
+    await settle();
+    assert.equal(tr.bodies.length, 1);
+    t.mock.timers.tick(1);
+    await settle();
+    assert.equal(tr.bodies.length, 2);
+    assert.equal(S.getStats().sent, 1);
   });
 
-  test('network errors: events stay queued (bounded) and are retried with growing delays', async () => {
+  test('network errors: events stay queued (bounded) and are retried with growing delays', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    t.mock.method(Math, 'random', () => 0.5); // the jitter: each delay 3/4 of its nominal
     let up = false;
-    const times = [];
-    const tr = scriptedTransport(() => (times.push(Date.now()), up ? { status: 200 } : 'network'));
+    const tr = scriptedTransport(() => (up ? { status: 200 } : 'network'));
     S.init(quiet({ transport: tr, backoff: { initialMs: 40, maxMs: 1000 } }));
     for (let i = 0; i < 120; i++) S.captureMessage(`m${i}`);
-    await waitFor(() => times.length >= 4, { timeoutMs: 3000 });
+    t.mock.timers.tick(0);
+    await settle();
+    assert.equal(tr.bodies.length, 1);
+    // 40 ms doubling, at most 1000, times 3/4: retries 30, 60, 120, ..., 750, 750 ms apart.
+    for (const [attempt, delay] of [30, 60, 120, 240, 480, 750, 750].entries()) {
+      t.mock.timers.tick(delay - 1);
+      await settle();
+      assert.equal(tr.bodies.length, attempt + 1, `retry ${attempt + 1} came early`);
+      t.mock.timers.tick(1);
+      await settle();
+      assert.equal(tr.bodies.length, attempt + 2, `retry ${attempt + 1} not ${delay} ms after the last`);
+    }
     const s = S.getStats();
     assert.equal(s.queued, 100);
     assert.equal(s.droppedBy.queue_full, 20);
     assert.equal(s.sent + s.failed, 0);
-    const gaps = times.slice(1).map((t, i) => t - times[i]);
-    assert.ok(gaps[2] > gaps[0], `backoff did not grow: ${gaps}`);
     up = true;
-    assert.equal(await S.flush(2000), true, 'flush should retry at once');
+    const flushed = S.flush(2000); // cuts the backoff short: tries on the next tick
+    t.mock.timers.tick(0);
+    assert.equal(await flushed, true, 'flush should retry at once');
     assert.equal(S.getStats().sent, 100);
   });
 
@@ -154,19 +177,28 @@ describe('server answers', () => {
       },
     }));
     S.captureMessage('x');
-    assert.ok(await waitFor(() => S.getStats().sent === 1, { timeoutMs: 3000 }));
+    assert.ok(await waitFor(() => S.getStats().sent === 1));
   });
 });
 
 describe('flush and close', () => {
-  test('flush resolves false at its timeout when the server hangs, and the capture call never waited', async () => {
-    S.init(quiet({ transport: { send: () => new Promise(() => undefined) } }));
-    const t0 = performance.now();
+  test('flush resolves false at its timeout when the server hangs, and the capture call never waited', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    let sends = 0;
+    S.init(quiet({ transport: { send: () => (sends++, new Promise(() => undefined)) } }));
     S.captureMessage('x');
-    assert.ok(performance.now() - t0 < 50);
-    const t1 = Date.now();
-    assert.equal(await S.flush(150), false);
-    assert.ok(Date.now() - t1 >= 140);
+    assert.equal(sends, 0, 'captureMessage sent on the calling thread');
+    let outcome;
+    S.flush(150).then((ok) => (outcome = ok));
+    t.mock.timers.tick(0);
+    await settle();
+    assert.equal(sends, 1);
+    t.mock.timers.tick(149);
+    await settle();
+    assert.equal(outcome, undefined, 'flush gave up before its timeout');
+    t.mock.timers.tick(1);
+    await settle();
+    assert.equal(outcome, false);
   });
 
   test('close removes handlers and stops capturing', async () => {

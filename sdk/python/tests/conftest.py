@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -37,11 +38,15 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def make_client(recorder: Recorder) -> Iterator[MakeClient]:
-    """Clients on a MockTransport (the recorder by default) with fast retries."""
+    """Clients on a MockTransport (the recorder by default) with fast retries, and the clock
+    given, if any."""
     clients: list[Client] = []
 
     def make(
-        transport: Transport | None = None, backoff: _worker.Backoff = FAST, **options: Any
+        transport: Transport | None = None,
+        backoff: _worker.Backoff = FAST,
+        clock: Callable[[], float] | None = None,
+        **options: Any,
     ) -> Client:
         options.setdefault("ingest_key", KEY)
         options.setdefault("endpoint", "http://stackline.test")
@@ -49,6 +54,7 @@ def make_client(recorder: Recorder) -> Iterator[MakeClient]:
             Options(**options),
             transport=transport if transport is not None else MockTransport(recorder),
             backoff=backoff,
+            clock=clock,
         )
         clients.append(client)
         return client
@@ -56,3 +62,21 @@ def make_client(recorder: Recorder) -> Iterator[MakeClient]:
     yield make
     for client in clients:
         client.close(0)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With STACKLINE_NO_SKIPS=1 (as the repository's CI sets it) a skipped test fails the run.
+
+    The fork, /proc and ASGI tests skip where the platform or the package is missing; in CI a
+    skip would hide that they never ran.
+    """
+    if os.environ.get("STACKLINE_NO_SKIPS") != "1" or exitstatus != 0:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    skipped = reporter.stats.get("skipped", [])
+    if skipped:
+        for report in skipped:
+            reporter.write_line(f"not allowed to skip: {report.nodeid}: {report.longrepr}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

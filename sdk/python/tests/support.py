@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import stackline_sdk
 from stackline_sdk import Client, MockTransport, Request, Response
@@ -31,6 +31,55 @@ FAST = Backoff(initial=0.01, maximum=0.05)
 # The make_client fixture (conftest.py): a Client on a MockTransport.
 MakeClient = Callable[..., Client]
 
+HANG_GUARD_SECONDS = 30.0
+"""How long a test waits for something that must happen before calling it a hang: far beyond
+what a busy machine needs, so that reaching it means the thing never happens."""
+
+T = TypeVar("T")
+
+
+def within_hang_guard(call: Callable[[], T]) -> T:
+    """call()'s result, or a failure if it has not returned within HANG_GUARD_SECONDS."""
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:  # handed to the test's thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(HANG_GUARD_SECONDS)
+    assert not thread.is_alive(), f"still waiting after {HANG_GUARD_SECONDS:.0f} s: it hangs"
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+class FakeClock:
+    """Monotonic seconds that move only when the test says: the worker's `clock`, so that a
+    retry or a Retry-After window passes without waiting for it."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, client: Client, seconds: float) -> None:
+        """Move on, and wake the client's worker: it is waiting for this clock, not for time."""
+        self.now += seconds
+        worker = client._worker
+        with worker._cond:
+            worker._cond.notify_all()
+
+
+def next_attempt_at(client: Client) -> float:
+    """When the worker will try again (on its clock), after a failure or a 5xx."""
+    return client._worker._not_before
+
 
 @dataclass
 class Received:
@@ -38,7 +87,6 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
-    at: float = field(default_factory=time.monotonic)
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -95,6 +143,7 @@ class FaultServer:
         self.behaviour = behaviour
         self.received: list[Received] = []
         self.connections = 0
+        self.closed_connections = 0  # closed by this server, as its Reply said or on a failure
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._socks: list[socket.socket] = []
@@ -108,11 +157,16 @@ class FaultServer:
         with self._lock:
             return [event for request in self.received for event in request.events]
 
-    def wait_for_requests(self, count: int, timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
+    def wait_for_requests(self, count: int) -> bool:
+        return self.wait_until(lambda: len(self.received) >= count)
+
+    def wait_until(self, predicate: Callable[[], bool]) -> bool:
+        """Whether predicate() (called with the server's state locked) came true before the
+        hang guard ran out."""
+        deadline = time.monotonic() + HANG_GUARD_SECONDS
         while time.monotonic() < deadline:
             with self._lock:
-                if len(self.received) >= count:
+                if predicate():
                     return True
             time.sleep(0.005)
         return False
@@ -168,6 +222,8 @@ class FaultServer:
         finally:
             reader.close()
             conn.close()
+            with self._lock:
+                self.closed_connections += 1
 
 
 def _read_request(reader: Any) -> Received | None:
@@ -209,18 +265,13 @@ class Recorder:
 
     def __init__(self, behaviour: Callable[[Request], Response] | None = None) -> None:
         self.requests: list[Request] = []
-        self.times: list[float] = []  # time.monotonic() of each request
         self._behaviour = behaviour or (lambda _r: Response(200, {}, b'{"id":"x"}'))
         self._lock = threading.Lock()
 
     def __call__(self, request: Request) -> Response:
         with self._lock:
             self.requests.append(request)
-            self.times.append(time.monotonic())
         return self._behaviour(request)
-
-    def gap(self, first: int, second: int) -> float:
-        return self.times[second] - self.times[first]
 
     def events(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -1,5 +1,5 @@
-"""Fault injection over real sockets: a host program must finish normally and on time
-whatever the ingest server does, and the counters must say what happened."""
+"""Fault injection over real sockets: a host program must finish normally whatever the ingest
+server does, never send from its own thread, and the counters must say what happened."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,15 +30,14 @@ from support import (
 HERE = Path(__file__).parent
 HOST = HERE / "hosts" / "capture_and_exit.py"
 SRC = HERE.parent / "src"
-# The host's work takes milliseconds; the SDK may then hold the exit for its
-# shutdown_timeout (1 s in the host). Interpreter start-up is the rest.
-ON_TIME = 3.0
+# A hang guard: the host's work takes milliseconds, and the SDK may hold its exit for its
+# shutdown_timeout (1 s in the host); a host still running after this never stops by itself.
+HOST_HANG_GUARD_SECONDS = 60
 
 
 @dataclass
 class HostRun:
     returncode: int
-    seconds: float
     report: dict[str, Any]
     stderr: str
 
@@ -51,32 +49,31 @@ class HostRun:
 def run_host(endpoint: str, *args: str) -> HostRun:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     env.pop("STACKLINE_INGEST_KEY", None)
-    started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, str(HOST), endpoint, *args],
         capture_output=True,
         text=True,
-        timeout=20,
+        timeout=HOST_HANG_GUARD_SECONDS,
         env=env,
         check=False,
     )
-    seconds = time.monotonic() - started
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, f"no report; stderr:\n{proc.stderr}"
-    return HostRun(proc.returncode, seconds, json.loads(lines[-1]), proc.stderr)
+    return HostRun(proc.returncode, json.loads(lines[-1]), proc.stderr)
 
 
-def assert_finished_on_time(run: HostRun) -> None:
+def assert_finished_normally(run: HostRun) -> None:
     assert run.returncode == 0, run.stderr
-    assert run.seconds < ON_TIME, run.seconds
-    # Capturing never waited on the network, whatever the server did.
-    assert run.report["capture_max_seconds"] < 0.05
+    # Capturing never waited on the network, whatever the server did: the app's thread never
+    # sent a request (the worker's did, or nobody when the server was never reached).
+    assert run.report["sent_from_the_app_thread"] is False, run.report
+    assert set(run.report["sent_from"]) <= {"stackline-worker"}, run.report
     assert "Traceback" not in run.stderr
 
 
 def test_connection_refused() -> None:
     run = run_host(closed_port_url())
-    assert_finished_on_time(run)
+    assert_finished_normally(run)
     assert run.stats == asdict(Stats(dropped=3, dropped_by={"shutdown": 3}))
 
 
@@ -84,7 +81,7 @@ def test_server_that_never_answers() -> None:
     with fault_server(always(Hang())) as server:
         run = run_host(server.url)
         assert len(server.received) == 1
-    assert_finished_on_time(run)
+    assert_finished_normally(run)
     assert run.stats["dropped"] == 3
     assert run.stats["dropped_by"]["shutdown"] == 3
 
@@ -94,7 +91,7 @@ def test_429_with_retry_after() -> None:
         run = run_host(server.url, "--pause")
         # After the 429 nothing more was sent: the next two were dropped at once.
         assert len(server.received) == 1
-    assert_finished_on_time(run)
+    assert_finished_normally(run)
     assert run.stats == asdict(Stats(dropped=3, dropped_by={"rate_limited": 3}))
 
 
@@ -103,7 +100,7 @@ def test_500s_are_retried_three_times_then_counted_failed() -> None:
         run = run_host(server.url, "--fast-retries")
         attempts = Counter(event["event_id"] for event in server.events())
     assert sorted(attempts.values()) == [4, 4, 4]  # each event: one try and three retries
-    assert_finished_on_time(run)
+    assert_finished_normally(run)
     assert run.stats == asdict(Stats(failed=3))
 
 
@@ -121,7 +118,7 @@ def test_broken_answers_count_as_network_errors(action: Raw | Close) -> None:
     with fault_server(always(action)) as server:
         run = run_host(server.url)
         assert len(server.received) >= 1
-    assert_finished_on_time(run)
+    assert_finished_normally(run)
     # Kept and retried as the table says for network errors, until the exit
     # deadline: then dropped, and counted so.
     assert run.stats == asdict(Stats(dropped=3, dropped_by={"shutdown": 3}))
@@ -131,7 +128,7 @@ def test_200_with_a_garbage_body_is_delivered() -> None:
     with fault_server(always(Reply(200, body=b"\x00\xffnot json"))) as server:
         run = run_host(server.url)
         assert len(server.events()) == 3
-    assert_finished_on_time(run)
+    assert_finished_normally(run)
     assert run.stats == asdict(Stats(sent=3))
 
 
@@ -148,5 +145,5 @@ def test_server_recovering_gets_everything() -> None:
         "order 1 failed",
         "order 2 failed",
     ]
-    assert_finished_on_time(run)
+    assert_finished_normally(run)
     assert run.stats["sent"] == 3

@@ -139,7 +139,7 @@ async def test_asyncio_handler_reports_never_retrieved_task_exceptions(
         raise ConnectionResetError("peer went away")
 
     task = loop.create_task(job())
-    await asyncio.sleep(0.01)
+    await asyncio.wait({task})  # done, its exception still never retrieved
     del task
     gc.collect()  # the task's finalizer calls the exception handler
     [event] = events_of(recorder)

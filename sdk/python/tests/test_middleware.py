@@ -54,7 +54,8 @@ async def shop(scope: Scope, receive: Any, send: Any) -> None:
     if path.startswith("/user/"):
         stackline_sdk.set_tag("user", path.rsplit("/", 1)[1])
         stackline_sdk.add_breadcrumb(f"loaded {path}")
-        await asyncio.sleep(0.01)  # let the other request run in between
+        # Yield: the other request, scheduled next, sets its own tag before this one fails.
+        await asyncio.sleep(0)
         raise PermissionError(path)
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"ok"})

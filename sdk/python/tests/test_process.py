@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -22,12 +21,10 @@ HERE = Path(__file__).parent
 SRC = HERE.parent / "src"
 
 
-def run_host(
-    script: str, *args: str, timeout: float
-) -> tuple[subprocess.CompletedProcess[str], float]:
+def run_host(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a host to its end; `timeout` is a hang guard, far beyond what the host takes."""
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    started = time.monotonic()
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(HERE / "hosts" / script), *args],
         capture_output=True,
         text=True,
@@ -35,7 +32,6 @@ def run_host(
         env=env,
         check=False,
     )
-    return proc, time.monotonic() - started
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -45,7 +41,7 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 def test_fork_while_a_request_is_in_flight() -> None:
     with fault_server(always(Reply(delay=0.3))) as server:
-        proc, _ = run_host("fork.py", server.url, timeout=20)
+        proc = run_host("fork.py", server.url, timeout=60)
         events = server.events()
     assert proc.returncode == 0, proc.stderr
     reports = {r["role"]: r["stats"] for r in json_lines(proc.stdout)}
@@ -64,14 +60,11 @@ def test_fork_while_a_request_is_in_flight() -> None:
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads /proc for memory")
 def test_ten_thousand_errors_a_second_for_ten_seconds_keep_memory_bounded() -> None:
     with fault_server(always(Reply())) as server:
-        proc, _ = run_host("flood.py", server.url, "--rate", "10000", "--seconds", "10", timeout=60)
+        proc = run_host("flood.py", server.url, "--rate", "10000", "--seconds", "10", timeout=120)
         assert server.received
     assert proc.returncode == 0, proc.stderr
     [report] = json_lines(proc.stdout)
     assert report["raised"] == 100_000
-    # Paced at 10,000/s: 10 s on an idle machine. The bound is loose because
-    # CI machines are shared; the flood is real either way (see the drops).
-    assert report["seconds"] < 30
     assert report["max_queued"] == 100  # full, and never more
     rss = report["rss"]
     # After the first second (imports, first batches, allocator warm-up) memory

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from stackline_sdk import HTTPTransport, Request, TransportError
 
-from support import Close, Hang, Raw, Reply, always, closed_port_url, fault_server, sequence
+from support import (
+    Close,
+    Hang,
+    Raw,
+    Reply,
+    always,
+    closed_port_url,
+    fault_server,
+    sequence,
+    within_hang_guard,
+)
 
 
 def post(url: str, body: bytes = b'{"events":[]}') -> Request:
@@ -44,7 +52,7 @@ def test_reconnects_once_when_the_server_dropped_the_idle_connection() -> None:
     with fault_server(sequence(Reply(then_close=True), Reply(201))) as server:
         transport = HTTPTransport(timeout=2)
         assert transport.send(post(server.url)).status == 200
-        time.sleep(0.05)  # let the close arrive
+        assert server.wait_until(lambda: server.closed_connections == 1)
         assert transport.send(post(server.url)).status == 201
         assert server.connections == 2
 
@@ -58,18 +66,16 @@ def test_honours_connection_close() -> None:
 
 
 def test_refused() -> None:
-    started = time.monotonic()
-    with pytest.raises(TransportError):
+    with pytest.raises(TransportError, match="ConnectionRefusedError"):
         HTTPTransport(timeout=2).send(post(closed_port_url()))
-    assert time.monotonic() - started < 0.5
 
 
-def test_never_answering_costs_the_timeout() -> None:
+def test_never_answering_ends_with_the_timeout() -> None:
     with fault_server(always(Hang())) as server:
-        started = time.monotonic()
-        with pytest.raises(TransportError):
-            HTTPTransport(timeout=0.3).send(post(server.url))
-        assert 0.25 < time.monotonic() - started < 1.5
+        # The server never answers: only the transport's own timeout ends the call.
+        with pytest.raises(TransportError, match="timed out"):
+            within_hang_guard(lambda: HTTPTransport(timeout=0.3).send(post(server.url)))
+        assert len(server.received) == 1
 
 
 @pytest.mark.parametrize(

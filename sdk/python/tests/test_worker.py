@@ -14,10 +14,19 @@ import pytest
 from stackline_sdk import MockTransport, Request, Response, Stats, TransportError, _worker
 from stackline_sdk._worker import MAX_BODY_BYTES, parse_retry_after
 
-from support import MakeClient, Recorder, answer
+from support import (
+    HANG_GUARD_SECONDS,
+    FakeClock,
+    MakeClient,
+    Recorder,
+    answer,
+    next_attempt_at,
+    within_hang_guard,
+)
 
 
-def wait_until(predicate: object, timeout: float = 3.0) -> bool:
+def wait_until(predicate: object, timeout: float = HANG_GUARD_SECONDS) -> bool:
+    """Whether predicate() came true: polled until then, or until the hang guard gives up."""
     assert callable(predicate)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -45,7 +54,7 @@ def held_transport(recorder: Recorder) -> tuple[MockTransport, threading.Event, 
     def send(request: Request) -> Response:
         if not entered.is_set():
             entered.set()
-            release.wait(3)
+            release.wait(HANG_GUARD_SECONDS)
         return recorder(request)
 
     return MockTransport(send), entered, release
@@ -55,7 +64,7 @@ def test_events_go_in_batches_of_at_most_100(make_client: MakeClient, recorder: 
     transport, entered, release = held_transport(recorder)
     client = make_client(transport, max_queue_size=1000)
     client.capture_message("m0")
-    assert entered.wait(2)
+    assert entered.wait(HANG_GUARD_SECONDS)
     for i in range(1, 250):
         assert client.capture_message(f"m{i}") is not None
     release.set()
@@ -70,7 +79,7 @@ def test_a_body_stays_under_one_mebibyte(make_client: MakeClient, recorder: Reco
     transport, entered, release = held_transport(recorder)
     client = make_client(transport)
     client.capture_message("first")
-    assert entered.wait(2)
+    assert entered.wait(HANG_GUARD_SECONDS)
     for _ in range(20):
         # 128 KiB of stack text per event (captured exceptions need not be raised)
         client.capture_exception(raised(ValueError(("y" * 100 + "\n") * 2000)))
@@ -88,7 +97,7 @@ def test_400_on_a_batch_loses_only_the_bad_event(make_client: MakeClient) -> Non
     transport, entered, release = held_transport(recorder)
     client = make_client(transport)
     client.capture_message("first")
-    assert entered.wait(2)
+    assert entered.wait(HANG_GUARD_SECONDS)
     for message in ("a", "poison", "b"):
         client.capture_message(message)
     release.set()
@@ -139,25 +148,30 @@ def test_429_drops_and_sends_nothing_until_retry_after(make_client: MakeClient) 
             Response(429, {"Retry-After": "1"}) if len(recorder.requests) == 1 else Response(200)
         )
     )
-    client = make_client(MockTransport(recorder))
+    clock = FakeClock()
+    client = make_client(MockTransport(recorder), clock=clock)
     client.capture_message("limited")
     assert client.flush(2)
-    limited_at = time.monotonic()
     assert client.capture_message("during the window") is None
     assert client.stats() == Stats(dropped=2, dropped_by={"rate_limited": 2})
-    assert len(recorder.requests) == 1
-    assert wait_until(lambda: client.capture_message("after") is not None, timeout=3)
-    assert time.monotonic() - limited_at >= 0.95
+    clock.advance(client, 0.999)
+    assert client.capture_message("at the end of the window") is None
+    clock.advance(client, 0.001)
+    assert client.capture_message("after") is not None
     assert client.flush(2)
-    assert client.stats().sent == 1
+    assert client.stats() == Stats(sent=1, dropped=3, dropped_by={"rate_limited": 3})
     assert len(recorder.requests) == 2
 
 
 def test_429_without_retry_after_waits_a_minute(make_client: MakeClient) -> None:
-    client = make_client(MockTransport(answer(429)))
+    clock = FakeClock()
+    client = make_client(MockTransport(answer(429)), clock=clock)
     client.capture_message("m")
     assert client.flush(2)
-    assert client._worker._rate_limited_until - time.monotonic() > 55
+    clock.advance(client, 59.999)
+    assert client.capture_message("still limited") is None
+    clock.advance(client, 0.001)
+    assert client.capture_message("the minute is over") is not None
 
 
 def test_queued_events_are_dropped_once_rate_limited(make_client: MakeClient) -> None:
@@ -166,7 +180,7 @@ def test_queued_events_are_dropped_once_rate_limited(make_client: MakeClient) ->
     )
     client = make_client(transport)
     client.capture_message("in flight")
-    assert entered.wait(2)
+    assert entered.wait(HANG_GUARD_SECONDS)
     for _ in range(4):
         assert client.capture_message("queued behind") is not None
     release.set()
@@ -201,12 +215,15 @@ def test_503_waits_for_retry_after(make_client: MakeClient) -> None:
             Response(503, {"Retry-After": "1"}) if len(recorder.requests) == 1 else Response(200)
         )
     )
-    client = make_client(MockTransport(recorder))
+    clock = FakeClock()
+    client = make_client(MockTransport(recorder), clock=clock)  # a backoff of milliseconds
     client.capture_message("m")
+    # The retry is set for Retry-After's second, though the backoff alone would be sooner.
+    assert wait_until(lambda: next_attempt_at(client) == clock.now + 1.0)
+    clock.advance(client, 1.0)
     assert client.flush(3)
     assert client.stats() == Stats(sent=1)
     assert len(recorder.requests) == 2
-    assert recorder.gap(0, 1) >= 0.95
 
 
 def test_network_errors_retry_with_growing_backoff_until_it_works(make_client: MakeClient) -> None:
@@ -216,16 +233,26 @@ def test_network_errors_retry_with_growing_backoff_until_it_works(make_client: M
         return Response(200)
 
     recorder = Recorder(network)
-    client = make_client(MockTransport(recorder), backoff=_worker.Backoff(initial=0.02, maximum=10))
+    clock = FakeClock()
+    client = make_client(
+        MockTransport(recorder), backoff=_worker.Backoff(initial=1, maximum=10), clock=clock
+    )
     client.capture_message("m")
+    delays = []
+    for failures in range(1, 6):
+        # Once the attempt has failed, a retry is set for later than now.
+        assert wait_until(
+            lambda n=failures: len(recorder.requests) == n and next_attempt_at(client) > clock.now
+        )
+        delays.append(next_attempt_at(client) - clock.now)
+        clock.advance(client, delays[-1])
     assert client.flush(5)
     assert len(recorder.requests) == 6
     assert client.stats() == Stats(sent=1)
-    gaps = [recorder.gap(i, i + 1) for i in range(5)]
-    # initial * 2**n, jittered into [0.5, 1): each gap at least half the nominal delay
-    for n, gap in enumerate(gaps):
-        assert gap >= 0.02 * 2**n * 0.5
-    assert gaps[-1] > gaps[0] * 2
+    # initial * 2**(n-1), at most `maximum`, jittered into [0.5, 1) of that.
+    for failures, delay in enumerate(delays, start=1):
+        nominal = min(10, 2 ** (failures - 1))
+        assert 0.5 * nominal <= delay < nominal, (failures, delays)
 
 
 def test_any_exception_from_a_transport_counts_as_a_network_error(make_client: MakeClient) -> None:
@@ -261,36 +288,53 @@ def test_network_down_keeps_at_most_the_bounded_queue(make_client: MakeClient) -
 def test_flush_and_close_do_not_wait_for_a_retry_past_their_deadline(
     make_client: MakeClient,
 ) -> None:
-    attempts: list[float] = []
+    attempts: list[Request] = []
 
     def down(request: Request) -> Response:
-        attempts.append(time.monotonic())
+        attempts.append(request)
         raise TransportError("down")
 
-    client = make_client(MockTransport(down), backoff=_worker.Backoff(initial=10, maximum=10))
+    # The retry after the first failure is 3 to 6 hours away: after the deadlines of the
+    # hour-long flush and close below, which therefore give up at once, within the hang guard.
+    client = make_client(
+        MockTransport(down), backoff=_worker.Backoff(initial=20_000, maximum=20_000)
+    )
     client.capture_message("m")
-    assert wait_until(lambda: len(attempts) == 1)
-    started = time.monotonic()
-    assert client.flush(3) is False
-    assert time.monotonic() - started < 0.5
-    started = time.monotonic()
-    client.close(3)
-    # The next try is 5-10 s away, after close()'s deadline: it gives up at once.
-    assert time.monotonic() - started < 0.5
+    assert wait_until(lambda: next_attempt_at(client) > 0)
+    assert within_hang_guard(lambda: client.flush(3600)) is False
+    within_hang_guard(lambda: client.close(3600))
     assert client.stats() == Stats(dropped=1, dropped_by={"shutdown": 1})
+    assert len(attempts) == 1
 
 
-def test_close_returns_on_time_when_the_server_hangs(make_client: MakeClient) -> None:
+def test_close_waits_for_a_request_in_flight(make_client: MakeClient, recorder: Recorder) -> None:
+    transport, entered, release = held_transport(recorder)
+    client = make_client(transport)
+    client.capture_message("in flight")
+    assert entered.wait(HANG_GUARD_SECONDS)
+    closing = threading.Thread(target=client.close, args=(HANG_GUARD_SECONDS,))
+    closing.start()
+    assert wait_until(lambda: client._worker._closed)  # close() is waiting on the request
+    release.set()
+    closing.join(HANG_GUARD_SECONDS)
+    assert not closing.is_alive()
+    assert client.stats() == Stats(sent=1)
+
+
+def test_close_gives_up_on_a_request_unanswered_at_its_deadline(make_client: MakeClient) -> None:
     release = threading.Event()
-    client = make_client(MockTransport(lambda r: (release.wait(10), Response(200))[1]))
+    recorder = Recorder(lambda r: (release.wait(HANG_GUARD_SECONDS), Response(200))[1])
+    client = make_client(MockTransport(recorder))
     client.capture_message("stuck")
-    assert wait_until(lambda: client.stats().queued == 1)
-    started = time.monotonic()
-    client.close(0.3)
-    assert 0.25 <= time.monotonic() - started < 1.0
+    assert wait_until(lambda: len(recorder.requests) == 1)
+    within_hang_guard(lambda: client.close(0.3))
     assert client.stats() == Stats(dropped=1, dropped_by={"shutdown": 1})
-    release.set()  # the late answer must not be counted twice
-    time.sleep(0.05)
+    # The late answer must not be counted twice: once the worker has had it, nothing changed.
+    worker_thread = client._worker._thread
+    assert worker_thread is not None
+    release.set()
+    worker_thread.join(HANG_GUARD_SECONDS)
+    assert not worker_thread.is_alive()
     assert client.stats() == Stats(dropped=1, dropped_by={"shutdown": 1})
 
 
@@ -344,7 +388,7 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
 
 
 def test_parse_retry_after_http_date() -> None:
-    when = datetime.now(timezone.utc) + timedelta(seconds=30)
-    seconds = parse_retry_after(format_datetime(when, usegmt=True))
-    assert seconds is not None
-    assert 28 <= seconds <= 31
+    now = datetime(2026, 12, 3, 12, 0, 0, tzinfo=timezone.utc)
+    header = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert parse_retry_after(header, now=now.timestamp()) == 30.0
+    assert parse_retry_after(header, now=now.timestamp() + 60) == 0.0  # passed already

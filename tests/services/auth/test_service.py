@@ -19,6 +19,7 @@ from stackline_infra.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from tests.infra.test_keyformat import ISSUED_KEY, ISSUED_KEY_DIGEST
 from tests.support import factories
 
 REFRESH_TTL = timedelta(days=30)
@@ -27,6 +28,7 @@ REFRESH_TTL = timedelta(days=30)
 async def test_dev_login_creates_the_user_once_and_signs_a_token(
     session: AsyncSession, token_issuer: TokenIssuer
 ) -> None:
+    now = utcnow()
     first = await service.dev_login(
         session,
         token_issuer,
@@ -34,6 +36,7 @@ async def test_dev_login_creates_the_user_once_and_signs_a_token(
         login="Octo-Cat",
         source_ip="127.0.0.1",
         refresh_ttl=REFRESH_TTL,
+        now=now,
     )
     again = await service.dev_login(
         session,
@@ -42,6 +45,7 @@ async def test_dev_login_creates_the_user_once_and_signs_a_token(
         login="octo-cat",
         source_ip="127.0.0.1",
         refresh_ttl=REFRESH_TTL,
+        now=now,
     )
     assert first.user.id == again.user.id
     assert first.user.provider == "local"
@@ -56,7 +60,8 @@ async def test_dev_login_creates_the_user_once_and_signs_a_token(
     assert claims["sub"] == str(first.user.id)
     assert claims["exp"] - claims["iat"] == 3600
     assert jwt.get_unverified_header(first.token)["kid"] == token_issuer.key.kid
-    assert first.expires_at - utcnow() <= timedelta(hours=1)
+    assert first.expires_at == now + timedelta(hours=1)
+    assert first.refresh_expires_at == now + REFRESH_TTL
 
     sign_ins = (
         await session.scalars(select(AuditEntry).where(AuditEntry.actor_user_id == first.user.id))
@@ -76,6 +81,7 @@ async def test_dev_login_is_refused_when_switched_off(
             login="octocat",
             source_ip="127.0.0.1",
             refresh_ttl=REFRESH_TTL,
+            now=utcnow(),
         )
 
 
@@ -93,6 +99,7 @@ async def test_dev_login_refuses_logins_github_would_refuse(
             login=login,
             source_ip="127.0.0.1",
             refresh_ttl=REFRESH_TTL,
+            now=utcnow(),
         )
     assert refused.value.field == "login"
 
@@ -124,7 +131,7 @@ async def _key(session: AsyncSession, **fields: object) -> tuple[str, IngestKey]
 async def test_a_key_resolves_to_its_project_and_is_marked_used(session: AsyncSession) -> None:
     secret, row = await _key(session)
     assert row.last_used_at is None
-    project_id, key_id = await service.resolve_ingest_key(session, secret)
+    project_id, key_id = await service.resolve_ingest_key(session, secret, now=utcnow())
     assert (project_id, key_id) == (row.project_id, row.id)
     await session.refresh(row)
     assert row.last_used_at is not None
@@ -132,9 +139,52 @@ async def test_a_key_resolves_to_its_project_and_is_marked_used(session: AsyncSe
 
 async def test_unknown_malformed_and_revoked_keys(session: AsyncSession) -> None:
     with pytest.raises(Unauthenticated, match="unknown"):
-        await service.resolve_ingest_key(session, keyformat.generate())
+        await service.resolve_ingest_key(session, keyformat.generate(), now=utcnow())
     with pytest.raises(Unauthenticated, match="malformed"):
-        await service.resolve_ingest_key(session, "slk_not-a-key")
+        await service.resolve_ingest_key(session, "slk_not-a-key", now=utcnow())
     secret, _ = await _key(session, revoked_at=utcnow())
     with pytest.raises(PermissionDenied):
-        await service.resolve_ingest_key(session, secret)
+        await service.resolve_ingest_key(session, secret, now=utcnow())
+
+
+async def test_a_key_in_its_rotation_grace_works_until_the_end_of_it(
+    session: AsyncSession,
+) -> None:
+    now = utcnow()
+    stops_at = now + timedelta(hours=24)
+    secret, row = await _key(session, revoked_at=stops_at)
+    assert await service.resolve_ingest_key(session, secret, now=now) == (row.project_id, row.id)
+    last_moment = stops_at - timedelta(microseconds=1)
+    assert await service.resolve_ingest_key(session, secret, now=last_moment) == (
+        row.project_id,
+        row.id,
+    )
+    with pytest.raises(PermissionDenied):
+        await service.resolve_ingest_key(session, secret, now=stops_at)
+
+
+async def test_last_used_is_written_at_most_once_a_minute(session: AsyncSession) -> None:
+    secret, row = await _key(session)
+    first = utcnow()
+    await service.resolve_ingest_key(session, secret, now=first)
+    await service.resolve_ingest_key(session, secret, now=first + timedelta(seconds=59))
+    await session.refresh(row)
+    assert row.last_used_at == first
+    await service.resolve_ingest_key(session, secret, now=first + timedelta(seconds=60))
+    await session.refresh(row)
+    assert row.last_used_at == first + timedelta(seconds=60)
+
+
+async def test_a_key_stored_by_an_earlier_release_resolves(session: AsyncSession) -> None:
+    # The row as 0.1.0 wrote it: display prefix and SHA-256, never the key.
+    owner = await factories.user(session)
+    project = await factories.project(session, owner.id)
+    row = IngestKey(
+        project_id=project.id, prefix="slk_cawJMp", key_hash=bytes.fromhex(ISSUED_KEY_DIGEST)
+    )
+    session.add(row)
+    await session.flush()
+    assert await service.resolve_ingest_key(session, ISSUED_KEY, now=utcnow()) == (
+        project.id,
+        row.id,
+    )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.auth.tokens import TokenIssuer
 from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings
 from stackline_infra.db.engine import create_sessionmaker
 from stackline_infra.db.schema import (
     AuditEntry,
@@ -23,18 +25,34 @@ from stackline_infra.db.schema import (
     RefreshToken,
     User,
 )
-from tests.conftest import GATEWAY_URL, Stack, gateway_settings
-from tests.support.api import Account, create_project, node_event, sign_in
+from tests.conftest import GATEWAY_URL, gateway_settings, running_stack
+from tests.support.api import Account, ProjectWithKey, create_project, node_event, sign_in
+from tests.support.clocks import FakeClock, FakeWallClock
+from tools.github_standin import GitHubStandin
+
+KEY_CACHE_SECONDS = GatewaySettings.model_fields["ingest_key_cache_seconds"].default
+
+
+@dataclass
+class Clocked:
+    """A gateway and services whose clocks move only when the test moves them."""
+
+    client: httpx.AsyncClient
+    gateway_clock: FakeClock  # the key cache's
+    wall_clock: FakeWallClock  # AuthService's and ProjectsService's
 
 
 @pytest.fixture
-async def quick_gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    """A gateway that trusts a resolved ingest key for half a second, not 30."""
-    app = create_app(gateway_settings(stack.targets, ingest_key_cache_seconds=0.5))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40020))
-        async with httpx.AsyncClient(transport=transport, base_url=GATEWAY_URL) as client:
-            yield client
+async def clocked(
+    engine: AsyncEngine, token_issuer: TokenIssuer, github_standin: GitHubStandin
+) -> AsyncIterator[Clocked]:
+    wall_clock, gateway_clock = FakeWallClock(), FakeClock()
+    async with running_stack(engine, token_issuer, github_standin, wall_clock=wall_clock) as stack:
+        app = create_app(gateway_settings(stack.targets), clock=gateway_clock)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40020))
+            async with httpx.AsyncClient(transport=transport, base_url=GATEWAY_URL) as client:
+                yield Clocked(client, gateway_clock, wall_clock)
 
 
 async def _ingest_status(client: httpx.AsyncClient, key: str) -> int:
@@ -44,59 +62,84 @@ async def _ingest_status(client: httpx.AsyncClient, key: str) -> int:
     return response.status_code
 
 
-async def test_a_revoked_key_stops_within_the_cache_period(
-    quick_gateway: httpx.AsyncClient,
-) -> None:
-    account = await sign_in(quick_gateway)
-    project = await create_project(quick_gateway, account)
-    assert await _ingest_status(quick_gateway, project.key) == 200
-    detail = (
-        await quick_gateway.get(f"/api/projects/{project.id}", headers=account.headers)
-    ).json()
-    key_id = detail["project"]["ingest_keys"][0]["id"]
-    assert (
-        await quick_gateway.delete(
-            f"/api/projects/{project.id}/keys/{key_id}", headers=account.headers
-        )
-    ).status_code == 200
-    await asyncio.sleep(0.6)
-    assert await _ingest_status(quick_gateway, project.key) == 403
+async def _first_key_id(
+    client: httpx.AsyncClient, account: Account, project: ProjectWithKey
+) -> str:
+    detail = (await client.get(f"/api/projects/{project.id}", headers=account.headers)).json()
+    return str(detail["project"]["ingest_keys"][0]["id"])
 
 
-async def test_a_rotated_key_works_through_its_grace_period_then_stops(
-    quick_gateway: httpx.AsyncClient,
-) -> None:
-    account = await sign_in(quick_gateway)
-    project = await create_project(quick_gateway, account)
-    detail = (
-        await quick_gateway.get(f"/api/projects/{project.id}", headers=account.headers)
-    ).json()
-    key_id = detail["project"]["ingest_keys"][0]["id"]
+async def test_a_revoked_key_stops_when_the_cache_period_ends(clocked: Clocked) -> None:
+    client = clocked.client
+    account = await sign_in(client)
+    project = await create_project(client, account)
+    assert await _ingest_status(client, project.key) == 200
+    key_id = await _first_key_id(client, account, project)
+    revoked = await client.delete(
+        f"/api/projects/{project.id}/keys/{key_id}", headers=account.headers
+    )
+    assert revoked.status_code == 200
+    # The gateway trusts what it resolved for its cache period (docs/architecture.md)...
+    clocked.gateway_clock.advance(KEY_CACHE_SECONDS - 0.001)
+    assert await _ingest_status(client, project.key) == 200
+    # ...and asks again once it is over.
+    clocked.gateway_clock.advance(0.001)
+    assert await _ingest_status(client, project.key) == 403
 
-    rotated = await quick_gateway.post(
+
+async def test_a_rotated_key_works_through_its_grace_period_then_stops(clocked: Clocked) -> None:
+    client = clocked.client
+    account = await sign_in(client)
+    project = await create_project(client, account)
+    key_id = await _first_key_id(client, account, project)
+
+    rotated = await client.post(
         f"/api/projects/{project.id}/keys/{key_id}/rotate",
-        json={"grace_seconds": 1},
+        json={"grace_seconds": 3600},
         headers=account.headers,
     )
     assert rotated.status_code == 201, rotated.text
     new_key = rotated.json()["ingest_key"]
     assert rotated.json()["old_key"]["revoked_at"] is not None
-    assert await _ingest_status(quick_gateway, project.key) == 200
-    assert await _ingest_status(quick_gateway, new_key) == 200
-    await asyncio.sleep(1.6)
-    assert await _ingest_status(quick_gateway, project.key) == 403
-    assert await _ingest_status(quick_gateway, new_key) == 200
+    assert await _ingest_status(client, project.key) == 200
+    assert await _ingest_status(client, new_key) == 200
 
-    again = await quick_gateway.post(
+    # A second before the grace ends, asked afresh (the gateway's cache period over): it works.
+    clocked.wall_clock.advance(3599)
+    clocked.gateway_clock.advance(KEY_CACHE_SECONDS)
+    assert await _ingest_status(client, project.key) == 200
+    # At its end it stops, once the gateway asks again; the new key carries on.
+    clocked.wall_clock.advance(1)
+    clocked.gateway_clock.advance(KEY_CACHE_SECONDS)
+    assert await _ingest_status(client, project.key) == 403
+    assert await _ingest_status(client, new_key) == 200
+
+    again = await client.post(
         f"/api/projects/{project.id}/keys/{key_id}/rotate", headers=account.headers
     )
     assert again.status_code == 409
-    too_long = await quick_gateway.post(
+    too_long = await client.post(
         f"/api/projects/{project.id}/keys/{rotated.json()['key']['id']}/rotate",
         json={"grace_seconds": 8 * 86_400},
         headers=account.headers,
     )
     assert too_long.status_code == 400
+
+
+async def test_a_deleted_projects_key_is_refused_then_forgotten(
+    gateway: httpx.AsyncClient,
+) -> None:
+    account = await sign_in(gateway)
+    project = await create_project(gateway, account)
+    assert await _ingest_status(gateway, project.key) == 200  # resolved, and cached
+    deleted = await gateway.delete(f"/api/projects/{project.id}", headers=account.headers)
+    assert deleted.status_code in (200, 204)
+    # The cache still says the key is the project's: IngestService finds the project gone.
+    refused = await gateway.post("/api/ingest", json=node_event(), headers=project.headers)
+    assert refused.status_code == 403
+    assert "no longer exists" in refused.json()["error"]["message"]
+    # And the gateway let go of the key: asked again, AuthService knows it no more.
+    assert await _ingest_status(gateway, project.key) == 401
 
 
 async def test_the_audit_log_says_who_did_what_from_where(gateway: httpx.AsyncClient) -> None:

@@ -18,6 +18,7 @@ from services.projects.server import build_host as build_projects
 from stackline_infra.db.engine import create_engine
 from tests.conftest import gateway_settings, github_client
 from tests.support.api import create_project, node_event, sign_in
+from tests.support.clocks import HANG_GUARD_SECONDS
 from tests.support.tcp_proxy import TcpProxy
 from tools.github_standin import GitHubStandin
 
@@ -127,7 +128,7 @@ async def stack_behind_proxy(
         await engine.dispose()
 
 
-async def _until(check: object, seconds: float = 10.0) -> None:
+async def _until(check: object, seconds: float = HANG_GUARD_SECONDS) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
     while not await check():  # type: ignore[operator]
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"

@@ -12,6 +12,7 @@ from stackline_infra.db.schema import AuditEntry, Event, Incident, Project
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import InvalidArgument, NotFound
 from stackline_infra.identity import Caller
+from tests.infra.test_cursors import ISSUED_CURSOR, ISSUED_POSITION
 from tests.support import factories
 
 WEB = "https://github.com"
@@ -115,6 +116,29 @@ async def test_cursor_pages_through_everything_once(session: AsyncSession) -> No
     assert pages == 5
     assert len(seen) == len(set(seen)) == 45
     assert set(seen) == created
+
+
+async def test_a_cursor_issued_by_an_earlier_release_pages_on(session: AsyncSession) -> None:
+    at, cursor_id = ISSUED_POSITION
+    caller, project = await _owned_project(session)
+    newer = await _incident(session, project, n=1, last_seen=at + timedelta(seconds=1))
+    await _incident(session, project, n=2, last_seen=at, id=cursor_id)  # the row it points at
+    same_time = await _incident(
+        session, project, n=3, last_seen=at, id=uuid.UUID(int=cursor_id.int - 1)
+    )
+    older = await _incident(session, project, n=4, last_seen=at - timedelta(seconds=1))
+    page = await service.list_incidents(
+        session,
+        caller,
+        repo=project.repo,
+        status=None,
+        page_size=10,
+        cursor=ISSUED_CURSOR,
+        github_web_url=WEB,
+    )
+    # The rows after it, newest first, as on the day it was issued.
+    assert [v.incident.id for v in page.incidents] == [same_time.id, older.id]
+    assert newer.id not in {v.incident.id for v in page.incidents}
 
 
 @pytest.mark.parametrize(

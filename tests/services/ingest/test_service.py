@@ -1,4 +1,8 @@
-"""Storing batches: one incident per bug, each event once, counts that add up."""
+"""Storing batches: one incident per bug, each event once, counts that add up.
+
+Every test here runs on PostgreSQL and on SQLite (the one-machine store): the repository has a
+branch of its own for each, and so does telling a deleted project's foreign key failure apart.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,47 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from stackline.ingest.v1 import ingest_pb2
 
-from services.ingest import service
+from services.ingest import repository, service
 from services.ingest.events import PreparedEvent, prepare
 from services.ingest.service import Stored
-from stackline_infra.db.engine import create_sessionmaker
+from services.ingest.servicer import IngestServicer
+from stackline_infra.db.engine import create_engine, create_sessionmaker
+from stackline_infra.db.migrate import alembic_config
 from stackline_infra.db.schema import Event, Incident, IncidentCommit, Project
 from stackline_infra.db.types import utcnow
+from stackline_infra.errors import PermissionDenied
 from tests.support import factories
+
+
+@pytest.fixture(scope="module")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An SQLite file built by the real migrations, as `make run` builds it."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('ingest') / 'stackline.db'}"
+    command.upgrade(alembic_config(url), "head")
+    return url
+
+
+@pytest.fixture(scope="module", params=["postgresql", "sqlite"])
+async def engine(
+    request: pytest.FixtureRequest, engine: AsyncEngine, sqlite_url: str
+) -> AsyncIterator[AsyncEngine]:
+    """Overrides the shared engine for this module: PostgreSQL's, then an SQLite one. The
+    session fixture, and with it every test, follows."""
+    if request.param == "postgresql":
+        yield engine
+        return
+    sqlite = create_engine(sqlite_url.replace("sqlite://", "sqlite+aiosqlite://", 1))
+    yield sqlite
+    await sqlite.dispose()
 
 
 def _event(
@@ -198,3 +230,92 @@ async def test_commits_and_environments_an_incident_was_seen_at(session: AsyncSe
         ("1" * 40, "staging", 1),
         ("2" * 40, "production", 1),
     ]
+
+
+async def _ingest(
+    servicer: IngestServicer, events: list[ingest_pb2.Event]
+) -> list[ingest_pb2.EventResult]:
+    request = ingest_pb2.IngestEventsRequest(events=events)
+    context: Any = None  # IngestEvents reads nothing from it
+    return list((await servicer.IngestEvents(request, context)).results)
+
+
+def _proto_event(project_id: uuid.UUID | str, message: str = "boom") -> ingest_pb2.Event:
+    return ingest_pb2.Event(
+        project_id=str(project_id),
+        event_id=str(uuid.uuid4()),
+        platform="node",
+        exception=ingest_pb2.ExceptionInfo(
+            type="TypeError", message=message, stack="TypeError: x\n    at f (/app/a.js:1:2)"
+        ),
+    )
+
+
+@pytest.fixture
+def project_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How often a batch had its projects checked: only on the way round a deleted one."""
+    checks: list[int] = []
+    real = repository.existing_projects
+
+    async def existing_projects(session: AsyncSession, project_ids: Any) -> set[uuid.UUID]:
+        checks.append(len(project_ids))
+        return await real(session, project_ids)
+
+    monkeypatch.setattr(repository, "existing_projects", existing_projects)
+    return checks
+
+
+async def test_events_of_a_deleted_project_are_refused_and_the_rest_stored(
+    engine: AsyncEngine, committed_project: uuid.UUID, project_checks: list[int]
+) -> None:
+    servicer = IngestServicer(create_sessionmaker(engine))
+    live = await _ingest(servicer, [_proto_event(committed_project, "live")])
+    assert live[0].incident_id and not live[0].HasField("rejection")
+    assert project_checks == [], "the common path checks no project"
+
+    # A key the gateway still trusts for a project deleted meanwhile: the batch fails on the
+    # foreign key, and runs again without that project's events.
+    gone = uuid.uuid4()
+    results = await _ingest(
+        servicer,
+        [
+            _proto_event(committed_project, "first"),
+            _proto_event(gone),
+            _proto_event(committed_project, "second"),
+        ],
+    )
+    assert project_checks == [2]
+    first, refused, second = results
+    assert refused.rejection.code == PermissionDenied.code
+    assert "no longer exists" in refused.rejection.message
+    assert not refused.incident_id
+    assert first.incident_id and second.incident_id and not first.HasField("rejection")
+    async with create_sessionmaker(engine)() as session:
+        assert await _event_count(session, committed_project) == 3
+        assert await _event_count(session, gone) == 0
+
+
+async def test_a_batch_only_of_a_deleted_project_is_all_refused(
+    engine: AsyncEngine, project_checks: list[int]
+) -> None:
+    servicer = IngestServicer(create_sessionmaker(engine))
+    results = await _ingest(servicer, [_proto_event(uuid.uuid4()), _proto_event(uuid.uuid4())])
+    assert [r.rejection.code for r in results] == [PermissionDenied.code] * 2
+    assert project_checks == [2]
+
+
+async def test_a_failure_on_another_constraint_is_not_taken_for_a_deleted_project(
+    engine: AsyncEngine, committed_project: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An incident row that breaks a NOT NULL constraint: an IntegrityError, but not the one of
+    # a deleted project, so it propagates instead of being answered as PROJECT_GONE.
+    real = service._incident_row
+
+    def broken(first: PreparedEvent, now: Any) -> dict[str, Any]:
+        return {**real(first, now), "status": None}
+
+    monkeypatch.setattr(service, "_incident_row", broken)
+    servicer = IngestServicer(create_sessionmaker(engine))
+    with pytest.raises(IntegrityError) as failed:
+        await _ingest(servicer, [_proto_event(committed_project)])
+    assert not service.is_project_gone(failed.value)

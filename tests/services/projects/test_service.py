@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -7,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.projects import service
 from stackline_infra import keyformat
 from stackline_infra.db.schema import AuditEntry, IngestKey, Project
+from stackline_infra.db.types import utcnow
 from stackline_infra.errors import Conflict, InvalidArgument, NotFound
 from stackline_infra.identity import Caller
 from tests.support import factories
@@ -168,10 +171,12 @@ async def test_keys_are_added_and_revoked(session: AsyncSession) -> None:
     second = await service.create_ingest_key(session, caller, project.id)
     assert second.secret != first.secret
 
-    revoked = await service.revoke_ingest_key(session, caller, project.id, first.key.id)
-    assert revoked.revoked_at is not None
-    again = await service.revoke_ingest_key(session, caller, project.id, first.key.id)
-    assert again.revoked_at == revoked.revoked_at
+    now = utcnow()
+    revoked = await service.revoke_ingest_key(session, caller, project.id, first.key.id, now=now)
+    assert revoked.revoked_at == now
+    later = now + timedelta(minutes=5)
+    again = await service.revoke_ingest_key(session, caller, project.id, first.key.id, now=later)
+    assert again.revoked_at == now
 
     _, keys = await service.get_project(session, caller, project.id)
     assert {(k.id, k.revoked_at is None) for k in keys} == {
@@ -179,5 +184,36 @@ async def test_keys_are_added_and_revoked(session: AsyncSession) -> None:
         (second.key.id, True),
     }
     with pytest.raises(NotFound):
-        await service.revoke_ingest_key(session, caller, project.id, project.id)
+        await service.revoke_ingest_key(session, caller, project.id, project.id, now=now)
     assert (await _audit(session, caller)).count("ingest_key.revoke") == 1
+
+
+async def test_a_rotated_key_stops_at_the_end_of_its_grace(session: AsyncSession) -> None:
+    caller = await factories.caller(session)
+    project, first = await service.create_project(
+        session, caller, name="r", repo="octo/rotate", retention_days=0
+    )
+    now = utcnow()
+    rotated = await service.rotate_ingest_key(
+        session, caller, project.id, first.key.id, grace=timedelta(hours=1), now=now
+    )
+    assert rotated.old.revoked_at == now + timedelta(hours=1)
+    assert rotated.new.key.revoked_at is None
+    # Still in its grace: it can be cut short, or rotated again (a second new key).
+    again = await service.rotate_ingest_key(
+        session, caller, project.id, first.key.id, grace=timedelta(0), now=now
+    )
+    assert again.old.revoked_at == now
+    with pytest.raises(Conflict):
+        await service.rotate_ingest_key(
+            session,
+            caller,
+            project.id,
+            first.key.id,
+            grace=timedelta(hours=1),
+            now=now + timedelta(seconds=1),
+        )
+    with pytest.raises(InvalidArgument):
+        await service.rotate_ingest_key(
+            session, caller, project.id, rotated.new.key.id, grace=timedelta(days=8), now=now
+        )

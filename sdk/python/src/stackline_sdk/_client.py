@@ -89,6 +89,7 @@ class Client:
         *,
         transport: Transport | None = None,
         backoff: Backoff | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.options = options
         headers = {
@@ -104,6 +105,7 @@ class Client:
             max_queue_size=options.max_queue_size,
             backoff=backoff,
             enabled=options.ingest_key is not None,
+            clock=clock,
         )
         self._python = _python_version()
         self._warned_hook = False

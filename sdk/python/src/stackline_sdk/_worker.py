@@ -31,7 +31,7 @@ import threading
 import time
 import weakref
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -130,8 +130,9 @@ def encode_within(event: Event, limit: int) -> bytes | None:
     return payload
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date (counted from `now`,
+    seconds since the epoch, by default the present)."""
     if not value:
         return None
     value = value.strip()
@@ -139,7 +140,9 @@ def parse_retry_after(value: str | None) -> float | None:
         seconds = float(value)
     except ValueError:
         try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+            seconds = parsedate_to_datetime(value).timestamp() - (
+                time.time() if now is None else now
+            )
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
     return max(0.0, seconds) if math.isfinite(seconds) else None
@@ -155,8 +158,12 @@ class Worker:
         max_queue_size: int = 100,
         backoff: Backoff | None = None,
         enabled: bool = True,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self._transport = transport
+        # What retries, Retry-After and the flush and close deadlines are counted on: monotonic
+        # seconds; tests pass a clock they move themselves.
+        self._clock = clock or time.monotonic
         self._url = url
         self._headers = dict(headers)
         self._max = max(1, max_queue_size)
@@ -164,8 +171,8 @@ class Worker:
         self._disabled = not enabled
         self._closed = False  # no new events
         self._deadline: float | None = None  # when closing: give up at
-        self._rate_limited_until = 0.0  # monotonic; nothing sent before
-        self._not_before = 0.0  # monotonic; backoff after a failure
+        self._rate_limited_until = 0.0  # on the clock; nothing sent before
+        self._not_before = 0.0  # on the clock; backoff after a failure
         self._failures = 0  # consecutive failed attempts, for the backoff
         self._warned: set[str] = set()
         self._logs: list[tuple[int, str, tuple[Any, ...]]] = []  # to log once unlocked
@@ -200,7 +207,7 @@ class Worker:
             return "disabled"
         if self._closed:
             return "shutdown"
-        if time.monotonic() < self._rate_limited_until:
+        if self._clock() < self._rate_limited_until:
             return "rate_limited"
         if len(self._queue) + self._in_flight >= self._max:
             return "queue_full"
@@ -239,12 +246,12 @@ class Worker:
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything queued is settled; False when time ran out first."""
-        deadline = time.monotonic() + max(0.0, timeout)
+        deadline = self._clock() + max(0.0, timeout)
         with self._cond:
             while self._queue or self._in_flight:
                 if self._thread is None and not self._start_thread():
                     return False
-                remaining = deadline - time.monotonic()
+                remaining = deadline - self._clock()
                 if remaining <= 0:
                     return False
                 if not self._in_flight and self._not_before > deadline:
@@ -254,7 +261,7 @@ class Worker:
 
     def close(self, timeout: float, *, wait: bool = True) -> None:
         """Stop taking events; send what is queued until `timeout`, then drop the rest."""
-        deadline = time.monotonic() + max(0.0, timeout)
+        deadline = self._clock() + max(0.0, timeout)
         with self._cond:
             self._closed = True
             self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
@@ -263,7 +270,7 @@ class Worker:
         if not wait:
             return
         if thread is not None and thread is not threading.current_thread():
-            thread.join(max(0.0, deadline - time.monotonic()))
+            thread.join(max(0.0, deadline - self._clock()))
         with self._cond:
             # Still waiting on a server past the deadline: give up on it. Should
             # the answer come later, it is not counted twice.
@@ -313,7 +320,7 @@ class Worker:
             while True:
                 if self._abandoned or self._pid != os.getpid():
                     return None
-                now = time.monotonic()
+                now = self._clock()
                 if self._deadline is not None and (not self._queue or now >= self._deadline):
                     self._drop_locked("shutdown", len(self._queue))
                     self._queue.clear()
@@ -396,7 +403,7 @@ class Worker:
             if self._abandoned:
                 return
             self._failures += 1
-            self._not_before = time.monotonic() + self._backoff.delay(self._failures)
+            self._not_before = self._clock() + self._backoff.delay(self._failures)
             self._requeue_locked(batch)
 
     def _on_response(self, batch: list[_Item], response: Response) -> None:
@@ -421,7 +428,7 @@ class Worker:
         elif status == 429:
             retry_after = parse_retry_after(response.header("retry-after"))
             wait = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
-            self._rate_limited_until = time.monotonic() + wait
+            self._rate_limited_until = self._clock() + wait
             self._logs.append((logging.DEBUG, "stackline_sdk: rate limited for %.1f s", (wait,)))
             self._settle_locked(len(batch), "dropped", "rate_limited")
         elif status >= 500:
@@ -470,7 +477,7 @@ class Worker:
         retry_after = parse_retry_after(response.header("retry-after"))
         if retry_after is not None:
             delay = max(delay, retry_after)
-        self._not_before = time.monotonic() + delay
+        self._not_before = self._clock() + delay
         retry = []
         for item in batch:
             item.attempts += 1

@@ -3,7 +3,8 @@
     python capture_and_exit.py ENDPOINT [--count N] [--pause] [--fast-retries]
 
 At exit it prints one JSON line: the SDK's stats (read after the SDK's own
-exit flush) and how long the app's threads spent inside capture calls.
+exit flush) and the threads its transport sent from, which must never include
+the app's own.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import argparse
 import atexit
 import dataclasses
 import json
-import time
+import threading
+from typing import Any
 
 KEY = "slk_" + "A1b2C3d4E5" * 4 + "xy"
-timings: list[float] = []
+sent_from: set[str] = set()
 
 
 def report() -> None:
@@ -24,7 +26,8 @@ def report() -> None:
         json.dumps(
             {
                 "stats": dataclasses.asdict(stackline_sdk.stats()),
-                "capture_max_seconds": max(timings),
+                "sent_from_the_app_thread": "app" in sent_from,
+                "sent_from": sorted(sent_from),
             }
         ),
         flush=True,
@@ -35,6 +38,17 @@ atexit.register(report)
 
 import stackline_sdk  # noqa: E402 - after the atexit registration, on purpose
 from stackline_sdk import _worker  # noqa: E402
+
+_send = stackline_sdk.HTTPTransport.send
+
+
+def send_noting_the_thread(self: stackline_sdk.HTTPTransport, request: Any) -> Any:
+    app = threading.current_thread() is threading.main_thread()
+    sent_from.add("app" if app else threading.current_thread().name)
+    return _send(self, request)
+
+
+stackline_sdk.HTTPTransport.send = send_noting_the_thread  # type: ignore[method-assign]
 
 
 def failing_order(number: int) -> None:
@@ -55,9 +69,7 @@ def main() -> None:
         try:
             failing_order(number)
         except RuntimeError:
-            started = time.perf_counter()
             stackline_sdk.capture_exception()
-            timings.append(time.perf_counter() - started)
         if args.pause and number == 0:
             stackline_sdk.flush(1.0)
 

@@ -9,11 +9,12 @@ exits. Each prints one JSON line with its role and stats.
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import json
 import os
 import sys
 import threading
-import time
+from typing import Any
 
 import stackline_sdk
 
@@ -26,9 +27,21 @@ def report(role: str) -> None:
 
 
 def main() -> None:
+    # Said once the request is written and the worker waits for the (slow) server's answer,
+    # the case this host is for. (A fork while the worker is still connecting is another: the
+    # child's own send can then stall until its close() gives up.)
+    waiting = threading.Event()
+    getresponse = http.client.HTTPConnection.getresponse
+
+    def getresponse_and_say(self: http.client.HTTPConnection) -> Any:
+        waiting.set()
+        return getresponse(self)
+
+    http.client.HTTPConnection.getresponse = getresponse_and_say  # type: ignore[method-assign]
     stackline_sdk.init(ingest_key=KEY, endpoint=sys.argv[1], shutdown_timeout=3)
     stackline_sdk.capture_message("parent before fork")
-    time.sleep(0.1)  # the worker is now waiting on the (slow) server
+    if not waiting.wait(30):
+        sys.exit("the worker never sent")
     stackline_sdk.capture_message("parent queued at fork")
     # Fork while another thread holds the worker's lock: the child must not
     # inherit it locked (only the forking thread survives a fork).

@@ -1,30 +1,54 @@
-"""Hostile and malformed input: parse_stack stays bounded in time and memory and never raises."""
+"""Hostile and malformed input: parse_stack's work and memory stay bounded, and it never raises.
+
+The work is counted, not timed (tests/support/work.py): the text each format's parser is given,
+and the lines of Python the parsers run. Their time is measured in bench/parser_bench.py.
+"""
 
 from __future__ import annotations
 
 import functools
 import random
-import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.ingest.stacks import StackFrame, parse_stack
+from services.ingest import stacks
+from services.ingest.stacks import StackFrame, gecko, parse_stack, python, v8
+from services.ingest.stacks.parse import MAX_TEXT
+from tests.support.work import Work, count_work
 
 PLATFORMS = ["node", "browser", "edge", "python"]
 KEPT = 250
-# A guard against hangs and quadratic blow-ups, far above what these take: not a speed target.
-BOUND_SECONDS = 2.0
 MEGABYTES = 1024 * 1024
+PARSERS = {"parse_v8": "text", "parse_gecko": "text", "parse_python": "text"}
+# Lines of Python the parsers may run per character they are given, and a few hundred for any
+# stack at all. The costliest input below (a line of 100,000 nested parentheses) takes about
+# 0.8 per character; a parser quadratic in a line's length would need thousands.
+LINES_PER_CHARACTER = 2
+LINES_ANY_STACK = 500
+
+
+def parse_counted(raw: str, platform: str) -> tuple[list[StackFrame], Work]:
+    """parse_stack's frames and work, as if it saw these lines for the first time (a line found
+    in the parsers' caches costs nothing, and would hide work)."""
+    for module in (v8, gecko, python):
+        module._frame.cache_clear()
+    # Each format's parser reads at most MAX_TEXT from each end of the stack.
+    readable = min(len(raw), 2 * MAX_TEXT)
+    budget = LINES_ANY_STACK + LINES_PER_CHARACTER * readable * len(PARSERS)
+    with count_work(Path(stacks.__file__).parent, budget=budget, sizes=PARSERS) as work:
+        frames = parse_stack(raw, platform)
+    for parser in PARSERS:
+        assert work.sizes[parser] <= readable, (parser, work.sizes[parser])
+    return frames, work
 
 
 def parse_bounded(raw: str, platform: str) -> list[StackFrame]:
-    started = time.perf_counter()
-    frames = parse_stack(raw, platform)
-    assert time.perf_counter() - started < BOUND_SECONDS
+    frames, _ = parse_counted(raw, platform)
     assert len(frames) <= KEPT
     return frames
 
@@ -70,6 +94,18 @@ def test_deep_stack_keeps_the_innermost_frames(make: Callable[[], str], innermos
         frames = parse_bounded(raw, platform)
         assert len(frames) == KEPT
         assert frames[0].function == innermost
+
+
+@pytest.mark.parametrize("make", [v8_stack, firefox_stack, python_traceback])
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_past_the_cap_the_work_does_not_grow_with_the_stack(
+    make: Callable[[int], str], platform: str
+) -> None:
+    # Both are longer than the two ends the parsers read (about 2.5 and 25 MB).
+    _, shorter = parse_counted(make(100_000), platform)
+    _, longer = parse_counted(make(1_000_000), platform)
+    assert longer.lines == shorter.lines
+    assert longer.sizes == shorter.sizes
 
 
 def test_huge_message_before_v8_frames() -> None:
