@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_TREES = ("tests", "sdk/python/tests", "sdk/js/test")
+TEST_TREES = (
+    "tests",
+    "sdk/python/tests",
+    "sdk/js/test",
+    "ide-extension/test",
+    "ide-extension/test-host",
+)
 _JS_SUFFIXES = {".js", ".mjs", ".cjs", ".ts"}
 
 RULE = """\
