@@ -1,56 +1,11 @@
-"""V8 stacks from real Node programs: programs/node runs once, and every case is parsed."""
+"""V8 stacks from real Node programs: programs/node runs once (runs.py), every case is parsed."""
 
 from __future__ import annotations
-
-import json
-import shutil
-import subprocess
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from services.ingest.stacks import StackFrame, parse_stack
-from tests.services.ingest.stacks.markers import Marks
-
-PROGRAMS = Path(__file__).parent / "programs" / "node"
-NODE = shutil.which("node")
-
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
-
-
-@dataclass(frozen=True)
-class NodeRun:
-    stacks: dict[str, str]
-    uncaught: str
-    marks: Marks
-
-
-@pytest.fixture(scope="module")
-def node_run(tmp_path_factory: pytest.TempPathFactory) -> NodeRun:
-    assert NODE is not None
-    root = tmp_path_factory.mktemp("node").resolve()
-    shutil.copy(PROGRAMS / "main.mjs", root)
-    shutil.copy(PROGRAMS / "cases.cjs", root)
-    shutil.copy(PROGRAMS / "broken.cjs", root)
-    shutil.copytree(PROGRAMS / "lib-thrower", root / "node_modules" / "lib-thrower")
-    unusual = root / "my app" / "été"
-    shutil.copytree(PROGRAMS / "unicode", unusual)
-
-    result = subprocess.run(
-        [NODE, "main.mjs"], cwd=root, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 1, result.stderr  # main.mjs ends by dying of an uncaught error
-
-    marks = Marks()
-    marks.add_javascript(root / "cases.cjs", str(root / "cases.cjs"))
-    marks.add_javascript(root / "broken.cjs", str(root / "broken.cjs"))
-    package = root / "node_modules" / "lib-thrower" / "index.js"
-    marks.add_javascript(package, str(package))
-    marks.add_javascript(unusual / "unicode.cjs", str(unusual / "unicode.cjs"))
-    # ES modules print as file URLs, percent-encoded as Node's pathToFileURL does.
-    marks.add_javascript(unusual / "module.mjs", (unusual / "module.mjs").as_uri())
-    return NodeRun(json.loads(result.stdout), result.stderr, marks)
+from tests.services.ingest.stacks.runs import NodeRun
 
 
 def native(function: str) -> StackFrame:
@@ -215,9 +170,10 @@ def test_es_module_frames_are_file_urls(node_run: NodeRun) -> None:
 
 def test_report_node_prints_for_an_uncaught_error(node_run: NodeRun) -> None:
     """Source line, caret and a "Node.js v20" trailer around the stack: only the frames count."""
-    frames = parse_stack(node_run.uncaught, "node")
+    report = node_run.uncaught["main.mjs"]
+    frames = parse_stack(report, "node")
     assert frames[0] == node_run.marks.at("die", "Object.die")
-    assert len(frames) == node_run.uncaught.count("\n    at ")
+    assert len(frames) == report.count("\n    at ")
 
 
 @pytest.mark.parametrize("platform", ["browser", "edge", "python"])

@@ -1,52 +1,14 @@
-"""CPython tracebacks from a real interpreter: programs/python runs once, every case is parsed."""
+"""CPython tracebacks from a real interpreter: programs/python runs once (runs.py), every case is
+parsed."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from services.ingest.stacks import StackFrame, parse_stack
-from tests.services.ingest.stacks.markers import Marks
-
-PROGRAMS = Path(__file__).parent / "programs" / "python"
-
-
-@dataclass(frozen=True)
-class PythonRun:
-    stacks: dict[str, str]
-    uncaught: str
-    syntax_error: str
-    marks: Marks
-
-
-@pytest.fixture(scope="module")
-def python_run(tmp_path_factory: pytest.TempPathFactory) -> PythonRun:
-    root = tmp_path_factory.mktemp("python").resolve()
-    cases = root / "cases.py"
-    bad = root / "bad_syntax.py"
-    shutil.copy(PROGRAMS / "cases.py", cases)
-    shutil.copy(PROGRAMS / "bad_syntax.txt", bad)
-    run = subprocess.run(
-        [sys.executable, cases], cwd=root, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert run.returncode == 1, run.stderr  # cases.py ends by dying of an uncaught error
-    # Run as the main script, a file that does not compile is reported under no traceback header.
-    syntax = subprocess.run(
-        [sys.executable, bad], cwd=root, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert syntax.returncode == 1, syntax.stderr
-
-    marks = Marks()
-    marks.add_python(cases, str(cases))
-    marks.add_python(bad, str(bad))
-    return PythonRun(json.loads(run.stdout), run.stderr, syntax.stderr, marks)
+from tests.services.ingest.stacks.runs import PythonRun
 
 
 def case(run: PythonRun, name: str) -> list[StackFrame]:
@@ -62,6 +24,7 @@ def test_every_case_raised(python_run: PythonRun) -> None:
         "carets",
         "lambda",
         "group",
+        "nested_group",
         "syntax",
         "recursion",
         "embedded",

@@ -6,33 +6,10 @@ gjs runs programs/gjs once as a script and once as an ES module. What only the b
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from services.ingest.stacks import parse_stack
-from tests.services.ingest.stacks.markers import Marks
-from tests.services.ingest.stacks.shells import ShellRun, run_shell
-
-PROGRAMS = Path(__file__).parent / "programs" / "gjs"
-GJS = shutil.which("gjs")
-
-pytestmark = pytest.mark.skipif(GJS is None, reason="gjs is not installed (tools/apt-packages.txt)")
-
-
-@pytest.fixture(scope="module")
-def gjs_run(tmp_path_factory: pytest.TempPathFactory) -> ShellRun:
-    root = tmp_path_factory.mktemp("gjs").resolve()
-    script = root / "cases.js"
-    module = root / "module.js"
-    shutil.copy(PROGRAMS / "cases.js", script)
-    shutil.copy(PROGRAMS / "module.js", module)
-    marks = Marks()
-    marks.add_javascript(script, str(script))
-    marks.add_javascript(module, module.as_uri())
-    assert GJS is not None
-    return ShellRun(run_shell(GJS, script) | run_shell(GJS, "-m", module), marks)
+from tests.services.ingest.stacks.runs import ShellRun
 
 
 def test_every_case_threw(gjs_run: ShellRun) -> None:
@@ -43,6 +20,8 @@ def test_every_case_threw(gjs_run: ShellRun) -> None:
         "evalCode",
         "newFunction",
         "asyncChain",
+        "generatedLater",
+        "evalLater",
         "module",
     }
 

@@ -64,6 +64,24 @@ def group() -> None:
     raise ExceptionGroup("several", [raised(ValueError(1)), raised(TypeError(2))])  # @group
 
 
+def settle(payment: str) -> None:
+    try:
+        raise ConnectionError(f"{payment}: the bank did not answer")  # @bank
+    except ConnectionError as error:
+        raise RuntimeError(f"{payment} was not settled") from error  # @settle
+
+
+def nested_group() -> None:
+    failures: list[Exception] = []
+    for payment in ("p1", "p2"):
+        try:
+            settle(payment)  # @settle-call
+        except RuntimeError as error:
+            failures.append(error)
+    retries = ExceptionGroup("retries failed", [raised(TimeoutError("p3"))])
+    raise ExceptionGroup("the batch failed", [*failures, retries])  # @nested-group
+
+
 def syntax() -> None:
     __import__("bad_syntax")  # @import
 
@@ -88,6 +106,7 @@ CASES: dict[str, Callable[[], object]] = {
     "carets": carets,
     "lambda": with_lambda,
     "group": group,
+    "nested_group": nested_group,
     "syntax": syntax,
     "recursion": recursion,
     "embedded": embedded,
