@@ -42,6 +42,8 @@ class NodeRun:
     # Errors that carry others, each as util.inspect prints it and as its error.stack.
     inspected: dict[str, str]
     nested_stacks: dict[str, str]
+    # One failure, its function called in ways that change what V8 prints for it.
+    call_styles: dict[str, str]
     # What Node printed on stderr when a program died of an uncaught error, by program.
     uncaught: dict[str, str]
     marks: Marks
@@ -60,7 +62,7 @@ def run_node(root: Path) -> NodeRun:
     if NODE is None:
         pytest.skip("node is not on PATH")
     node = PROGRAMS / "node"
-    for name in ("main.mjs", "cases.cjs", "broken.cjs", "nested.cjs"):
+    for name in ("main.mjs", "cases.cjs", "broken.cjs", "nested.cjs", "call-styles.cjs"):
         shutil.copy(node / name, root)
     for name in ("uncaught-cause.cjs", "uncaught-aggregate.mjs"):
         shutil.copy(node / name, root)
@@ -70,12 +72,13 @@ def run_node(root: Path) -> NodeRun:
 
     main = _node(root, "main.mjs", dies=True)  # main.mjs ends by dying of an uncaught error
     nested = json.loads(_node(root, "nested.cjs", dies=False).stdout)
+    call_styles = json.loads(_node(root, "call-styles.cjs", dies=False).stdout)
     uncaught = {"main.mjs": main.stderr}
     for program in ("uncaught-cause.cjs", "uncaught-aggregate.mjs"):
         uncaught[program] = _node(root, program, dies=True).stderr
 
     marks = Marks()
-    for name in ("cases.cjs", "broken.cjs", "nested.cjs", "uncaught-cause.cjs"):
+    for name in ("cases.cjs", "broken.cjs", "nested.cjs", "uncaught-cause.cjs", "call-styles.cjs"):
         marks.add_javascript(root / name, str(root / name))
     # ES modules print as file URLs, percent-encoded as Node's pathToFileURL does.
     marks.add_javascript(
@@ -90,6 +93,7 @@ def run_node(root: Path) -> NodeRun:
         json.loads(main.stdout),
         {name: printed["inspected"] for name, printed in nested.items()},
         {name: printed["stack"] for name, printed in nested.items()},
+        call_styles,
         uncaught,
         marks,
     )

@@ -34,14 +34,23 @@ def test_calls_constructor_and_anonymous_functions(browser_run: BrowserRun) -> N
     ]
 
 
-def test_eval_frame_points_at_the_eval_call(browser_run: BrowserRun) -> None:
+def test_eval_frame_is_in_no_file_and_keeps_the_eval_call(browser_run: BrowserRun) -> None:
     m = browser_run.marks
+    code = "throw new TypeError('eval')"  # what app.js evaluates
     assert case(browser_run, "evalCode") == [
-        m.at("eval", "eval"),
+        StackFrame("", 1, code.index("new") + 1, "eval", m.made_at("eval")),
         m.at("eval", ""),
         m.at("capture", "capture"),
         m.at("eval-case", ""),
     ]
+
+
+def test_code_made_earlier_and_called_later_keeps_its_origin(browser_run: BrowserRun) -> None:
+    m = browser_run.marks
+    frames = case(browser_run, "evalLater")
+    assert (frames[0].abs_path, frames[0].function) == ("", "Object.decorate")
+    assert frames[0].eval_origin == m.made_at("install")
+    assert frames[1] == m.at("run-plugin", "")
 
 
 def test_every_case_threw(browser_run: BrowserRun) -> None:

@@ -52,6 +52,13 @@ def test_eval_frames_without_a_location(jsc_run: ShellRun) -> None:
     ]
 
 
+def test_code_made_earlier_and_called_later_has_no_location(jsc_run: ShellRun) -> None:
+    """JavaScriptCore prints no origin for evaluated code: its frames have no file, and the
+    first frame with one is the call into it."""
+    m = jsc_run.marks
+    assert jsc_run.case("evalLater")[:2] == [native("decorate"), m.at("run-plugin", "")]
+
+
 def test_builtin_frame(jsc_run: ShellRun) -> None:
     m = jsc_run.marks
     assert jsc_run.case("jsonParse")[:2] == [native("parse"), m.at("json", "jsonParse")]

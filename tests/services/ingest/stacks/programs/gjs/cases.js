@@ -78,7 +78,7 @@ const cases = {
   },
   asyncChain: handler,
   generatedLater() {
-    /*@generated-later*/applyRule(compileRule("return order.total.amount;"), {});
+    applyRule/*@generated-later*/(compileRule("return order.total.amount;"), {});
   },
   evalLater() {
     installPlugin("({ decorate(page) { return page.title.trim(); } })");
