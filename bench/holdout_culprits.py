@@ -1,10 +1,11 @@
 """How many culprits land on the right line for stacks the tests have never seen.
 
-Runs the programs in bench/holdout/ (Node CommonJS and ES modules, CPython, Chromium, gjs, jsc),
-sends each error's text through the ingest engine as an event would arrive (`prepare`: parse,
-place, pick the culprit) and compares the culprit with the line marked in the program's source:
-`/*@case*/` or `/*^case*/` in JavaScript, `# @case` at the end of a Python line. The programs
-were written for this measure and are not used by the tests.
+Runs the programs of two sets, bench/holdout/ (written before the engine learnt nested errors and
+generated code) and bench/holdout-2/ (written after, and measured once), in Node (CommonJS and ES
+modules), CPython, Chromium, gjs and jsc; sends each error's text through the ingest engine as an
+event would arrive (`prepare`: parse, place, pick the culprit) and compares the culprit with the
+line marked in the program's source: `/*@case*/` or `/*^case*/` in JavaScript, `# @case` at the
+end of a Python line. No test uses these programs.
 
     .venv/bin/python bench/holdout_culprits.py                 # this tree's engine
     .venv/bin/python bench/holdout_culprits.py --engine DIR    # another checkout's engine
@@ -26,7 +27,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-HOLDOUT = Path(__file__).parent / "holdout"
+BENCH = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class HoldoutSet:
+    folder: str
+    esm_runner: str | None  # prints the ES module cases it catches
+    uncaught: tuple[str, str]  # the program that dies, and its case's marker
+    browser_cases: int
+    gjs: str
+    jsc: str
+
+
+SETS = (
+    HoldoutSet(
+        "holdout", "run.mjs", ("main.mjs", "uncaught-cause"), 2, "validators.js", "report.js"
+    ),
+    HoldoutSet("holdout-2", None, ("server.mjs", "uncaught-rejection"), 3, "queue.js", "layout.js"),
+)
 _JAVASCRIPT = re.compile(r"/\*[@^]([\w-]+)\*/")
 _PYTHON = re.compile(r"# @([\w-]+)$", re.MULTILINE)
 
@@ -48,7 +67,7 @@ def marks(root: Path) -> dict[str, tuple[str, int]]:
     """Every marker under root: its name, and the file (relative to root) and line it is on."""
     found: dict[str, tuple[str, int]] = {}
     for path in sorted(root.rglob("*")):
-        if path.suffix not in {".js", ".mjs", ".py"}:
+        if path.suffix not in {".js", ".mjs", ".py", ".html"}:
             continue
         text = path.read_text(encoding="utf-8")
         pattern = _PYTHON if path.suffix == ".py" else _JAVASCRIPT
@@ -67,28 +86,27 @@ def run(args: list[str], cwd: Path, *, fails: bool = False) -> subprocess.Comple
     return result
 
 
-def node_cases(node: str) -> list[Case]:
-    cjs = HOLDOUT / "node"
-    esm = HOLDOUT / "node-esm"
+def node_cases(node: str, holdout: HoldoutSet) -> list[Case]:
+    cjs = BENCH / holdout.folder / "node"
+    esm = BENCH / holdout.folder / "node-esm"
     stacks = json.loads(run([node, "run.js"], cjs).stdout)
     cases = [Case(kebab(k), "node", v, cjs) for k, v in stacks.items()]
-    stacks = json.loads(run([node, "run.mjs"], esm).stdout)
-    cases += [Case(kebab(k), "node", v, esm) for k, v in stacks.items()]
+    if holdout.esm_runner is not None:
+        stacks = json.loads(run([node, holdout.esm_runner], esm).stdout)
+        cases += [Case(kebab(k), "node", v, esm) for k, v in stacks.items()]
     # What Node prints when the app dies of it, as a log shipper would send stderr.
-    cases.append(
-        Case("uncaught-cause", "node", run([node, "main.mjs"], esm, fails=True).stderr, esm)
-    )
+    program, name = holdout.uncaught
+    cases.append(Case(name, "node", run([node, program], esm, fails=True).stderr, esm))
     return cases
 
 
-def python_cases() -> list[Case]:
-    root = HOLDOUT / "python"
+def python_cases(holdout: HoldoutSet) -> list[Case]:
+    root = BENCH / holdout.folder / "python"
     stacks = json.loads(run([sys.executable, "run.py"], root).stdout)
     return [Case(kebab(k), "python", v, root) for k, v in stacks.items()]
 
 
-def shell_cases(shell: str, folder: str, script: str) -> list[Case]:
-    root = HOLDOUT / folder
+def shell_cases(shell: str, root: Path, script: str) -> list[Case]:
     stacks = json.loads(run([shell, str(root / script)], root).stdout)
     return [Case(kebab(k), "browser", v, root) for k, v in stacks.items()]
 
@@ -98,10 +116,10 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def browser_cases(chromium: str) -> list[Case]:
+def browser_cases(chromium: str, holdout: HoldoutSet) -> list[Case]:
     from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only this runtime needs it
 
-    root = HOLDOUT / "browser"
+    root = BENCH / holdout.folder / "browser"
     handler = functools.partial(_Quiet, directory=str(root))
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -111,7 +129,8 @@ def browser_cases(chromium: str) -> list[Case]:
             )
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{server.server_port}/index.html")
-            page.wait_for_function("Object.keys(window.holdout).length === 2", timeout=10_000)
+            expected = f"Object.keys(window.holdout).length === {holdout.browser_cases}"
+            page.wait_for_function(expected, timeout=10_000)
             stacks: dict[str, str] = page.evaluate("window.holdout")
             browser.close()
         server.shutdown()
@@ -146,23 +165,29 @@ def main() -> None:
     tools = {name: shutil.which(name) for name in ("node", "gjs", "jsc", "chromium")}
     if missing := [name for name, path in tools.items() if path is None]:
         raise SystemExit(f"not installed: {', '.join(missing)}")
-    cases = [
-        *node_cases(tools["node"] or ""),
-        *python_cases(),
-        *browser_cases(tools["chromium"] or ""),
-        *shell_cases(tools["gjs"] or "", "gjs", "validators.js"),
-        *shell_cases(tools["jsc"] or "", "jsc", "report.js"),
-    ]
-    right = 0
-    for case in cases:
-        expected = marks(case.root)[case.name]
-        got = culprit_of(case)
-        right += got == expected
-        verdict = "right" if got == expected else "WRONG"
-        print(f"{verdict:5}  {case.name:18} expected {expected[0]}:{expected[1]:<4} got {got}")
-        if got != expected and options.verbose:
-            print(case.stack)
-    print(f"{right} of {len(cases)} culprits right (engine: {engine})")
+    totals = []
+    for holdout in SETS:
+        cases = [
+            *node_cases(tools["node"] or "", holdout),
+            *python_cases(holdout),
+            *browser_cases(tools["chromium"] or "", holdout),
+            *shell_cases(tools["gjs"] or "", BENCH / holdout.folder / "gjs", holdout.gjs),
+            *shell_cases(tools["jsc"] or "", BENCH / holdout.folder / "jsc", holdout.jsc),
+        ]
+        right = 0
+        print(f"{holdout.folder}/")
+        for case in cases:
+            expected = marks(case.root)[case.name]
+            got = culprit_of(case)
+            right += got == expected
+            verdict = "right" if got == expected else "WRONG"
+            print(
+                f"  {verdict:5}  {case.name:20} expected {expected[0]}:{expected[1]:<4} got {got}"
+            )
+            if got != expected and options.verbose:
+                print(case.stack)
+        totals.append(f"{holdout.folder}: {right} of {len(cases)}")
+    print(f"culprits right, {'; '.join(totals)} (engine: {engine})")
 
 
 if __name__ == "__main__":

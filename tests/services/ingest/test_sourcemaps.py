@@ -381,6 +381,24 @@ def test_an_index_map_maps_each_section_from_its_offset() -> None:
     assert loaded.lookup(frame(10, 5)) == OriginalLocation("src/b.js", 3, 3, "f")
 
 
+def test_an_index_map_gives_each_sections_sources_their_functions() -> None:
+    """sourcesContent read from every section, by the source's normalised path."""
+    second = json.loads(source_map(sources=["./src/b.js"], mappings="AAEE"))
+    second["sourcesContent"] = ["// b\nfunction charge(card) {\n  return card.number;\n}\n"]
+    data = json.dumps(
+        {
+            "version": 3,
+            "sections": [
+                {"offset": {"line": 0, "column": 0}, "map": json.loads(source_map())},
+                {"offset": {"line": 9, "column": 4}, "map": second},
+            ],
+        }
+    ).encode()
+    loaded = LoadedSourceMap.parse(data)
+    assert loaded.lookup(frame(10, 5)) == OriginalLocation("src/b.js", 3, 3, "f", "charge")
+    assert loaded.lookup(frame(1, 1)) == OriginalLocation("src/a.js", 1, 1, "f", None)
+
+
 def test_the_xssi_guard_line_is_skipped() -> None:
     loaded = LoadedSourceMap.parse(b")]}'\n" + source_map())
     assert loaded.lookup(frame(1, 1)) == OriginalLocation("src/a.js", 1, 1, "f")
