@@ -44,10 +44,12 @@ def parse_python(text: str) -> ParsedStack:
     frames = _raised_frames(lines)
     if not frames:
         return EMPTY
-    raised = _exception(lines, 0)
     causes: list[NestedError] = []
-    if raised is not None:
-        _flatten(raised, None, causes)
+    # Only a chain or a group prints more than one exception.
+    if "above exception" in text or "Exception Group" in text:
+        raised = _exception(lines, 0)
+        if raised is not None:
+            _flatten(raised, None, causes)
     return ParsedStack(frames, causes)
 
 

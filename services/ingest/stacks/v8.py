@@ -43,14 +43,15 @@ _MAX_BLOCKS = 3 * MAX_CAUSES
 def parse_v8(text: str) -> ParsedStack:
     if "at " not in text:
         return EMPTY
-    lines = text.split("\n")
-    start = _properties_start(lines)
+    # util.inspect opens an error's properties with ` {` at the end of a line: without one, the
+    # text is a plain stack, read without looking for them.
+    start = _properties_start(text.split("\n")) if " {" in text else None
     if start is None:
         frames = last_run(_frame_texts(text), _frame)
         if any(frame.eval_origin is not None for frame in frames):
             return ParsedStack(frames, [], last_run(_frame_texts(text), _frame_v1))
         return ParsedStack(frames, [])
-    blocks = _Reader(lines, start).read()
+    blocks = _Reader(text.split("\n"), start).read()
     return ParsedStack(
         blocks[0].resolved(), _nested(blocks), last_run(_frame_texts(text), _frame_v1)
     )
