@@ -51,9 +51,9 @@ def deploys(tmp_path_factory: pytest.TempPathFactory) -> list[Deploy]:
         )
         marks = Marks()
         marks.add_javascript(root / "orders.js", "orders.js")
-        built.append(
-            Deploy(name, root, json.loads(ran.stdout)["stack"], marks.at("amount", "").line)
-        )
+        line = marks.at("amount", "").line
+        assert line is not None
+        built.append(Deploy(name, root, json.loads(ran.stdout)["stack"], line))
     return built
 
 
