@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,14 +33,24 @@ MAX_COMMITS = 20
 
 
 @dataclass(frozen=True)
+class FrameLinks:
+    """Permalinks of one stored frame ("" where there is none)."""
+
+    frame: str
+    # Where the code the frame runs was made, for a frame of code made at run time.
+    origin: str = ""
+
+
+@dataclass(frozen=True)
 class IncidentView:
     incident: Incident
     repo: str
     github_url: str
     environments: Sequence[str] = ()
     latest_event: Event | None = None
-    # A permalink per frame of latest_event ("" where there is none).
-    frame_urls: Sequence[str] = ()
+    # Per frame of latest_event, and per frame of each of its causes.
+    frame_links: Sequence[FrameLinks] = ()
+    cause_links: Sequence[Sequence[FrameLinks]] = ()
     commits: Sequence[IncidentCommit] = ()
 
 
@@ -56,6 +67,25 @@ def permalink(
     if not (commit_sha and file and line):
         return ""
     return f"{web_url.rstrip('/')}/{repo}/blob/{commit_sha}/{quote(file, safe='/')}#L{line}"
+
+
+def frame_links(
+    web_url: str, repo: str, commit_sha: str | None, frames: Sequence[dict[str, Any]]
+) -> list[FrameLinks]:
+    links = []
+    for frame in frames:
+        origin = frame.get("eval_origin")
+        links.append(
+            FrameLinks(
+                permalink(web_url, repo, commit_sha, frame.get("file"), frame.get("line"))
+                if frame.get("in_app")
+                else "",
+                permalink(web_url, repo, commit_sha, origin.get("file"), origin.get("line"))
+                if isinstance(origin, dict)
+                else "",
+            )
+        )
+    return links
 
 
 def github_url(web_url: str, repo: str, incident: Incident) -> str:
@@ -119,16 +149,15 @@ async def get_incident(
         raise NotFound("no such incident")
     incident, repo = row
     latest = await repository.latest_event(session, incident.id)
-    frame_urls = (
-        [
-            permalink(github_web_url, repo, latest.commit_sha, f.get("file"), f.get("line"))
-            if f.get("in_app")
-            else ""
-            for f in latest.frames
+    links: list[FrameLinks] = []
+    cause_links: list[list[FrameLinks]] = []
+    if latest is not None:
+        commit = latest.commit_sha
+        links = frame_links(github_web_url, repo, commit, latest.frames)
+        cause_links = [
+            frame_links(github_web_url, repo, commit, cause.get("frames", []))
+            for cause in latest.causes
         ]
-        if latest is not None
-        else []
-    )
     commits = await repository.commits_of(session, incident.id, limit=MAX_COMMITS)
     return IncidentView(
         incident,
@@ -136,7 +165,8 @@ async def get_incident(
         github_url(github_web_url, repo, incident),
         environments=sorted({c.environment for c in commits if c.environment}),
         latest_event=latest,
-        frame_urls=frame_urls,
+        frame_links=links,
+        cause_links=cause_links,
         commits=commits,
     )
 

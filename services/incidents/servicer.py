@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 import orjson
@@ -24,9 +25,16 @@ _STATUS_TO_PROTO = {
 _STATUS_FROM_PROTO: dict[int, str] = {value: name for name, value in _STATUS_TO_PROTO.items()}
 
 
-def _frame(frame: dict[str, object], github_url: str) -> common_pb2.Frame:
+_RELATION_TO_PROTO = {
+    "cause": incidents_pb2.CAUSE_RELATION_CAUSE,
+    "context": incidents_pb2.CAUSE_RELATION_CONTEXT,
+    "sub_error": incidents_pb2.CAUSE_RELATION_SUB_ERROR,
+}
+
+
+def _frame(frame: dict[str, object], links: service.FrameLinks) -> common_pb2.Frame:
     message = common_pb2.Frame(
-        github_url=github_url,
+        github_url=links.frame,
         line=int(frame.get("line") or 0),  # type: ignore[call-overload]
         column=int(frame.get("column") or 0),  # type: ignore[call-overload]
         function=str(frame.get("function") or ""),
@@ -45,10 +53,46 @@ def _frame(frame: dict[str, object], github_url: str) -> common_pb2.Frame:
                 function=str(minified.get("function") or ""),
             )
         )
+    origin = frame.get("eval_origin")
+    if isinstance(origin, dict):
+        message.eval_origin.CopyFrom(
+            common_pb2.EvalOrigin(
+                line=int(origin.get("line") or 0),
+                column=int(origin.get("column") or 0),
+                abs_path=str(origin.get("abs_path") or ""),
+                github_url=links.origin,
+            )
+        )
+        if origin.get("file"):
+            message.eval_origin.file = str(origin["file"])
     return message
 
 
-def _event(event: Event, frame_urls: Sequence[str]) -> incidents_pb2.Event:
+def _frames(
+    frames: Sequence[dict[str, object]], links: Sequence[service.FrameLinks]
+) -> list[common_pb2.Frame]:
+    return [_frame(f, link) for f, link in zip(frames, links, strict=True)]
+
+
+def _cause(cause: dict[str, Any], links: Sequence[service.FrameLinks]) -> incidents_pb2.Cause:
+    message = incidents_pb2.Cause(
+        type=str(cause.get("type") or ""),
+        message=str(cause.get("message") or ""),
+        relation=_RELATION_TO_PROTO.get(
+            str(cause.get("relation")), incidents_pb2.CAUSE_RELATION_UNSPECIFIED
+        ),
+        frames=_frames(cause.get("frames") or [], links),
+    )
+    if cause.get("parent") is not None:
+        message.parent = int(cause["parent"])
+    return message
+
+
+def _event(
+    event: Event,
+    frame_links: Sequence[service.FrameLinks],
+    cause_links: Sequence[Sequence[service.FrameLinks]],
+) -> incidents_pb2.Event:
     return incidents_pb2.Event(
         id=str(event.id),
         event_id=str(event.event_id),
@@ -57,9 +101,10 @@ def _event(event: Event, frame_urls: Sequence[str]) -> incidents_pb2.Event:
         environment=event.environment or "",
         platform=event.platform,
         raw_stack=event.raw_stack,
-        frames=[_frame(f, url) for f, url in zip(event.frames, frame_urls, strict=True)],
+        frames=_frames(event.frames, frame_links),
         release=event.release or "",
         context_json=orjson.dumps(event.context).decode(),
+        causes=[_cause(c, links) for c, links in zip(event.causes, cause_links, strict=True)],
     )
 
 
@@ -91,7 +136,7 @@ def _incident(view: service.IncidentView) -> incidents_pb2.Incident:
             )
         )
     if view.latest_event is not None:
-        message.latest_event.CopyFrom(_event(view.latest_event, view.frame_urls))
+        message.latest_event.CopyFrom(_event(view.latest_event, view.frame_links, view.cause_links))
     message.environments.extend(view.environments)
     if incident.regressed_at is not None:
         message.regression.at.CopyFrom(to_proto(incident.regressed_at))

@@ -11,15 +11,34 @@ from typing import Any
 from stackline.ingest.v1 import ingest_pb2
 
 from services.ingest import grouping
-from services.ingest.paths import PathMappings, to_repo_path
-from services.ingest.stacks import StackFrame, parse_stack
-from services.ingest.symbolication import JS_PLATFORMS, BatchMaps, Build, MappedFrame, build_of
+from services.ingest.paths import PathMappings, is_pseudo_file, to_repo_path
+from services.ingest.stacks import (
+    CAUSE,
+    EvalOrigin,
+    NestedError,
+    ParsedStack,
+    StackFrame,
+    parse_exception,
+)
+from services.ingest.symbolication import (
+    JS_PLATFORMS,
+    MAX_NOTES,
+    BatchMaps,
+    Build,
+    MappedFrame,
+    build_of,
+)
 from stackline_infra.errors import InvalidArgument
 from stackline_infra.timestamps import from_proto
 
 PLATFORMS = frozenset({"node", "browser", "edge", "python"})
 MAX_MESSAGE_CHARS = 8 * 1024
 MAX_STACK_CHARS = 256 * 1024
+# A cause is shown, not grouped on: its message and innermost frames are enough to read it by.
+MAX_CAUSE_MESSAGE_CHARS = 2 * 1024
+MAX_CAUSE_FRAMES = 50
+# Causes an SDK sends beside the stack (`exception.cause`), followed this deep.
+MAX_SENT_CAUSES = 5
 _COMMIT_SHA = re.compile(r"[0-9a-fA-F]{7,40}")
 # A client clock this far ahead is wrong; the event happened when it arrived.
 _MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -38,10 +57,17 @@ class PreparedEvent:
     message: str
     raw_stack: str
     frames: list[dict[str, Any]]
+    causes: list[dict[str, Any]]
     context: dict[str, Any]
-    fingerprint: str
+    # By grouping version, oldest first: the event joins the incident the first of them finds.
+    fingerprints: dict[int, str]
     title: str
     culprit: dict[str, Any] | None
+
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint a new incident of this event is made with."""
+        return self.fingerprints[grouping.GROUPING_VERSION]
 
 
 def _clean(text: str) -> str:
@@ -107,6 +133,22 @@ def _context(event: ingest_pb2.Event) -> dict[str, Any]:
     return context
 
 
+def _sent_causes(event: ingest_pb2.Event) -> list[NestedError]:
+    """The causes an SDK sent beside the stack, each parsed from its own stack text."""
+    causes: list[NestedError] = []
+    if not event.HasField("exception") or not event.exception.HasField("cause"):
+        return causes
+    cause = event.exception.cause
+    while len(causes) < MAX_SENT_CAUSES and (cause.type or cause.message or cause.stack):
+        frames = parse_exception(cause.stack, event.platform).frames if cause.stack else []
+        parent = len(causes) - 1 if causes else None
+        causes.append(NestedError(cause.type, cause.message, CAUSE, parent, tuple(frames)))
+        if not cause.HasField("cause"):
+            break
+        cause = cause.cause
+    return causes
+
+
 @dataclass(slots=True)
 class ParsedEvent:
     """An event validated and its stack parsed: all that needs no database."""
@@ -118,9 +160,21 @@ class ParsedEvent:
     exception_type: str
     message: str
     full_stack: str
-    frames: list[StackFrame]
+    stack: ParsedStack
     # The build whose source maps can map its frames; JavaScript only.
     build: Build | None
+
+    @property
+    def frames(self) -> list[StackFrame]:
+        return self.stack.frames
+
+    def frames_to_map(self) -> list[StackFrame]:
+        """Every frame a source map may move: the thrown error's, its causes', version 1's."""
+        frames = list(self.stack.frames)
+        for cause in self.stack.causes:
+            frames.extend(cause.frames)
+        frames.extend(self.stack.v1_frames or ())
+        return frames
 
 
 def parse(event: ingest_pb2.Event, received_at: datetime) -> ParsedEvent:
@@ -154,8 +208,13 @@ def parse(event: ingest_pb2.Event, received_at: datetime) -> ParsedEvent:
     # The parser reads the whole stack (it bounds its own work), so a huge
     # message before the frames does not cost the frames; only what is
     # stored is truncated.
-    frames = parse_stack(full_stack, event.platform) if full_stack else []
+    stack = parse_exception(full_stack, event.platform) if full_stack else ParsedStack([], [])
+    if not stack.causes:
+        # Causes printed in the stack win (Python's chains, Node's util.inspect); an SDK that
+        # sends error.stack, which prints none, sends each cause on its own.
+        stack = ParsedStack(stack.frames, _sent_causes(event), stack.v1_frames)
     is_js = event.platform in JS_PLATFORMS
+    mappable = bool(stack.frames or stack.causes)
     return ParsedEvent(
         event=event,
         project_id=project_id,
@@ -164,14 +223,22 @@ def parse(event: ingest_pb2.Event, received_at: datetime) -> ParsedEvent:
         exception_type=exception_type,
         message=message,
         full_stack=full_stack,
-        frames=frames,
-        build=build_of(project_id, event.commit_sha, event.release) if is_js and frames else None,
+        stack=stack,
+        build=build_of(project_id, event.commit_sha, event.release) if is_js and mappable else None,
     )
 
 
-def _frame(mapped: MappedFrame, deploy_root: str, mappings: PathMappings) -> dict[str, Any]:
+def _frame(
+    mapped: MappedFrame, deploy_root: str, mappings: PathMappings, *, pseudo_files: bool = True
+) -> dict[str, Any]:
     frame = mapped.frame
-    file, in_app = to_repo_path(frame.abs_path, deploy_root, mappings)
+    if frame.eval_origin is not None:
+        # Code made at run time is in no file of the repository; where it was made is.
+        file, in_app = None, False
+    else:
+        file, in_app = to_repo_path(
+            frame.abs_path, deploy_root, mappings, pseudo_files=pseudo_files
+        )
     row: dict[str, Any] = {
         "file": file,
         "line": frame.line,
@@ -180,6 +247,8 @@ def _frame(mapped: MappedFrame, deploy_root: str, mappings: PathMappings) -> dic
         "in_app": in_app,
         "abs_path": frame.abs_path,
     }
+    if frame.eval_origin is not None:
+        row["eval_origin"] = _origin(frame.eval_origin, deploy_root, mappings)
     if mapped.minified is not None:
         row["minified"] = {
             "abs_path": mapped.minified.abs_path,
@@ -190,17 +259,100 @@ def _frame(mapped: MappedFrame, deploy_root: str, mappings: PathMappings) -> dic
     return row
 
 
+def _origin(origin: EvalOrigin, deploy_root: str, mappings: PathMappings) -> dict[str, Any]:
+    file, _ = to_repo_path(origin.abs_path, deploy_root, mappings)
+    return {
+        "file": file,
+        "line": origin.line,
+        "column": origin.column,
+        "abs_path": origin.abs_path,
+    }
+
+
+class _Placer:
+    """Maps and places frames for one event, and gathers what the source maps could not do."""
+
+    def __init__(self, parsed: ParsedEvent, mappings: PathMappings, maps: BatchMaps | None):
+        self._parsed = parsed
+        self._mappings = mappings
+        self._maps = maps or BatchMaps()
+        self.notes: list[str] = []
+
+    def mapped(self, frames: list[StackFrame]) -> list[MappedFrame]:
+        if self._parsed.event.platform not in JS_PLATFORMS:
+            return [MappedFrame(f) for f in frames]
+        mapped, notes = self._maps.symbolicate(frames, self._parsed.build)
+        self.notes.extend(notes)
+        return mapped
+
+    def placed(
+        self, mapped: list[MappedFrame], *, pseudo_files: bool = True
+    ) -> list[dict[str, Any]]:
+        root = self._parsed.event.deploy_root
+        return [_frame(m, root, self._mappings, pseudo_files=pseudo_files) for m in mapped]
+
+
+def _keys(rows: list[dict[str, Any]], mapped: list[MappedFrame]) -> list[tuple[str, str]]:
+    """Grouping version 2's (file, function key) of each in-app frame."""
+    return [
+        (
+            row["file"],
+            (m.grouping_name or "")
+            if m.minified is not None
+            else grouping.function_key(row["function"]),
+        )
+        for row, m in zip(rows, mapped, strict=True)
+        if row["in_app"] and row["file"]
+    ]
+
+
+def _fingerprints(
+    parsed: ParsedEvent,
+    placer: _Placer,
+    frames: tuple[list[dict[str, Any]], list[MappedFrame]],
+    nested: list[tuple[str, str]],
+) -> dict[int, str]:
+    custom = _clean(parsed.event.fingerprint)
+    rows, mapped = frames
+    v1_rows = rows
+    stack = parsed.stack
+    if stack.v1_frames is not None:
+        v1_rows = placer.placed(placer.mapped(stack.v1_frames), pseudo_files=False)
+    elif any(is_pseudo_file(frame.abs_path) for frame in stack.frames):
+        v1_rows = placer.placed(mapped, pseudo_files=False)
+    return {
+        1: grouping.fingerprint_v1(parsed.exception_type, parsed.message, v1_rows, custom),
+        2: grouping.fingerprint_v2(
+            parsed.exception_type, parsed.message, _keys(rows, mapped), custom, nested
+        ),
+    }
+
+
 def finish(
     parsed: ParsedEvent, mappings: PathMappings = (), maps: BatchMaps | None = None
 ) -> PreparedEvent:
-    """Source maps, repository paths, culprit, fingerprint: the event as it is stored."""
+    """Source maps, repository paths, culprit, fingerprints: the event as it is stored."""
     event = parsed.event
-    notes: list[str] = []
-    if event.platform in JS_PLATFORMS:
-        mapped, notes = (maps or BatchMaps()).symbolicate(parsed.frames, parsed.build)
-    else:
-        mapped = [MappedFrame(f) for f in parsed.frames]
-    frames = [_frame(m, event.deploy_root, mappings) for m in mapped]
+    placer = _Placer(parsed, mappings, maps)
+    mapped = placer.mapped(parsed.frames)
+    frames = placer.placed(mapped)
+    causes: list[dict[str, Any]] = []
+    nested: list[tuple[str, str]] = []
+    for cause in parsed.stack.causes:
+        cause_mapped = placer.mapped(list(cause.frames[:MAX_CAUSE_FRAMES]))
+        cause_rows = placer.placed(cause_mapped)
+        nested.extend(_keys(cause_rows, cause_mapped))
+        causes.append(
+            {
+                "type": _clean(cause.type[:256]),
+                "message": _clean(cause.message[:MAX_CAUSE_MESSAGE_CHARS]),
+                "relation": cause.relation,
+                "parent": cause.parent,
+                "frames": cause_rows,
+            }
+        )
+    fingerprints = _fingerprints(parsed, placer, (frames, mapped), nested)
+    notes = list(dict.fromkeys(placer.notes))[:MAX_NOTES]
     culprit_frame = next((f for f in frames if f["in_app"] and f["file"]), None)
     culprit = (
         {k: culprit_frame[k] for k in ("file", "line", "column", "function")}
@@ -222,10 +374,9 @@ def finish(
         message=parsed.message,
         raw_stack=_clean(_truncate_stack(parsed.full_stack, event.platform)),
         frames=frames,
+        causes=causes,
         context=context,
-        fingerprint=grouping.fingerprint(
-            parsed.exception_type, parsed.message, frames, _clean(event.fingerprint)
-        ),
+        fingerprints=fingerprints,
         title=grouping.title(parsed.exception_type, parsed.message, culprit),
         culprit=culprit,
     )

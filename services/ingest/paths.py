@@ -76,8 +76,21 @@ def _mapped(path: str, mappings: PathMappings) -> str | None:
     return None
 
 
-def _is_not_a_file(abs_path: str) -> bool:
-    return not abs_path or abs_path.startswith(("node:", "internal/", *_NOT_FILES))
+# Names runtimes give code that is in no file. Python names compiled strings `<...>` (exec and
+# compile's `<string>`, `<stdin>`, a template engine's `<template>`, a pseudo-name of the app's
+# own); Node runs `node -e` and `node -p` code as `[eval]`, and stdin as `[stdin]`; Firefox
+# runs what is typed in its console as `debugger eval code`.
+_PSEUDO_FILES = ("[eval]", "[eval]-wrapper", "[stdin]", "[worker eval]", "debugger eval code")
+
+
+def _is_not_a_file(abs_path: str, pseudo_files: bool) -> bool:
+    if not abs_path or abs_path.startswith(("node:", "internal/", *_NOT_FILES)):
+        return True
+    if not pseudo_files:
+        return False
+    return (abs_path.startswith("<") and abs_path.endswith(">")) or abs_path.startswith(
+        _PSEUDO_FILES
+    )
 
 
 def _is_vendored(path: str) -> bool:
@@ -86,11 +99,16 @@ def _is_vendored(path: str) -> bool:
     )
 
 
+def is_pseudo_file(abs_path: str) -> bool:
+    """Whether abs_path names code in no file that grouping version 1 took for a path."""
+    return _is_not_a_file(abs_path, True) and not _is_not_a_file(abs_path, False)
+
+
 # A pure function of few distinct inputs (an app has only so many files), on the hot path once
 # per frame of every event.
 @functools.lru_cache(maxsize=16384)
 def to_repo_path(
-    abs_path: str, deploy_root: str, mappings: PathMappings = ()
+    abs_path: str, deploy_root: str, mappings: PathMappings = (), *, pseudo_files: bool = True
 ) -> tuple[str | None, bool]:
     """(path relative to the repository root, in_app) for one frame.
 
@@ -98,8 +116,11 @@ def to_repo_path(
     the runtime, generated code) or cannot be placed in it. The project's own
     mappings are tried first, on the path as printed and then without its
     scheme; then the deploy root; then the roots hosts commonly use.
+
+    pseudo_files=False places the names of code in no file (`<pricing-rule>`, `[eval]`) as
+    relative paths, as grouping version 1 did.
     """
-    if _is_not_a_file(abs_path):
+    if _is_not_a_file(abs_path, pseudo_files):
         return None, False
     path = _strip_scheme(abs_path).replace("\\", "/")
     if _is_vendored(path) or _PYTHON_STDLIB.search(path):

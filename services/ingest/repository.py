@@ -220,7 +220,8 @@ async def create_incidents(
 
 
 async def bump_incidents(session: AsyncSession, bumps: Sequence[dict[str, Any]]) -> None:
-    """Add a batch's events to their incidents: counts, seen times, latest commit.
+    """Add a batch's events to their incidents: counts, seen times, latest commit, and the
+    latest event's title and culprit.
 
     One UPDATE per incident, sent together (psycopg pipelines an executemany) in
     the order given, which must be by incident id: concurrent batches then lock
@@ -251,6 +252,19 @@ async def bump_incidents(session: AsyncSession, bumps: Sequence[dict[str, Any]])
             regressed_at=case((came_back, last_seen), else_=old.regressed_at),
             regression_commit_sha=case(
                 (came_back, last_commit_sha), else_=old.regression_commit_sha
+            ),
+            title=case((newer, bindparam("title")), else_=old.title),
+            culprit_file=case((newer, bindparam("culprit_file")), else_=old.culprit_file),
+            culprit_line=case(
+                (newer, bindparam("culprit_line", type_=old.culprit_line.type)),
+                else_=old.culprit_line,
+            ),
+            culprit_column=case(
+                (newer, bindparam("culprit_column", type_=old.culprit_column.type)),
+                else_=old.culprit_column,
+            ),
+            culprit_function=case(
+                (newer, bindparam("culprit_function")), else_=old.culprit_function
             ),
         ),
         list(bumps),

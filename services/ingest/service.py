@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import repository
 from services.ingest.events import PreparedEvent
-from services.ingest.grouping import GROUPING_VERSION
+from services.ingest.grouping import GROUPING_VERSION, VERSIONS
 from stackline_infra.db.types import new_id
 
 
@@ -79,6 +79,7 @@ def _event_row(event: PreparedEvent, incident_id: uuid.UUID, now: datetime) -> d
         "message": event.message,
         "raw_stack": event.raw_stack,
         "frames": event.frames,
+        "causes": event.causes,
         "context": event.context,
     }
 
@@ -161,13 +162,19 @@ async def _incident_ids(
 def _bumps(
     stored: Sequence[tuple[uuid.UUID, PreparedEvent]],
 ) -> list[dict[str, Any]]:
-    """Per incident, what the batch's stored events add: count, seen times, last commit."""
+    """Per incident, what the batch's stored events add: count, seen times, last commit, and
+    the latest event's culprit and title.
+
+    The culprit follows the latest event: its permalink is at the latest commit, where an
+    earlier event's line may hold other code after a deploy.
+    """
     by_incident: dict[uuid.UUID, list[PreparedEvent]] = defaultdict(list)
     for incident_id, event in stored:
         by_incident[incident_id].append(event)
     bumps = []
     for incident_id, events in sorted(by_incident.items()):
         latest = max(events, key=lambda e: e.occurred_at)
+        culprit = latest.culprit or {}
         bumps.append(
             {
                 "incident_id": incident_id,
@@ -176,16 +183,37 @@ def _bumps(
                 "last_seen": latest.occurred_at,
                 "last_commit_sha": latest.commit_sha,
                 "last_environment": latest.environment,
+                "title": latest.title,
+                "culprit_file": culprit.get("file"),
+                "culprit_line": culprit.get("line"),
+                "culprit_column": culprit.get("column"),
+                "culprit_function": culprit.get("function"),
             }
         )
     return bumps
+
+
+def _incident_key(
+    event: PreparedEvent, known: dict[tuple[uuid.UUID, str], uuid.UUID]
+) -> tuple[uuid.UUID, str]:
+    """The incident an event belongs to: the first grouping version, oldest first, whose
+    fingerprint names a stored incident; else a new one under the current version.
+
+    An incident made under old rules thereby keeps its events when the rules change, and keeps
+    its fingerprint and version; only bugs seen for the first time are grouped by the new ones.
+    """
+    for version in VERSIONS:
+        key = (event.project_id, event.fingerprints[version])
+        if key in known:
+            return key
+    return (event.project_id, event.fingerprint)
 
 
 async def _store_live(
     session: AsyncSession, events: Sequence[PreparedEvent], now: datetime
 ) -> list[Stored]:
     keys = [(e.project_id, e.event_id) for e in events]
-    fingerprints = sorted({(e.project_id, e.fingerprint) for e in events})
+    fingerprints = sorted({(e.project_id, f) for e in events for f in e.fingerprints.values()})
     # One round trip for both: which event ids are stored, which incidents exist.
     already, known_incidents = await repository.look_up(session, list(set(keys)), fingerprints)
 
@@ -196,15 +224,14 @@ async def _store_live(
         if key not in already and key not in fresh:
             fresh[key] = event
 
+    incident_of = {key: _incident_key(event, known_incidents) for key, event in fresh.items()}
     by_incident: dict[tuple[uuid.UUID, str], list[PreparedEvent]] = defaultdict(list)
-    for event in fresh.values():
-        by_incident[(event.project_id, event.fingerprint)].append(event)
+    for key, event in fresh.items():
+        by_incident[incident_of[key]].append(event)
     event_incident: dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID] = {}
     if by_incident:
         incident_ids = await _incident_ids(session, by_incident, known_incidents, now)
-        event_incident = {
-            key: incident_ids[(e.project_id, e.fingerprint)] for key, e in fresh.items()
-        }
+        event_incident = {key: incident_ids[incident_of[key]] for key in fresh}
         inserted = await repository.insert_events(
             session, [_event_row(e, event_incident[key], now) for key, e in fresh.items()]
         )

@@ -79,7 +79,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         wants: dict[Build, list[StackFrame]] = {}
         for _, p in parsed:
             if p.build is not None:
-                wants.setdefault(p.build, []).extend(p.frames)
+                wants.setdefault(p.build, []).extend(p.frames_to_map())
         maps = await self._source_maps.for_batch(wants) if wants else BatchMaps()
         prepared = [(index, finish(p, mappings[p.project_id], maps)) for index, p in parsed]
 

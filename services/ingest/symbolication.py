@@ -10,6 +10,7 @@ as it is, and the event says why.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import time
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest import repository
 from services.ingest.sourcemaps import LoadedSourceMap, SourceMapError, match_bundle
-from services.ingest.stacks import StackFrame
+from services.ingest.stacks import EvalOrigin, StackFrame
 from stackline_infra.clock import MonotonicClock
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,8 @@ class MappedFrame:
     frame: StackFrame
     # Where it was in the bundle, when a map moved it.
     minified: StackFrame | None = None
+    # For a frame a map moved: what grouping may call its function (OriginalLocation).
+    grouping_name: str | None = None
 
 
 @dataclass
@@ -88,6 +91,11 @@ class BatchMaps:
         bundles = self.bundles.get(build, {}) if build is not None else {}
         mapped: list[MappedFrame] = []
         for index, frame in enumerate(frames):
+            if frame.eval_origin is not None:
+                # The frame runs code made at run time, in no file; where it was made may be
+                # in a bundle, and maps like any position.
+                mapped.append(MappedFrame(self._origin_mapped(frame, bundles)))
+                continue
             bundle = match_bundle(frame.abs_path, bundles) if bundles else None
             if bundle is None:
                 if _looks_minified(frame):
@@ -110,9 +118,22 @@ class BatchMaps:
                 MappedFrame(
                     StackFrame(original.source, original.line, original.column, original.function),
                     minified=frame,
+                    grouping_name=original.grouping_name,
                 )
             )
         return mapped, list(dict.fromkeys(notes))[:MAX_NOTES]
+
+    def _origin_mapped(self, frame: StackFrame, bundles: dict[str, uuid.UUID]) -> StackFrame:
+        origin = frame.eval_origin
+        assert origin is not None
+        bundle = match_bundle(origin.abs_path, bundles) if bundles else None
+        source_map = self.loaded.get(bundles[bundle]) if bundle is not None else None
+        if not isinstance(source_map, LoadedSourceMap):
+            return frame
+        at = source_map.lookup(StackFrame(origin.abs_path, origin.line, origin.column, ""))
+        if at is None:
+            return frame
+        return dataclasses.replace(frame, eval_origin=EvalOrigin(at.source, at.line, at.column))
 
 
 def _missing(frame: StackFrame, build: Build | None) -> str:
@@ -153,7 +174,8 @@ class SourceMapStore:
             for build, frames in wants.items()
             if maps.bundles.get(build)
             for frame in frames
-            if (bundle := match_bundle(frame.abs_path, maps.bundles[build])) is not None
+            for path in _paths(frame)
+            if (bundle := match_bundle(path, maps.bundles[build])) is not None
         }
         maps.loaded = await self._load(needed)
         return maps
@@ -199,6 +221,12 @@ class SourceMapStore:
             while len(self._maps) > self._max_maps:
                 self._maps.popitem(last=False)
         return loaded
+
+
+def _paths(frame: StackFrame) -> tuple[str, ...]:
+    if frame.eval_origin is not None:
+        return (frame.eval_origin.abs_path,)
+    return (frame.abs_path,)
 
 
 def _parse(blob: bytes) -> LoadedSourceMap | SourceMapError:

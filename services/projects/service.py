@@ -6,6 +6,7 @@ Takes a session; never commits. Another user's project is "not found", never
 
 from __future__ import annotations
 
+import posixpath
 import re
 import uuid
 from collections.abc import Sequence
@@ -220,6 +221,24 @@ async def revoke_ingest_key(
     return key
 
 
+def _repository_folder(source_root: str) -> str | None:
+    """A source root as a folder of the repository, or None when it is none.
+
+    Normalised as a path, not as characters: `./.well-known/` is `.well-known/`, `./web/./a`
+    is `web/a`, `.` is the root (""). A path that climbs out of the repository at any point
+    (`../etc/`, `./../etc/`, `web/../../etc`) or starts at `/` is refused.
+    """
+    text = source_root.strip()
+    if text.startswith("/") or "\\" in text or not text.isprintable():
+        return None
+    folder = posixpath.normpath(text) if text else "."
+    if folder == ".." or folder.startswith("../"):
+        return None
+    if folder == ".":
+        return ""
+    return folder + "/" if text.endswith("/") else folder
+
+
 def _validate_mapping(index: int, stack_root: str, source_root: str) -> tuple[str, str]:
     field = f"mappings[{index}]"
     if not stack_root or len(stack_root) > MAX_ROOT_LENGTH or not stack_root.isprintable():
@@ -227,21 +246,13 @@ def _validate_mapping(index: int, stack_root: str, source_root: str) -> tuple[st
             f"stack_root must be 1-{MAX_ROOT_LENGTH} printable characters",
             field=f"{field}.stack_root",
         )
-    source_root = (
-        source_root.strip().lstrip("./") if source_root.startswith("./") else source_root.strip()
-    )
-    parts = source_root.split("/")
-    if (
-        len(source_root) > MAX_ROOT_LENGTH
-        or source_root.startswith("/")
-        or ".." in parts
-        or "\\" in source_root
-        or not source_root.isprintable()
-    ):
+    normalised = _repository_folder(source_root)
+    if normalised is None or len(source_root) > MAX_ROOT_LENGTH:
         raise InvalidArgument(
             "source_root must be a path inside the repository, like packages/web/src/",
             field=f"{field}.source_root",
         )
+    source_root = normalised
     # Roots join as prefixes: a root that names a folder ends with a slash on both sides.
     if source_root and not source_root.endswith("/") and stack_root.endswith("/"):
         source_root += "/"

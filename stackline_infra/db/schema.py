@@ -234,8 +234,13 @@ class Event(Base):
     exception_type: Mapped[str] = mapped_column(String(256))
     message: Mapped[str] = mapped_column(Text)
     raw_stack: Mapped[str] = mapped_column(Text)
-    # Innermost first; each {"file", "line", "column", "function", "in_app", "abs_path"}.
+    # Innermost first; each {"file", "line", "column", "function", "in_app", "abs_path"}, and
+    # "minified" for a frame a source map moved, "eval_origin" for one in code made at run time.
     frames: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    # The errors printed or sent with the thrown one: {"type", "message", "relation" (cause,
+    # context or sub_error), "parent" (index in this list, null for the thrown error),
+    # "frames"}, parents first. Events stored before 0002 have none.
+    causes: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, server_default=text("'[]'"))
     # Runtime, SDK, request, tags, breadcrumbs, exception cause.
     context: Mapped[dict[str, Any]]
 

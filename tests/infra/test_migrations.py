@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,11 +13,12 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from stackline_infra.db.migrate import alembic_config
 from stackline_infra.db.schema import Base
 from tests.conftest import _fresh_database
+from tests.support import postgres
 
 TABLES = {"users", "projects", "ingest_keys", "incidents", "events", "audit_log"}
 
@@ -82,5 +87,68 @@ def test_sqlite_is_built_by_the_same_migrations(tmp_path: Path) -> None:
     try:
         with engine.connect() as connection:
             assert not TABLES & set(inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def database_at_0001(postgres_admin_url: str) -> Iterator[str]:
+    name = f"stackline_0001_{os.getpid()}_{secrets.token_hex(3)}"
+    url = postgres.create_database(postgres_admin_url, name)
+    try:
+        command.upgrade(alembic_config(url), "0001")
+        yield url
+    finally:
+        postgres.drop_database(postgres_admin_url, name)
+
+
+_OLD_EVENT = """
+    INSERT INTO users (id, provider, provider_user_id, login, created_at, updated_at)
+        VALUES (:user, 'local', 'octocat', 'octocat', now(), now());
+    INSERT INTO projects (id, owner_id, name, repo, retention_days, created_at, updated_at)
+        VALUES (:project, :user, 'Shop', 'octo/shop', 90, now(), now());
+    INSERT INTO incidents (id, project_id, fingerprint, grouping_version, status, title,
+            exception_type, message, first_seen, last_seen, count, created_at)
+        VALUES (:incident, :project, 'f1', 1, 'open', 'TypeError in a.js:1', 'TypeError', 'x',
+            now(), now(), 1, now());
+    INSERT INTO events (id, project_id, incident_id, event_id, occurred_at, received_at,
+            platform, exception_type, message, raw_stack, frames, context)
+        VALUES (:event, :project, :incident, :event, now(), now(), 'node', 'TypeError', 'x',
+            'TypeError: x', '[{"file": "a.js", "line": 1}]', '{}');
+"""
+
+
+# Alembic's batch mode on SQLite reflects tables, and SQLite cannot reflect expression indexes.
+@pytest.mark.filterwarnings("ignore:.*expression-based index")
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_0002_gives_events_stored_before_it_no_causes(
+    dialect: str, database_at_0001: str, tmp_path: Path
+) -> None:
+    if dialect == "sqlite":
+        url = f"sqlite:///{tmp_path / 'stackline.db'}"
+        command.upgrade(alembic_config(url), "0001")
+    else:
+        url = database_at_0001
+    sync_url = _sync_url(url)
+    ids = {name: uuid.uuid4() for name in ("user", "project", "incident", "event")}
+    engine = create_engine(sync_url)
+    try:
+        with engine.begin() as connection:
+            for statement in filter(str.strip, _OLD_EVENT.split(";")):
+                now = "CURRENT_TIMESTAMP" if dialect == "sqlite" else "now()"
+                params = {k: v.hex if dialect == "sqlite" else v for k, v in ids.items()}
+                connection.execute(text(statement.replace("now()", now)), params)
+        command.upgrade(alembic_config(url), "head")
+        with engine.connect() as connection:
+            causes, frames = connection.execute(text("SELECT causes, frames FROM events")).one()
+        assert (json.loads(causes) if isinstance(causes, str) else causes) == []
+        assert (json.loads(frames) if isinstance(frames, str) else frames) == [
+            {"file": "a.js", "line": 1}
+        ]
+        command.downgrade(alembic_config(url), "0001")
+        with engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("events")}
+            assert "causes" not in columns
+            assert connection.execute(text("SELECT count(*) FROM events")).scalar_one() == 1
     finally:
         engine.dispose()

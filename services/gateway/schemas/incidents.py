@@ -29,6 +29,26 @@ class MinifiedLocation(BaseModel):
     function: str
 
 
+class EvalOrigin(BaseModel):
+    file: str | None = Field(
+        description="Relative to the repository root; null outside the repository."
+    )
+    line: int | None = Field(description="1-based.")
+    column: int | None = Field(description="Null where the runtime printed none (Firefox).")
+    abs_path: str = Field(description="The path as the runtime printed it.")
+    github_url: str | None = Field(description="Permalink to this line at the event's commit.")
+
+    @classmethod
+    def from_proto(cls, origin: common_pb2.EvalOrigin) -> EvalOrigin:
+        return cls(
+            file=origin.file if origin.HasField("file") else None,
+            line=origin.line or None,
+            column=origin.column or None,
+            abs_path=origin.abs_path,
+            github_url=origin.github_url or None,
+        )
+
+
 class Frame(BaseModel):
     file: str | None = Field(
         description="Relative to the repository root; null outside the repository."
@@ -41,6 +61,12 @@ class Frame(BaseModel):
     github_url: str | None = Field(description="Permalink to this line at the event's commit.")
     minified: MinifiedLocation | None = Field(
         description="Where the frame was in the minified bundle, when a source map moved it."
+    )
+    eval_origin: EvalOrigin | None = Field(
+        description=(
+            "Set when the frame runs code made at run time (eval, new Function): code generated "
+            "at this place. Such a frame has no file; its line and column are inside that code."
+        ),
     )
 
     @classmethod
@@ -61,6 +87,43 @@ class Frame(BaseModel):
             )
             if frame.HasField("minified")
             else None,
+            eval_origin=EvalOrigin.from_proto(frame.eval_origin)
+            if frame.HasField("eval_origin")
+            else None,
+        )
+
+
+Relation = Literal["cause", "context", "sub_error"]
+_RELATIONS: dict[int, Relation] = {
+    incidents_pb2.CAUSE_RELATION_CAUSE: "cause",
+    incidents_pb2.CAUSE_RELATION_CONTEXT: "context",
+    incidents_pb2.CAUSE_RELATION_SUB_ERROR: "sub_error",
+}
+
+
+class Cause(BaseModel):
+    type: str = Field(description="Empty when the cause is a value, not an error.")
+    message: str
+    relation: Relation = Field(
+        description=(
+            "cause: what this error was raised from (JavaScript `cause`, Python `raise ... "
+            "from`); context: what was being handled when it was raised (Python); sub_error: "
+            "an element of an AggregateError or an ExceptionGroup."
+        )
+    )
+    parent: int | None = Field(
+        description="Index in `causes` of the error this one belongs to; null for the event's own."
+    )
+    frames: list[Frame] = Field(description="Innermost first, at most 50.")
+
+    @classmethod
+    def from_proto(cls, cause: incidents_pb2.Cause) -> Cause:
+        return cls(
+            type=cause.type,
+            message=cause.message,
+            relation=_RELATIONS.get(cause.relation, "cause"),
+            parent=cause.parent if cause.HasField("parent") else None,
+            frames=[Frame.from_proto(f) for f in cause.frames],
         )
 
 
@@ -81,6 +144,13 @@ class Event(BaseModel):
     release: str | None
     raw_stack: str
     frames: list[Frame] = Field(description="Innermost first: frames[0] raised.")
+    causes: list[Cause] = Field(
+        description=(
+            "The errors printed or sent with the thrown one, each after the one it belongs to: "
+            "its cause and theirs, an AggregateError's or ExceptionGroup's members. They do not "
+            "decide the culprit."
+        ),
+    )
     context: dict[str, Any] = Field(description="Runtime, SDK, request, tags, breadcrumbs, causes.")
     processing_errors: list[str] = Field(
         description="What Stackline could not do with this event, such as a missing source map."
@@ -99,6 +169,7 @@ class Event(BaseModel):
             release=event.release or None,
             raw_stack=event.raw_stack,
             frames=[Frame.from_proto(f) for f in event.frames],
+            causes=[Cause.from_proto(c) for c in event.causes],
             context=context,
             processing_errors=list(context.get("processing_errors", [])),
         )

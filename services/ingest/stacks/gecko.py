@@ -10,16 +10,29 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 
-from services.ingest.stacks.model import StackFrame, last_run, number, split_position
+from services.ingest.stacks.model import (
+    EMPTY,
+    EvalOrigin,
+    ParsedStack,
+    StackFrame,
+    last_run,
+    number,
+    split_position,
+)
 
 # Locations with no file: Safari's builtins, and frames it cannot place (`eval code@`).
 _NO_FILE = frozenset({"", "[native code]"})
 
 
-def parse_gecko(text: str) -> list[StackFrame]:
+def parse_gecko(text: str) -> ParsedStack:
     if "@" not in text:
-        return []
-    return last_run(_frame_texts(text), _frame)
+        return EMPTY
+    frames = last_run(_frame_texts(text), _frame)
+    if any(frame.eval_origin is not None for frame in frames):
+        # Grouping version 1 read an eval frame as standing at its origin.
+        v1 = [_at_origin(frame) for frame in frames]
+        return ParsedStack(frames, [], v1)
+    return ParsedStack(frames, [])
 
 
 def _frame_texts(text: str) -> Iterator[str | None]:
@@ -48,10 +61,9 @@ def _frame(text: str) -> StackFrame | None:
         function = cause
     if location in _NO_FILE:
         return StackFrame("", None, None, function)
-    evaluated = _eval_site(location)
+    evaluated = _evaluated(location, function)
     if evaluated is not None:
-        path, line = evaluated
-        return StackFrame(path, line, None, function)
+        return evaluated
     position = split_position(location)
     if position is None:
         return None
@@ -59,12 +71,12 @@ def _frame(text: str) -> StackFrame | None:
     return StackFrame(path, line, column, function)
 
 
-def _eval_site(location: str) -> tuple[str, int] | None:
-    """The file and line of the outermost eval or `new Function` call in a Firefox eval origin.
+def _evaluated(location: str, function: str) -> StackFrame | None:
+    """A frame of code from eval or `new Function`, with where that code was made.
 
-    `https://host/app.js line 8 > eval line 1 > eval:2:5` was evaluated from app.js line 8; the
-    position at the end is inside the evaluated string, which no source file holds. Firefox gives
-    no column for the call site.
+    `https://host/app.js line 8 > eval line 1 > eval:2:5` runs at 2:5 of code evaluated from
+    app.js line 8 (through an eval in code that was itself evaluated); the position at the end is
+    inside the evaluated string, which no source file holds. Firefox gives no column for the call.
     """
     marker = location.find(" line ")
     if marker < 0:
@@ -75,4 +87,15 @@ def _eval_site(location: str) -> tuple[str, int] | None:
     line = number(location[marker + 6 : digits_end])
     if line is None:
         return None
-    return location[:marker], line
+    # What follows the last ` > ` is `eval:2:5` or `Function:2:5`; a line cut short has less.
+    own = split_position(location[location.rfind(" > ") + 3 :])
+    line_in_code, column_in_code = (own[1], own[2]) if own is not None else (None, None)
+    origin = EvalOrigin(location[:marker], line, None)
+    return StackFrame("", line_in_code, column_in_code, function, origin)
+
+
+def _at_origin(frame: StackFrame) -> StackFrame:
+    origin = frame.eval_origin
+    if origin is None:
+        return frame
+    return StackFrame(origin.abs_path, origin.line, None, frame.function)

@@ -1,4 +1,4 @@
-"""The frame every stack format parses into, and the grammar pieces the formats share."""
+"""What every stack format parses into, and the grammar pieces the formats share."""
 
 from __future__ import annotations
 
@@ -14,12 +14,60 @@ innermost ones: the culprit and the fingerprint come from there."""
 _MAX_DIGITS = 9
 
 
+MAX_CAUSES = 20
+"""Causes and sub-errors kept per stack, in the order they were printed (each error's cause
+before its siblings). An AggregateError of a thousand failed requests needs no thousand."""
+
+# How an error printed inside another relates to it.
+CAUSE = "cause"  # JavaScript `cause`, Python `raise ... from`
+CONTEXT = "context"  # Python's "During handling of the above exception"
+SUB_ERROR = "sub_error"  # an element of AggregateError `errors`, ExceptionGroup `exceptions`
+
+
+@dataclass(frozen=True, slots=True)
+class EvalOrigin:
+    """Where code made at run time (eval, new Function) was made: the call of eval itself."""
+
+    abs_path: str
+    line: int | None
+    column: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class StackFrame:
     abs_path: str
     line: int | None
     column: int | None
     function: str
+    # Set on a frame that runs code made at run time. Its own position is inside that code, which
+    # no file holds (abs_path is "" or a `//# sourceURL` name); the origin is where it was made.
+    eval_origin: EvalOrigin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NestedError:
+    """An error printed inside the one that was thrown: a cause, a context or a sub-error."""
+
+    type: str
+    message: str
+    relation: str
+    # Index in ParsedStack.causes of the error this one belongs to; None for the thrown one.
+    parent: int | None
+    frames: tuple[StackFrame, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedStack:
+    # The thrown error's frames, innermost first: the culprit and the fingerprint come from them.
+    frames: list[StackFrame]
+    causes: list[NestedError]
+    # The frames grouping version 1 was computed from, where they differ from `frames`: that
+    # version took the last run of frames in the text (a cause's, in a printed chain) and read
+    # an eval frame as standing at its origin. Incidents made then are found again by them.
+    v1_frames: list[StackFrame] | None = None
+
+
+EMPTY = ParsedStack([], [])
 
 
 def number(text: str) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from services.ingest.stacks.gecko import parse_gecko
-from services.ingest.stacks.model import StackFrame
+from services.ingest.stacks.model import EMPTY, ParsedStack, StackFrame
 from services.ingest.stacks.python import parse_python
 from services.ingest.stacks.v8 import parse_v8
 
@@ -14,7 +14,7 @@ MAX_TEXT = 512 * 1024
 reads, so this bounds the time and memory any one event costs."""
 
 # A parser, and whether its format prints the innermost frame last.
-_Format = tuple[Callable[[str], list[StackFrame]], bool]
+_Format = tuple[Callable[[str], ParsedStack], bool]
 _V8: _Format = (parse_v8, False)
 _GECKO: _Format = (parse_gecko, False)
 _PYTHON: _Format = (parse_python, True)
@@ -26,17 +26,22 @@ _PYTHON_FIRST = (_PYTHON, _V8, _GECKO)
 
 
 def parse_stack(raw: str, platform: str) -> list[StackFrame]:
-    """Frames of the exception that was raised, INNERMOST FIRST (frames[0] raised).
+    """Frames of the exception that was raised, INNERMOST FIRST (frames[0] raised)."""
+    return parse_exception(raw, platform).frames
+
+
+def parse_exception(raw: str, platform: str) -> ParsedStack:
+    """The raised exception's frames, innermost first, and the errors printed inside it.
 
     platform is one of "node", "browser", "edge", "python": a hint only, the format is read from
-    the text. Returns [] when nothing parses; never raises on any input.
+    the text. Nothing parsed is an empty result; never raises on any input.
     """
     for parse, innermost_last in _PYTHON_FIRST if platform == "python" else _JAVASCRIPT_FIRST:
         for window in _windows(raw, innermost_last):
-            frames = parse(window)
-            if frames:
-                return frames
-    return []
+            parsed = parse(window)
+            if parsed.frames or parsed.causes:
+                return parsed
+    return EMPTY
 
 
 def _windows(raw: str, innermost_last: bool) -> tuple[str, ...]:

@@ -135,18 +135,21 @@ async def test_path_mappings_place_frames_of_other_layouts(gateway: httpx.AsyncC
         "mappings": [
             {"stack_root": "/srv/monorepo/apps/api/", "source_root": "apps/api"},
             {"stack_root": "https://shop.example.com/static/", "source_root": "./web/public/"},
+            {"stack_root": "/srv/site/", "source_root": "./.well-known/"},
         ]
     }
     saved = await gateway.put(url, json=mappings, headers=account.headers)
     assert saved.status_code == 200, saved.text
     assert saved.json()["mappings"] == [
         {"stack_root": "/srv/monorepo/apps/api/", "source_root": "apps/api/"},
+        {"stack_root": "/srv/site/", "source_root": ".well-known/"},
         {"stack_root": "https://shop.example.com/static/", "source_root": "web/public/"},
     ]
     stack = (
         "TypeError: x is undefined\n"
         "    at render (https://shop.example.com/static/cart.js:10:5)\n"
-        "    at handle (/srv/monorepo/apps/api/routes.js:3:9)"
+        "    at handle (/srv/monorepo/apps/api/routes.js:3:9)\n"
+        "    at serve (/srv/site/security.js:1:1)"
     )
     event = node_event(
         exception={"type": "TypeError", "message": "x", "stack": stack}, deploy_root="/nowhere"
@@ -162,12 +165,20 @@ async def test_path_mappings_place_frames_of_other_layouts(gateway: httpx.AsyncC
             f"/api/incidents/{incident['incidents'][0]['id']}", headers=account.headers
         )
     ).json()["latest_event"]["frames"]
-    assert [f["file"] for f in frames] == ["web/public/cart.js", "apps/api/routes.js"]
+    assert [f["file"] for f in frames] == [
+        "web/public/cart.js",
+        "apps/api/routes.js",
+        ".well-known/security.js",
+    ]
 
     for bad, field in (
         ({"mappings": [{"stack_root": "", "source_root": "a/"}]}, "mappings[0].stack_root"),
         (
             {"mappings": [{"stack_root": "/x/", "source_root": "../etc/"}]},
+            "mappings[0].source_root",
+        ),
+        (
+            {"mappings": [{"stack_root": "/x/", "source_root": "./../etc/"}]},
             "mappings[0].source_root",
         ),
         ({"mappings": [{"stack_root": "/x/", "source_root": "/abs/"}]}, "mappings[0].source_root"),

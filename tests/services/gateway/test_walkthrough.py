@@ -49,6 +49,7 @@ async def test_setup_ingest_list_get_resolve(gateway: httpx.AsyncClient) -> None
         "abs_path": "/var/task/src/api/users.js",
         "github_url": incident["github_url"],
         "minified": None,
+        "eval_origin": None,
     }
     assert latest["frames"][1]["file"] is None and latest["frames"][1]["in_app"] is False
     assert latest["frames"][1]["github_url"] is None

@@ -175,6 +175,21 @@ async def test_seen_times_commit_and_regression(session: AsyncSession) -> None:
     assert incident.status == "ignored"
 
 
+async def test_the_incident_shows_the_culprit_and_title_of_its_latest_event(
+    session: AsyncSession,
+) -> None:
+    """Its permalink is at the latest commit: the first event's line may hold other code there."""
+    owner = await factories.user(session)
+    project = await factories.project(session, owner.id)
+    await service.store(session, [_event(project.id, line=42, minutes_ago=5)], utcnow())
+    await service.store(session, [_event(project.id, line=57, commit="b" * 40)], utcnow())
+    # A late arrival from before the deploy changes neither.
+    await service.store(session, [_event(project.id, line=40, minutes_ago=30)], utcnow())
+    [incident] = await _incidents(session, project.id)
+    assert (incident.count, incident.culprit_line, incident.last_commit_sha) == (3, 57, "b" * 40)
+    assert incident.title == "TypeError in src/users.js:57"
+
+
 @pytest.fixture
 async def committed_project(engine: AsyncEngine) -> AsyncIterator[uuid.UUID]:
     sessions = create_sessionmaker(engine)

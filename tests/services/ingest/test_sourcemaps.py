@@ -232,6 +232,37 @@ def test_functions_renamed_by_the_minifier_get_their_names_back(
         assert functions == expected, case
 
 
+# What grouping calls each frame of the server chunk: the name the map gives at the call site,
+# else the function around the original position in sourcesContent (an arrow with an expression
+# body is its enclosing function's); None at the module's top level.
+GROUPING_NAMES: dict[str, list[str | None]] = {
+    "average": ["divideEvenly", "average", "reportAverage", "collect", "stackOf", "collect", None],
+    "constructor": ["constructor", "reportAverage", "collect", "stackOf", "collect", None],
+    "format": ["formatAmount", None, "formatAll", "collect", "stackOf", "collect", None],
+    "async": ["fetchRecord", "loadRecord", "collect"],
+}
+
+
+def test_grouping_names_come_from_the_map_never_from_the_minifier(
+    build: Build, server_map: LoadedSourceMap, server_stacks: dict[str, list[StackFrame]]
+) -> None:
+    for case, frames in server_stacks.items():
+        indexes = in_bundle(frames, SERVER_BUNDLE)
+        names = []
+        for i in indexes:
+            location = server_map.lookup(frames[i], caller(frames, i))
+            assert location is not None
+            names.append(location.grouping_name)
+        assert names == GROUPING_NAMES[case], case
+    # Without sourcesContent, a frame no call site names has no name to group by.
+    browser_map = LoadedSourceMap.parse(build.browser.with_suffix(".js.map").read_bytes())
+    innermost, its_caller = node_stacks(build.browser)["async"][:2]
+    assert innermost.abs_path == str(build.browser)
+    location = browser_map.lookup(innermost, its_caller)
+    assert location is not None
+    assert (location.function, location.grouping_name) == (innermost.function, None)
+
+
 def test_without_the_caller_a_frame_keeps_its_minified_name(
     server_map: LoadedSourceMap, server_stacks: dict[str, list[StackFrame]]
 ) -> None:
@@ -348,6 +379,24 @@ def test_an_index_map_maps_each_section_from_its_offset() -> None:
     loaded = LoadedSourceMap.parse(data)
     assert loaded.lookup(frame(1, 1)) == OriginalLocation("src/a.js", 1, 1, "f")
     assert loaded.lookup(frame(10, 5)) == OriginalLocation("src/b.js", 3, 3, "f")
+
+
+def test_an_index_map_gives_each_sections_sources_their_functions() -> None:
+    """sourcesContent read from every section, by the source's normalised path."""
+    second = json.loads(source_map(sources=["./src/b.js"], mappings="AAEE"))
+    second["sourcesContent"] = ["// b\nfunction charge(card) {\n  return card.number;\n}\n"]
+    data = json.dumps(
+        {
+            "version": 3,
+            "sections": [
+                {"offset": {"line": 0, "column": 0}, "map": json.loads(source_map())},
+                {"offset": {"line": 9, "column": 4}, "map": second},
+            ],
+        }
+    ).encode()
+    loaded = LoadedSourceMap.parse(data)
+    assert loaded.lookup(frame(10, 5)) == OriginalLocation("src/b.js", 3, 3, "f", "charge")
+    assert loaded.lookup(frame(1, 1)) == OriginalLocation("src/a.js", 1, 1, "f", None)
 
 
 def test_the_xssi_guard_line_is_skipped() -> None:

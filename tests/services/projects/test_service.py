@@ -217,3 +217,45 @@ async def test_a_rotated_key_stops_at_the_end_of_its_grace(session: AsyncSession
         await service.rotate_ingest_key(
             session, caller, project.id, rotated.new.key.id, grace=timedelta(days=8), now=now
         )
+
+
+@pytest.mark.parametrize(
+    ("source_root", "stored"),
+    [
+        ("./.well-known/", ".well-known/"),  # a prefix removed, not the characters . and /
+        ("./web/./public", "web/public/"),
+        ("web//public/", "web/public/"),
+        ("apps/api/../web/", "apps/web/"),  # climbs back, never out
+        (" packages/api ", "packages/api/"),
+        (".", ""),
+        ("./", ""),
+        ("", ""),
+    ],
+)
+async def test_a_source_root_is_normalised_as_a_path(
+    session: AsyncSession, source_root: str, stored: str
+) -> None:
+    caller = await factories.caller(session)
+    project, _ = await service.create_project(
+        session, caller, name="x", repo="a/b", retention_days=0
+    )
+    [mapping] = await service.set_path_mappings(
+        session, caller, project.id, [("/srv/app/", source_root)]
+    )
+    assert mapping.source_root == stored
+
+
+@pytest.mark.parametrize(
+    "source_root",
+    ["../etc/", "./../etc/", "web/../../etc", "..", "/etc/", "web\\src", "a/\x00"],
+)
+async def test_a_source_root_that_leaves_the_repository_is_refused(
+    session: AsyncSession, source_root: str
+) -> None:
+    caller = await factories.caller(session)
+    project, _ = await service.create_project(
+        session, caller, name="x", repo="a/b", retention_days=0
+    )
+    with pytest.raises(InvalidArgument) as refused:
+        await service.set_path_mappings(session, caller, project.id, [("/srv/app/", source_root)])
+    assert refused.value.field == "mappings[0].source_root"

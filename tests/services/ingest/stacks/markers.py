@@ -11,7 +11,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from services.ingest.stacks import StackFrame
+from services.ingest.stacks import EvalOrigin, StackFrame
 
 _JAVASCRIPT = re.compile(r"/\*([@^])([\w-]+)\*/")
 _PYTHON = re.compile(r"# @([\w-]+)$", re.MULTILINE)
@@ -50,6 +50,11 @@ class Marks:
     def at_line(self, name: str, function: str) -> StackFrame:
         """The frame of an eval call site, for which Firefox prints no column."""
         return dataclasses.replace(self._locations[name], column=None, function=function)
+
+    def made_at(self, name: str, *, column: bool = True) -> EvalOrigin:
+        """Where code made at run time was made (Firefox prints the line only)."""
+        location = self._locations[name]
+        return EvalOrigin(location.abs_path, location.line, location.column if column else None)
 
     def _add(self, name: str, location: StackFrame) -> None:
         assert name not in self._locations, f"marker {name} is used twice"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.ingest.stacks import StackFrame, parse_stack
+from services.ingest.stacks import EvalOrigin, StackFrame, parse_stack
 
 APP = "https://example.com/static/app.js"
 
@@ -57,7 +57,7 @@ OLD_V8_NATIVE = """TypeError: undefined is not a function
                 StackFrame(APP, 30, 9, ""),
                 StackFrame(APP, 40, 1, "start"),
                 StackFrame("debugger eval code", 1, 1, ""),
-                StackFrame(APP, 8, None, "loadScript"),
+                StackFrame("", 1, 5, "loadScript", EvalOrigin(APP, 8, None)),
             ],
             id="firefox-browser",
         ),

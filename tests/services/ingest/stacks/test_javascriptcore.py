@@ -5,33 +5,10 @@ jsc runs programs/jsc once as a script and once as an ES module.
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 from services.ingest.stacks import StackFrame, parse_stack
-from tests.services.ingest.stacks.markers import Marks
-from tests.services.ingest.stacks.shells import ShellRun, run_shell
-
-PROGRAMS = Path(__file__).parent / "programs" / "jsc"
-JSC = shutil.which("jsc")
-
-pytestmark = pytest.mark.skipif(JSC is None, reason="jsc is not installed (tools/apt-packages.txt)")
-
-
-@pytest.fixture(scope="module")
-def jsc_run(tmp_path_factory: pytest.TempPathFactory) -> ShellRun:
-    root = tmp_path_factory.mktemp("jsc").resolve()
-    script = root / "cases.js"
-    module = root / "module.mjs"
-    shutil.copy(PROGRAMS / "cases.js", script)
-    shutil.copy(PROGRAMS / "module.mjs", module)
-    marks = Marks()
-    marks.add_javascript(script, str(script))
-    marks.add_javascript(module, str(module))
-    assert JSC is not None
-    return ShellRun(run_shell(JSC, script) | run_shell(JSC, "-m", module), marks)
+from tests.services.ingest.stacks.runs import ShellRun
 
 
 def native(function: str) -> StackFrame:
@@ -39,7 +16,14 @@ def native(function: str) -> StackFrame:
 
 
 def test_every_case_threw(jsc_run: ShellRun) -> None:
-    assert jsc_run.stacks.keys() == {"calls", "evalCode", "jsonParse", "globalCode", "module"}
+    assert jsc_run.stacks.keys() == {
+        "calls",
+        "evalCode",
+        "jsonParse",
+        "evalLater",
+        "globalCode",
+        "module",
+    }
 
 
 def test_calls_native_frames_and_global_code(jsc_run: ShellRun) -> None:
@@ -66,6 +50,13 @@ def test_eval_frames_without_a_location(jsc_run: ShellRun) -> None:
         native("eval"),
         m.at("eval", "evalCode"),
     ]
+
+
+def test_code_made_earlier_and_called_later_has_no_location(jsc_run: ShellRun) -> None:
+    """JavaScriptCore prints no origin for evaluated code: its frames have no file, and the
+    first frame with one is the call into it."""
+    m = jsc_run.marks
+    assert jsc_run.case("evalLater")[:2] == [native("decorate"), m.at("run-plugin", "")]
 
 
 def test_builtin_frame(jsc_run: ShellRun) -> None:

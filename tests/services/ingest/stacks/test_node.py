@@ -1,56 +1,19 @@
-"""V8 stacks from real Node programs: programs/node runs once, and every case is parsed."""
+"""V8 stacks from real Node programs: programs/node runs once (runs.py), every case is parsed."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 
-from services.ingest.stacks import StackFrame, parse_stack
-from tests.services.ingest.stacks.markers import Marks
-
-PROGRAMS = Path(__file__).parent / "programs" / "node"
-NODE = shutil.which("node")
-
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
-
-
-@dataclass(frozen=True)
-class NodeRun:
-    stacks: dict[str, str]
-    uncaught: str
-    marks: Marks
-
-
-@pytest.fixture(scope="module")
-def node_run(tmp_path_factory: pytest.TempPathFactory) -> NodeRun:
-    assert NODE is not None
-    root = tmp_path_factory.mktemp("node").resolve()
-    shutil.copy(PROGRAMS / "main.mjs", root)
-    shutil.copy(PROGRAMS / "cases.cjs", root)
-    shutil.copy(PROGRAMS / "broken.cjs", root)
-    shutil.copytree(PROGRAMS / "lib-thrower", root / "node_modules" / "lib-thrower")
-    unusual = root / "my app" / "été"
-    shutil.copytree(PROGRAMS / "unicode", unusual)
-
-    result = subprocess.run(
-        [NODE, "main.mjs"], cwd=root, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 1, result.stderr  # main.mjs ends by dying of an uncaught error
-
-    marks = Marks()
-    marks.add_javascript(root / "cases.cjs", str(root / "cases.cjs"))
-    marks.add_javascript(root / "broken.cjs", str(root / "broken.cjs"))
-    package = root / "node_modules" / "lib-thrower" / "index.js"
-    marks.add_javascript(package, str(package))
-    marks.add_javascript(unusual / "unicode.cjs", str(unusual / "unicode.cjs"))
-    # ES modules print as file URLs, percent-encoded as Node's pathToFileURL does.
-    marks.add_javascript(unusual / "module.mjs", (unusual / "module.mjs").as_uri())
-    return NodeRun(json.loads(result.stdout), result.stderr, marks)
+from services.ingest.stacks import (
+    CAUSE,
+    SUB_ERROR,
+    EvalOrigin,
+    NestedError,
+    StackFrame,
+    parse_exception,
+    parse_stack,
+)
+from tests.services.ingest.stacks.runs import PROGRAMS, NodeRun
 
 
 def native(function: str) -> StackFrame:
@@ -122,21 +85,54 @@ def test_method_called_through_another_name_keeps_the_alias(node_run: NodeRun) -
     ]
 
 
-def test_eval_frames_point_at_the_eval_call(node_run: NodeRun) -> None:
+def generated(line: int, column: int, function: str, origin: EvalOrigin) -> StackFrame:
+    """A frame of code made at run time: a position in that code, in no file."""
+    return StackFrame("", line, column, function, origin)
+
+
+# The code cases.cjs evaluates, and the body it gives new Function.
+EVALUATED = "(function evaluated() { throw new Error('eval'); })()"
+FUNCTION_BODY = "throw new Error('new Function')"
+
+
+def test_programs_evaluate_the_code_these_tests_count_in() -> None:
+    source = (PROGRAMS / "node" / "cases.cjs").read_text()
+    assert f'eval("{EVALUATED}")' in source
+    assert f'new Function("{FUNCTION_BODY}")' in source
+
+
+def test_eval_frames_are_in_no_file_and_keep_where_the_code_was_made(node_run: NodeRun) -> None:
     m = node_run.marks
+    made = m.made_at("eval")
     assert case(node_run, "evalCode")[:3] == [
-        m.at("eval", "evaluated"),
-        m.at("eval", "eval"),
+        generated(1, EVALUATED.index("new") + 1, "evaluated", made),
+        generated(1, EVALUATED.rindex("(") + 1, "eval", made),
         m.at("eval", "evalCode"),
     ]
 
 
-def test_new_function_frames_point_at_the_constructor_call(node_run: NodeRun) -> None:
+def test_new_function_frames_are_in_no_file_and_keep_the_constructor_call(
+    node_run: NodeRun,
+) -> None:
     m = node_run.marks
+    # V8 wraps the body as `(function anonymous(\n) {\n<body>\n})`: it starts on line 3.
     assert case(node_run, "newFunction")[:2] == [
-        m.at("new-function", "eval"),
+        generated(3, FUNCTION_BODY.index("new") + 1, "eval", m.made_at("new-function")),
         m.at("new-function-call", "newFunction"),
     ]
+
+
+def test_code_made_earlier_and_called_later_keeps_its_origin(node_run: NodeRun) -> None:
+    """The first frame with a file is the call into the generated code, not where it was made."""
+    m = node_run.marks
+    template = parse_stack(node_run.nested_stacks["template"], "node")
+    assert template[0].abs_path == ""
+    assert template[0].eval_origin == m.made_at("compile")
+    assert template[1:3] == [m.at("render", "renderPage"), m.at("template", "template")]
+    plugin = parse_stack(node_run.nested_stacks["evalLater"], "node")
+    assert plugin[0].eval_origin == m.made_at("install")
+    assert (plugin[0].abs_path, plugin[0].function) == ("", "Object.decorate")
+    assert plugin[1] == m.at("run-plugin", "")
 
 
 def test_builtin_without_a_file(node_run: NodeRun) -> None:
@@ -215,9 +211,129 @@ def test_es_module_frames_are_file_urls(node_run: NodeRun) -> None:
 
 def test_report_node_prints_for_an_uncaught_error(node_run: NodeRun) -> None:
     """Source line, caret and a "Node.js v20" trailer around the stack: only the frames count."""
-    frames = parse_stack(node_run.uncaught, "node")
+    report = node_run.uncaught["main.mjs"]
+    frames = parse_stack(report, "node")
     assert frames[0] == node_run.marks.at("die", "Object.die")
-    assert len(frames) == node_run.uncaught.count("\n    at ")
+    assert len(frames) == report.count("\n    at ")
+
+
+def cause(
+    error_type: str, message: str, relation: str, parent: int | None, frames: list[StackFrame]
+) -> NestedError:
+    return NestedError(error_type, message, relation, parent, tuple(frames))
+
+
+def test_an_error_with_causes_keeps_its_own_frames_and_its_causes_theirs(
+    node_run: NodeRun,
+) -> None:
+    """As util.inspect prints it: the causes after the frames, and `... N lines matching cause
+    stack trace ...` where the error's frames repeat its cause's, restored from the cause."""
+    m = node_run.marks
+    inspected = node_run.inspected["causeChain"]
+    assert "lines matching cause stack trace" in inspected
+    parsed = parse_exception(inspected, "node")
+    # The thrown error's frames, each of them, as error.stack prints them.
+    assert parsed.frames == parse_stack(node_run.nested_stacks["causeChain"], "node")
+    assert parsed.frames[:2] == [
+        m.at("chain-outer", "startServer"),
+        m.at("cause-chain", "causeChain"),
+    ]
+    middle, inner = parsed.causes
+    assert (middle.type, middle.message, middle.relation, middle.parent) == (
+        "Error",
+        "cannot load the configuration",
+        CAUSE,
+        None,
+    )
+    assert middle.frames[:2] == (
+        m.at("chain-middle", "loadConfig"),
+        m.at("chain-middle-call", "startServer"),
+    )
+    assert (inner.type, inner.message, inner.relation, inner.parent) == (
+        "SyntaxError",
+        "unexpected token in settings.json",
+        CAUSE,
+        0,
+    )
+    assert inner.frames[:2] == (
+        m.at("chain-inner", "readConfig"),
+        m.at("chain-inner-call", "loadConfig"),
+    )
+
+
+def test_an_aggregate_error_keeps_its_frames_and_each_sub_error_with_its_cause(
+    node_run: NodeRun,
+) -> None:
+    m = node_run.marks
+    parsed = parse_exception(node_run.inspected["aggregate"], "node")
+    assert parsed.frames == parse_stack(node_run.nested_stacks["aggregate"], "node")
+    assert parsed.frames[:2] == [m.at("aggregate", "settle"), m.at("settle", "aggregate")]
+    refund = [m.at("refund", "refund"), m.at("settle-map", "")]
+    charge = [m.at("charge", "chargeCard"), m.at("refund-call", "refund")]
+    assert [(c.type, c.message, c.relation, c.parent) for c in parsed.causes] == [
+        ("Error", "order 7 was not refunded", SUB_ERROR, None),
+        ("TypeError", "the card has no number", CAUSE, 0),
+        ("Error", "order 8 was not refunded", SUB_ERROR, None),
+        ("TypeError", "the card has no number", CAUSE, 2),
+    ]
+    for nested, innermost in zip(parsed.causes, [refund, charge, refund, charge], strict=True):
+        assert list(nested.frames[:2]) == innermost
+
+
+def test_own_properties_and_a_cause_that_is_no_error(node_run: NodeRun) -> None:
+    m = node_run.marks
+    properties = parse_exception(node_run.inspected["ownProperties"], "node")
+    assert "code: 'ERR_SOCKET_BAD_PORT'" in node_run.inspected["ownProperties"]
+    # The frame before ` {` is the error's last, not part of its properties.
+    assert properties.frames == parse_stack(node_run.nested_stacks["ownProperties"], "node")
+    assert properties.frames[0] == m.at("own-properties", "ownProperties")
+    assert properties.causes == []
+    value = parse_exception(node_run.inspected["nonErrorCause"], "node")
+    assert value.frames[0] == m.at("non-error-cause", "nonErrorCause")
+    assert value.causes == [cause("", "{ status: 503, retry: true }", CAUSE, None, [])]
+
+
+def test_node_report_of_an_uncaught_error_with_a_cause(node_run: NodeRun) -> None:
+    m = node_run.marks
+    parsed = parse_exception(node_run.uncaught["uncaught-cause.cjs"], "node")
+    assert parsed.frames[:2] == [
+        m.at("migrate", "migrate"),
+        m.at("migrate-call", "Object.<anonymous>"),
+    ]
+    [connect] = parsed.causes
+    assert (connect.type, connect.message) == ("Error", "connect ECONNREFUSED 127.0.0.1:5432")
+    assert connect.frames[:3] == (
+        m.at("connect", "connect"),
+        m.at("connect-call", "migrate"),
+        m.at("migrate-call", "Object.<anonymous>"),
+    )
+
+
+def test_node_report_of_an_uncaught_aggregate_error_in_an_es_module(node_run: NodeRun) -> None:
+    m = node_run.marks
+    parsed = parse_exception(node_run.uncaught["uncaught-aggregate.mjs"], "node")
+    assert parsed.frames == [m.at("check-all", "checkAll"), m.at("check-all-call", "")]
+    assert [(c.message, c.relation, c.parent) for c in parsed.causes] == [
+        ("db did not answer", SUB_ERROR, None),
+        ("cache did not answer", SUB_ERROR, None),
+        ("no host answered", SUB_ERROR, None),
+        ("db did not answer", CAUSE, 2),
+    ]
+    ping = m.at("ping", "ping")
+    assert [c.frames[0] for c in parsed.causes] == [ping, ping, m.at("late", "checkAll"), ping]
+
+
+def test_a_printed_tree_cut_short_keeps_what_was_printed(node_run: NodeRun) -> None:
+    """A log line cut anywhere: the thrown error's frames and its causes' are frames that were
+    printed, save the last one read, which the cut may have shortened (`:44:57` read as `:4`)."""
+    inspected = node_run.inspected["aggregate"]
+    whole = parse_exception(inspected, "node")
+    printed = set(whole.frames) | {f for c in whole.causes for f in c.frames}
+    for end in range(len(inspected) + 1):
+        cut = parse_exception(inspected[:end], "node")
+        assert len(cut.causes) <= len(whole.causes)
+        read = [*cut.frames, *(f for c in cut.causes for f in c.frames)]
+        assert set(read[:-1]) <= printed, inspected[:end]
 
 
 @pytest.mark.parametrize("platform", ["browser", "edge", "python"])

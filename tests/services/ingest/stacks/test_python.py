@@ -1,52 +1,21 @@
-"""CPython tracebacks from a real interpreter: programs/python runs once, every case is parsed."""
+"""CPython tracebacks from a real interpreter: programs/python runs once (runs.py), every case is
+parsed."""
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from services.ingest.stacks import StackFrame, parse_stack
-from tests.services.ingest.stacks.markers import Marks
-
-PROGRAMS = Path(__file__).parent / "programs" / "python"
-
-
-@dataclass(frozen=True)
-class PythonRun:
-    stacks: dict[str, str]
-    uncaught: str
-    syntax_error: str
-    marks: Marks
-
-
-@pytest.fixture(scope="module")
-def python_run(tmp_path_factory: pytest.TempPathFactory) -> PythonRun:
-    root = tmp_path_factory.mktemp("python").resolve()
-    cases = root / "cases.py"
-    bad = root / "bad_syntax.py"
-    shutil.copy(PROGRAMS / "cases.py", cases)
-    shutil.copy(PROGRAMS / "bad_syntax.txt", bad)
-    run = subprocess.run(
-        [sys.executable, cases], cwd=root, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert run.returncode == 1, run.stderr  # cases.py ends by dying of an uncaught error
-    # Run as the main script, a file that does not compile is reported under no traceback header.
-    syntax = subprocess.run(
-        [sys.executable, bad], cwd=root, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert syntax.returncode == 1, syntax.stderr
-
-    marks = Marks()
-    marks.add_python(cases, str(cases))
-    marks.add_python(bad, str(bad))
-    return PythonRun(json.loads(run.stdout), run.stderr, syntax.stderr, marks)
+from services.ingest.stacks import (
+    CAUSE,
+    CONTEXT,
+    SUB_ERROR,
+    StackFrame,
+    parse_exception,
+    parse_stack,
+)
+from tests.services.ingest.stacks.runs import PythonRun
 
 
 def case(run: PythonRun, name: str) -> list[StackFrame]:
@@ -62,6 +31,8 @@ def test_every_case_raised(python_run: PythonRun) -> None:
         "carets",
         "lambda",
         "group",
+        "nested_group",
+        "generated",
         "syntax",
         "recursion",
         "embedded",
@@ -113,6 +84,71 @@ def test_exception_group_gives_the_frames_of_the_group_itself(python_run: Python
     m = python_run.marks
     assert "+-+----" in python_run.stacks["group"]
     assert case(python_run, "group") == [m.at("group", "group"), m.at("case", "main")]
+    members = parse_exception(python_run.stacks["group"], "python").causes
+    assert [(c.type, c.message, c.relation, c.frames) for c in members] == [
+        ("ValueError", "1", SUB_ERROR, (m.at("sub-exception", "raised"),)),
+        ("TypeError", "2", SUB_ERROR, (m.at("sub-exception", "raised"),)),
+    ]
+
+
+def test_a_chain_keeps_what_was_raised_from_as_its_cause(python_run: PythonRun) -> None:
+    m = python_run.marks
+    parsed = parse_exception(python_run.stacks["chained"], "python")
+    assert parsed.frames[0] == m.at("wrap", "wrap")
+    [raised_from] = parsed.causes
+    assert (raised_from.type, raised_from.message, raised_from.relation, raised_from.parent) == (
+        "ValueError",
+        "plain",
+        CAUSE,
+        None,
+    )
+    assert raised_from.frames == (m.at("inner", "inner"), m.at("wrap-inner", "wrap"))
+
+
+def test_an_exception_raised_while_handling_another_keeps_it_as_its_context(
+    python_run: PythonRun,
+) -> None:
+    m = python_run.marks
+    parsed = parse_exception(python_run.stacks["implicit"], "python")
+    assert parsed.frames[0] == m.at("implicit", "implicit")
+    [handled] = parsed.causes
+    assert (handled.type, handled.message, handled.relation) == ("ValueError", "plain", CONTEXT)
+    assert handled.frames[0] == m.at("inner", "inner")
+
+
+def test_group_members_are_kept_as_sub_errors_with_their_own_chains(python_run: PythonRun) -> None:
+    """The group's own frames are the event's; each member, a chain inside a member and a
+    group inside the group are its causes, each with the one it belongs to."""
+    m = python_run.marks
+    parsed = parse_exception(python_run.stacks["nested_group"], "python")
+    assert parsed.frames == [m.at("nested-group", "nested_group"), m.at("case", "main")]
+    assert [(c.type, c.message, c.relation, c.parent) for c in parsed.causes] == [
+        ("RuntimeError", "p1 was not settled", SUB_ERROR, None),
+        ("ConnectionError", "p1: the bank did not answer", CAUSE, 0),
+        ("RuntimeError", "p2 was not settled", SUB_ERROR, None),
+        ("ConnectionError", "p2: the bank did not answer", CAUSE, 2),
+        ("ExceptionGroup", "retries failed (1 sub-exception)", SUB_ERROR, None),
+        ("TimeoutError", "p3", SUB_ERROR, 4),
+    ]
+    settled = (m.at("settle", "settle"), m.at("settle-call", "nested_group"))
+    bank = (m.at("bank", "settle"),)
+    assert [c.frames for c in parsed.causes] == [
+        settled,
+        bank,
+        settled,
+        bank,
+        (),  # built, never raised: no traceback
+        (m.at("sub-exception", "raised"),),
+    ]
+
+
+def test_code_compiled_under_a_name_of_its_own(python_run: PythonRun) -> None:
+    """Python prints the name given to compile(); ingest knows `<...>` is no file (test_events)."""
+    m = python_run.marks
+    assert case(python_run, "generated")[:2] == [
+        StackFrame("<pricing-rule>", 2, None, "price"),
+        m.at("generated", "generated"),
+    ]
 
 
 def test_syntax_error_in_an_imported_file_is_the_innermost_frame(python_run: PythonRun) -> None:

@@ -6,33 +6,20 @@ gjs runs programs/gjs once as a script and once as an ES module. What only the b
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from services.ingest.stacks import parse_stack
-from tests.services.ingest.stacks.markers import Marks
-from tests.services.ingest.stacks.shells import ShellRun, run_shell
-
-PROGRAMS = Path(__file__).parent / "programs" / "gjs"
-GJS = shutil.which("gjs")
-
-pytestmark = pytest.mark.skipif(GJS is None, reason="gjs is not installed (tools/apt-packages.txt)")
+from services.ingest.stacks import EvalOrigin, StackFrame, parse_stack
+from tests.services.ingest.stacks.runs import ShellRun
 
 
-@pytest.fixture(scope="module")
-def gjs_run(tmp_path_factory: pytest.TempPathFactory) -> ShellRun:
-    root = tmp_path_factory.mktemp("gjs").resolve()
-    script = root / "cases.js"
-    module = root / "module.js"
-    shutil.copy(PROGRAMS / "cases.js", script)
-    shutil.copy(PROGRAMS / "module.js", module)
-    marks = Marks()
-    marks.add_javascript(script, str(script))
-    marks.add_javascript(module, module.as_uri())
-    assert GJS is not None
-    return ShellRun(run_shell(GJS, script) | run_shell(GJS, "-m", module), marks)
+def generated(line: int, column: int, function: str, origin: EvalOrigin) -> StackFrame:
+    """A frame of code made at run time: a position in that code, in no file."""
+    return StackFrame("", line, column, function, origin)
+
+
+# The code cases.js evaluates, and the body it gives new Function.
+EVALUATED = "(function evaluated() { throw new Error('eval'); })()"
+FUNCTION_BODY = "throw new Error('new Function')"
 
 
 def test_every_case_threw(gjs_run: ShellRun) -> None:
@@ -43,6 +30,8 @@ def test_every_case_threw(gjs_run: ShellRun) -> None:
         "evalCode",
         "newFunction",
         "asyncChain",
+        "generatedLater",
+        "evalLater",
         "module",
     }
 
@@ -73,23 +62,51 @@ def test_at_sign_inside_a_computed_name(gjs_run: ShellRun) -> None:
     ]
 
 
-def test_eval_frames_point_at_the_eval_call(gjs_run: ShellRun) -> None:
+def test_programs_evaluate_the_code_these_tests_count_in(gjs_run: ShellRun) -> None:
+    source = (gjs_run.root / "cases.js").read_text()
+    assert f'eval("{EVALUATED}")' in source
+    assert f'new Function("{FUNCTION_BODY}")' in source
+
+
+def test_eval_frames_are_in_no_file_and_keep_the_line_of_the_eval_call(gjs_run: ShellRun) -> None:
     m = gjs_run.marks
     assert "line " in gjs_run.stacks["evalCode"]
+    made = m.made_at("eval", column=False)  # Firefox prints no column for it
     assert gjs_run.case("evalCode")[:3] == [
-        m.at_line("eval", "evaluated"),
-        m.at_line("eval", ""),
+        generated(1, EVALUATED.index("new") + 1, "evaluated", made),
+        generated(1, EVALUATED.rindex("(") + 1, "", made),
         m.at("eval", "evalCode"),
     ]
 
 
-def test_new_function_frames_point_at_the_constructor_call(gjs_run: ShellRun) -> None:
+def test_new_function_frames_are_in_no_file_and_keep_the_constructor_call(
+    gjs_run: ShellRun,
+) -> None:
     m = gjs_run.marks
     assert "> Function" in gjs_run.stacks["newFunction"]
+    # SpiderMonkey, like V8, wraps the body: it starts on line 3.
     assert gjs_run.case("newFunction")[:2] == [
-        m.at_line("new-function", "anonymous"),
+        generated(
+            3,
+            FUNCTION_BODY.index("new") + 1,
+            "anonymous",
+            m.made_at("new-function", column=False),
+        ),
         m.at("new-function-call", "newFunction"),
     ]
+
+
+def test_code_made_earlier_and_called_later_keeps_its_origin(gjs_run: ShellRun) -> None:
+    """The first frame with a file is the call into the generated code, not where it was made."""
+    m = gjs_run.marks
+    rule = gjs_run.case("generatedLater")
+    assert (rule[0].abs_path, rule[0].function) == ("", "anonymous")
+    assert rule[0].eval_origin == m.made_at("compile-rule", column=False)
+    assert rule[1:3] == [m.at("apply-rule", "applyRule"), m.at("generated-later", "generatedLater")]
+    plugin = gjs_run.case("evalLater")
+    assert plugin[0].eval_origin == m.made_at("install", column=False)
+    assert (plugin[0].abs_path, plugin[0].function) == ("", "decorate")
+    assert plugin[1] == m.at("run-plugin", "runPlugins/<")
 
 
 def test_async_frame_drops_its_async_cause(gjs_run: ShellRun) -> None:

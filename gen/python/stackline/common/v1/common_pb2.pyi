@@ -57,6 +57,7 @@ class Frame(_message.Message):
     ABS_PATH_FIELD_NUMBER: _builtins.int
     GITHUB_URL_FIELD_NUMBER: _builtins.int
     MINIFIED_FIELD_NUMBER: _builtins.int
+    EVAL_ORIGIN_FIELD_NUMBER: _builtins.int
     file: _builtins.str
     """Path relative to the repository root; unset for frames outside the repo
     (node_modules, site-packages, node:internal, the standard library).
@@ -76,6 +77,13 @@ class Frame(_message.Message):
     def minified(self) -> Global___MinifiedLocation:
         """Where the frame was in the minified bundle, when a source map moved it."""
 
+    @_builtins.property
+    def eval_origin(self) -> Global___EvalOrigin:
+        """Set when the frame runs code made at run time (eval, new Function): such a
+        frame is in no file of the repository (file unset, line and column inside
+        the generated code), and this is where the code was made.
+        """
+
     def __init__(
         self,
         *,
@@ -87,21 +95,62 @@ class Frame(_message.Message):
         abs_path: _builtins.str = ...,
         github_url: _builtins.str = ...,
         minified: Global___MinifiedLocation | None = ...,
+        eval_origin: Global___EvalOrigin | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_file", b"_file", "_minified", b"_minified", "file", b"file", "minified", b"minified"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_eval_origin", b"_eval_origin", "_file", b"_file", "_minified", b"_minified", "eval_origin", b"eval_origin", "file", b"file", "minified", b"minified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_file", b"_file", "_minified", b"_minified", "abs_path", b"abs_path", "column", b"column", "file", b"file", "function", b"function", "github_url", b"github_url", "in_app", b"in_app", "line", b"line", "minified", b"minified"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_eval_origin", b"_eval_origin", "_file", b"_file", "_minified", b"_minified", "abs_path", b"abs_path", "column", b"column", "eval_origin", b"eval_origin", "file", b"file", "function", b"function", "github_url", b"github_url", "in_app", b"in_app", "line", b"line", "minified", b"minified"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__eval_origin: _TypeAlias = _typing.Literal["eval_origin"]  # noqa: Y015
+    _WhichOneofArgType__eval_origin: _TypeAlias = _typing.Literal["_eval_origin", b"_eval_origin"]  # noqa: Y015
     _WhichOneofReturnType__file: _TypeAlias = _typing.Literal["file"]  # noqa: Y015
     _WhichOneofArgType__file: _TypeAlias = _typing.Literal["_file", b"_file"]  # noqa: Y015
     _WhichOneofReturnType__minified: _TypeAlias = _typing.Literal["minified"]  # noqa: Y015
     _WhichOneofArgType__minified: _TypeAlias = _typing.Literal["_minified", b"_minified"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__eval_origin) -> _WhichOneofReturnType__eval_origin | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__file) -> _WhichOneofReturnType__file | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__minified) -> _WhichOneofReturnType__minified | None: ...
 
 Global___Frame: _TypeAlias = Frame  # noqa: Y015
+
+@_typing.final
+class EvalOrigin(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILE_FIELD_NUMBER: _builtins.int
+    LINE_FIELD_NUMBER: _builtins.int
+    COLUMN_FIELD_NUMBER: _builtins.int
+    ABS_PATH_FIELD_NUMBER: _builtins.int
+    GITHUB_URL_FIELD_NUMBER: _builtins.int
+    file: _builtins.str
+    """Relative to the repository root; unset when it is outside the repository."""
+    line: _builtins.int
+    """1-based; 0 when the runtime printed none (Firefox prints no column)."""
+    column: _builtins.int
+    abs_path: _builtins.str
+    github_url: _builtins.str
+    """Permalink to that line at the event's commit; empty without a file or commit."""
+    def __init__(
+        self,
+        *,
+        file: _builtins.str | None = ...,
+        line: _builtins.int = ...,
+        column: _builtins.int = ...,
+        abs_path: _builtins.str = ...,
+        github_url: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_file", b"_file", "file", b"file"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_file", b"_file", "abs_path", b"abs_path", "column", b"column", "file", b"file", "github_url", b"github_url", "line", b"line"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__file: _TypeAlias = _typing.Literal["file"]  # noqa: Y015
+    _WhichOneofArgType__file: _TypeAlias = _typing.Literal["_file", b"_file"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__file) -> _WhichOneofReturnType__file | None: ...
+
+Global___EvalOrigin: _TypeAlias = EvalOrigin  # noqa: Y015
 
 @_typing.final
 class MinifiedLocation(_message.Message):

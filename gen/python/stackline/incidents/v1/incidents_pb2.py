@@ -26,35 +26,39 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from stackline.common.v1 import common_pb2 as stackline_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&stackline/incidents/v1/incidents.proto\x12\x16stackline.incidents.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a stackline/common/v1/common.proto\"\xf7\x01\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncommit_sha\x18\x04 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x05 \x01(\t\x12\x10\n\x08platform\x18\x06 \x01(\t\x12\x11\n\traw_stack\x18\x07 \x01(\t\x12*\n\x06\x66rames\x18\x08 \x03(\x0b\x32\x1a.stackline.common.v1.Frame\x12\x0f\n\x07release\x18\t \x01(\t\x12\x14\n\x0c\x63ontext_json\x18\n \x01(\t\"\xf3\x04\n\x08Incident\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0c\n\x04repo\x18\x03 \x01(\t\x12\x36\n\x06status\x18\x04 \x01(\x0e\x32&.stackline.incidents.v1.IncidentStatus\x12\r\n\x05title\x18\x05 \x01(\t\x12\x16\n\x0e\x65xception_type\x18\x06 \x01(\t\x12\x0f\n\x07message\x18\x07 \x01(\t\x12\x30\n\x07\x63ulprit\x18\x08 \x01(\x0b\x32\x1a.stackline.common.v1.FrameH\x00\x88\x01\x01\x12\x12\n\ncommit_sha\x18\t \x01(\t\x12\x13\n\x0b\x65nvironment\x18\n \x01(\t\x12\r\n\x05\x63ount\x18\x0b \x01(\x04\x12.\n\nfirst_seen\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ngithub_url\x18\x0e \x01(\t\x12\x38\n\x0clatest_event\x18\x0f \x01(\x0b\x32\x1d.stackline.incidents.v1.EventH\x01\x88\x01\x01\x12\x14\n\x0c\x65nvironments\x18\x10 \x03(\t\x12;\n\nregression\x18\x11 \x01(\x0b\x32\".stackline.incidents.v1.RegressionH\x02\x88\x01\x01\x12\x33\n\x07\x63ommits\x18\x12 \x03(\x0b\x32\".stackline.incidents.v1.CommitSeenB\n\n\x08_culpritB\x0f\n\r_latest_eventB\r\n\x0b_regression\"H\n\nRegression\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncommit_sha\x18\x02 \x01(\t\"\xa3\x01\n\nCommitSeen\x12\x12\n\ncommit_sha\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\x12.\n\nfirst_seen\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x01\n\x14ListIncidentsRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x0c\n\x04repo\x18\x02 \x01(\t\x12\x36\n\x06status\x18\x03 \x01(\x0e\x32&.stackline.incidents.v1.IncidentStatus\x12\x11\n\tpage_size\x18\x04 \x01(\r\x12\x0e\n\x06\x63ursor\x18\x05 \x01(\t\"a\n\x15ListIncidentsResponse\x12\x33\n\tincidents\x18\x01 \x03(\x0b\x32 .stackline.incidents.v1.Incident\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"T\n\x12GetIncidentRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\"I\n\x13GetIncidentResponse\x12\x32\n\x08incident\x18\x01 \x01(\x0b\x32 .stackline.incidents.v1.Incident\"\x95\x01\n\x1bUpdateIncidentStatusRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\x12\x36\n\x06status\x18\x03 \x01(\x0e\x32&.stackline.incidents.v1.IncidentStatus\"R\n\x1cUpdateIncidentStatusResponse\x12\x32\n\x08incident\x18\x01 \x01(\x0b\x32 .stackline.incidents.v1.Incident*\x86\x01\n\x0eIncidentStatus\x12\x1f\n\x1bINCIDENT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14INCIDENT_STATUS_OPEN\x10\x01\x12\x1c\n\x18INCIDENT_STATUS_RESOLVED\x10\x02\x12\x1b\n\x17INCIDENT_STATUS_IGNORED\x10\x03\x32\xec\x02\n\x10IncidentsService\x12l\n\rListIncidents\x12,.stackline.incidents.v1.ListIncidentsRequest\x1a-.stackline.incidents.v1.ListIncidentsResponse\x12\x66\n\x0bGetIncident\x12*.stackline.incidents.v1.GetIncidentRequest\x1a+.stackline.incidents.v1.GetIncidentResponse\x12\x81\x01\n\x14UpdateIncidentStatus\x12\x33.stackline.incidents.v1.UpdateIncidentStatusRequest\x1a\x34.stackline.incidents.v1.UpdateIncidentStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&stackline/incidents/v1/incidents.proto\x12\x16stackline.incidents.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a stackline/common/v1/common.proto\"\xa6\x02\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncommit_sha\x18\x04 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x05 \x01(\t\x12\x10\n\x08platform\x18\x06 \x01(\t\x12\x11\n\traw_stack\x18\x07 \x01(\t\x12*\n\x06\x66rames\x18\x08 \x03(\x0b\x32\x1a.stackline.common.v1.Frame\x12\x0f\n\x07release\x18\t \x01(\t\x12\x14\n\x0c\x63ontext_json\x18\n \x01(\t\x12-\n\x06\x63\x61uses\x18\x0b \x03(\x0b\x32\x1d.stackline.incidents.v1.Cause\"\xab\x01\n\x05\x43\x61use\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x37\n\x08relation\x18\x03 \x01(\x0e\x32%.stackline.incidents.v1.CauseRelation\x12\x13\n\x06parent\x18\x04 \x01(\rH\x00\x88\x01\x01\x12*\n\x06\x66rames\x18\x05 \x03(\x0b\x32\x1a.stackline.common.v1.FrameB\t\n\x07_parent\"\xf3\x04\n\x08Incident\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\x12\x0c\n\x04repo\x18\x03 \x01(\t\x12\x36\n\x06status\x18\x04 \x01(\x0e\x32&.stackline.incidents.v1.IncidentStatus\x12\r\n\x05title\x18\x05 \x01(\t\x12\x16\n\x0e\x65xception_type\x18\x06 \x01(\t\x12\x0f\n\x07message\x18\x07 \x01(\t\x12\x30\n\x07\x63ulprit\x18\x08 \x01(\x0b\x32\x1a.stackline.common.v1.FrameH\x00\x88\x01\x01\x12\x12\n\ncommit_sha\x18\t \x01(\t\x12\x13\n\x0b\x65nvironment\x18\n \x01(\t\x12\r\n\x05\x63ount\x18\x0b \x01(\x04\x12.\n\nfirst_seen\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ngithub_url\x18\x0e \x01(\t\x12\x38\n\x0clatest_event\x18\x0f \x01(\x0b\x32\x1d.stackline.incidents.v1.EventH\x01\x88\x01\x01\x12\x14\n\x0c\x65nvironments\x18\x10 \x03(\t\x12;\n\nregression\x18\x11 \x01(\x0b\x32\".stackline.incidents.v1.RegressionH\x02\x88\x01\x01\x12\x33\n\x07\x63ommits\x18\x12 \x03(\x0b\x32\".stackline.incidents.v1.CommitSeenB\n\n\x08_culpritB\x0f\n\r_latest_eventB\r\n\x0b_regression\"H\n\nRegression\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncommit_sha\x18\x02 \x01(\t\"\xa3\x01\n\nCommitSeen\x12\x12\n\ncommit_sha\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x04\x12.\n\nfirst_seen\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x01\n\x14ListIncidentsRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x0c\n\x04repo\x18\x02 \x01(\t\x12\x36\n\x06status\x18\x03 \x01(\x0e\x32&.stackline.incidents.v1.IncidentStatus\x12\x11\n\tpage_size\x18\x04 \x01(\r\x12\x0e\n\x06\x63ursor\x18\x05 \x01(\t\"a\n\x15ListIncidentsResponse\x12\x33\n\tincidents\x18\x01 \x03(\x0b\x32 .stackline.incidents.v1.Incident\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"T\n\x12GetIncidentRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\"I\n\x13GetIncidentResponse\x12\x32\n\x08incident\x18\x01 \x01(\x0b\x32 .stackline.incidents.v1.Incident\"\x95\x01\n\x1bUpdateIncidentStatusRequest\x12)\n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x1a.stackline.common.v1.Actor\x12\x13\n\x0bincident_id\x18\x02 \x01(\t\x12\x36\n\x06status\x18\x03 \x01(\x0e\x32&.stackline.incidents.v1.IncidentStatus\"R\n\x1cUpdateIncidentStatusResponse\x12\x32\n\x08incident\x18\x01 \x01(\x0b\x32 .stackline.incidents.v1.Incident*\x86\x01\n\x0eIncidentStatus\x12\x1f\n\x1bINCIDENT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14INCIDENT_STATUS_OPEN\x10\x01\x12\x1c\n\x18INCIDENT_STATUS_RESOLVED\x10\x02\x12\x1b\n\x17INCIDENT_STATUS_IGNORED\x10\x03*\x83\x01\n\rCauseRelation\x12\x1e\n\x1a\x43\x41USE_RELATION_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43\x41USE_RELATION_CAUSE\x10\x01\x12\x1a\n\x16\x43\x41USE_RELATION_CONTEXT\x10\x02\x12\x1c\n\x18\x43\x41USE_RELATION_SUB_ERROR\x10\x03\x32\xec\x02\n\x10IncidentsService\x12l\n\rListIncidents\x12,.stackline.incidents.v1.ListIncidentsRequest\x1a-.stackline.incidents.v1.ListIncidentsResponse\x12\x66\n\x0bGetIncident\x12*.stackline.incidents.v1.GetIncidentRequest\x1a+.stackline.incidents.v1.GetIncidentResponse\x12\x81\x01\n\x14UpdateIncidentStatus\x12\x33.stackline.incidents.v1.UpdateIncidentStatusRequest\x1a\x34.stackline.incidents.v1.UpdateIncidentStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stackline.incidents.v1.incidents_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INCIDENTSTATUS']._serialized_start=1923
-  _globals['_INCIDENTSTATUS']._serialized_end=2057
+  _globals['_INCIDENTSTATUS']._serialized_start=2144
+  _globals['_INCIDENTSTATUS']._serialized_end=2278
+  _globals['_CAUSERELATION']._serialized_start=2281
+  _globals['_CAUSERELATION']._serialized_end=2412
   _globals['_EVENT']._serialized_start=134
-  _globals['_EVENT']._serialized_end=381
-  _globals['_INCIDENT']._serialized_start=384
-  _globals['_INCIDENT']._serialized_end=1011
-  _globals['_REGRESSION']._serialized_start=1013
-  _globals['_REGRESSION']._serialized_end=1085
-  _globals['_COMMITSEEN']._serialized_start=1088
-  _globals['_COMMITSEEN']._serialized_end=1251
-  _globals['_LISTINCIDENTSREQUEST']._serialized_start=1254
-  _globals['_LISTINCIDENTSREQUEST']._serialized_end=1424
-  _globals['_LISTINCIDENTSRESPONSE']._serialized_start=1426
-  _globals['_LISTINCIDENTSRESPONSE']._serialized_end=1523
-  _globals['_GETINCIDENTREQUEST']._serialized_start=1525
-  _globals['_GETINCIDENTREQUEST']._serialized_end=1609
-  _globals['_GETINCIDENTRESPONSE']._serialized_start=1611
-  _globals['_GETINCIDENTRESPONSE']._serialized_end=1684
-  _globals['_UPDATEINCIDENTSTATUSREQUEST']._serialized_start=1687
-  _globals['_UPDATEINCIDENTSTATUSREQUEST']._serialized_end=1836
-  _globals['_UPDATEINCIDENTSTATUSRESPONSE']._serialized_start=1838
-  _globals['_UPDATEINCIDENTSTATUSRESPONSE']._serialized_end=1920
-  _globals['_INCIDENTSSERVICE']._serialized_start=2060
-  _globals['_INCIDENTSSERVICE']._serialized_end=2424
+  _globals['_EVENT']._serialized_end=428
+  _globals['_CAUSE']._serialized_start=431
+  _globals['_CAUSE']._serialized_end=602
+  _globals['_INCIDENT']._serialized_start=605
+  _globals['_INCIDENT']._serialized_end=1232
+  _globals['_REGRESSION']._serialized_start=1234
+  _globals['_REGRESSION']._serialized_end=1306
+  _globals['_COMMITSEEN']._serialized_start=1309
+  _globals['_COMMITSEEN']._serialized_end=1472
+  _globals['_LISTINCIDENTSREQUEST']._serialized_start=1475
+  _globals['_LISTINCIDENTSREQUEST']._serialized_end=1645
+  _globals['_LISTINCIDENTSRESPONSE']._serialized_start=1647
+  _globals['_LISTINCIDENTSRESPONSE']._serialized_end=1744
+  _globals['_GETINCIDENTREQUEST']._serialized_start=1746
+  _globals['_GETINCIDENTREQUEST']._serialized_end=1830
+  _globals['_GETINCIDENTRESPONSE']._serialized_start=1832
+  _globals['_GETINCIDENTRESPONSE']._serialized_end=1905
+  _globals['_UPDATEINCIDENTSTATUSREQUEST']._serialized_start=1908
+  _globals['_UPDATEINCIDENTSTATUSREQUEST']._serialized_end=2057
+  _globals['_UPDATEINCIDENTSTATUSRESPONSE']._serialized_start=2059
+  _globals['_UPDATEINCIDENTSTATUSRESPONSE']._serialized_end=2141
+  _globals['_INCIDENTSSERVICE']._serialized_start=2415
+  _globals['_INCIDENTSSERVICE']._serialized_end=2779
 # @@protoc_insertion_point(module_scope)

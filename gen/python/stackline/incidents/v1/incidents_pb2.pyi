@@ -42,6 +42,31 @@ INCIDENT_STATUS_RESOLVED: IncidentStatus.ValueType  # 2
 INCIDENT_STATUS_IGNORED: IncidentStatus.ValueType  # 3
 Global___IncidentStatus: _TypeAlias = IncidentStatus  # noqa: Y015
 
+class _CauseRelation:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CauseRelationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CauseRelation.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CAUSE_RELATION_UNSPECIFIED: _CauseRelation.ValueType  # 0
+    CAUSE_RELATION_CAUSE: _CauseRelation.ValueType  # 1
+    """JavaScript `cause`, Python `raise ... from`."""
+    CAUSE_RELATION_CONTEXT: _CauseRelation.ValueType  # 2
+    """Python: raised while handling this one ("During handling of ...")."""
+    CAUSE_RELATION_SUB_ERROR: _CauseRelation.ValueType  # 3
+    """An element of an AggregateError's `errors` or an ExceptionGroup's `exceptions`."""
+
+class CauseRelation(_CauseRelation, metaclass=_CauseRelationEnumTypeWrapper): ...
+
+CAUSE_RELATION_UNSPECIFIED: CauseRelation.ValueType  # 0
+CAUSE_RELATION_CAUSE: CauseRelation.ValueType  # 1
+"""JavaScript `cause`, Python `raise ... from`."""
+CAUSE_RELATION_CONTEXT: CauseRelation.ValueType  # 2
+"""Python: raised while handling this one ("During handling of ...")."""
+CAUSE_RELATION_SUB_ERROR: CauseRelation.ValueType  # 3
+"""An element of an AggregateError's `errors` or an ExceptionGroup's `exceptions`."""
+Global___CauseRelation: _TypeAlias = CauseRelation  # noqa: Y015
+
 @_typing.final
 class Event(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -56,6 +81,7 @@ class Event(_message.Message):
     FRAMES_FIELD_NUMBER: _builtins.int
     RELEASE_FIELD_NUMBER: _builtins.int
     CONTEXT_JSON_FIELD_NUMBER: _builtins.int
+    CAUSES_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     event_id: _builtins.str
     commit_sha: _builtins.str
@@ -69,6 +95,12 @@ class Event(_message.Message):
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def frames(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Frame]: ...
+    @_builtins.property
+    def causes(self) -> _containers.RepeatedCompositeFieldContainer[Global___Cause]:
+        """The errors printed or sent with the thrown one, each after the one it
+        belongs to.
+        """
+
     def __init__(
         self,
         *,
@@ -82,14 +114,54 @@ class Event(_message.Message):
         frames: _abc.Iterable[_common_pb2.Frame] | None = ...,
         release: _builtins.str = ...,
         context_json: _builtins.str = ...,
+        causes: _abc.Iterable[Global___Cause] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit_sha", b"commit_sha", "context_json", b"context_json", "environment", b"environment", "event_id", b"event_id", "frames", b"frames", "id", b"id", "occurred_at", b"occurred_at", "platform", b"platform", "raw_stack", b"raw_stack", "release", b"release"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["causes", b"causes", "commit_sha", b"commit_sha", "context_json", b"context_json", "environment", b"environment", "event_id", b"event_id", "frames", b"frames", "id", b"id", "occurred_at", b"occurred_at", "platform", b"platform", "raw_stack", b"raw_stack", "release", b"release"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Event: _TypeAlias = Event  # noqa: Y015
+
+@_typing.final
+class Cause(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TYPE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    RELATION_FIELD_NUMBER: _builtins.int
+    PARENT_FIELD_NUMBER: _builtins.int
+    FRAMES_FIELD_NUMBER: _builtins.int
+    type: _builtins.str
+    message: _builtins.str
+    relation: Global___CauseRelation.ValueType
+    parent: _builtins.int
+    """Index in Event.causes of the error this one belongs to; unset for the
+    event's own exception.
+    """
+    @_builtins.property
+    def frames(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Frame]:
+        """Innermost first, placed like the event's frames, at most 50."""
+
+    def __init__(
+        self,
+        *,
+        type: _builtins.str = ...,
+        message: _builtins.str = ...,
+        relation: Global___CauseRelation.ValueType = ...,
+        parent: _builtins.int | None = ...,
+        frames: _abc.Iterable[_common_pb2.Frame] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_parent", b"_parent", "parent", b"parent"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_parent", b"_parent", "frames", b"frames", "message", b"message", "parent", b"parent", "relation", b"relation", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__parent: _TypeAlias = _typing.Literal["parent"]  # noqa: Y015
+    _WhichOneofArgType__parent: _TypeAlias = _typing.Literal["_parent", b"_parent"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__parent) -> _WhichOneofReturnType__parent | None: ...
+
+Global___Cause: _TypeAlias = Cause  # noqa: Y015
 
 @_typing.final
 class Incident(_message.Message):

@@ -42,6 +42,24 @@ async function handler() {
   await /*@await*/readRow();
 }
 
+function compileRule(source) {
+  return /*@compile-rule*/new Function("order", source);
+}
+
+function applyRule(rule, order) {
+  return /*@apply-rule*/rule(order);
+}
+
+const plugins = [];
+
+function installPlugin(source) {
+  plugins.push(/*@install*/eval(source));
+}
+
+function runPlugins(page) {
+  return plugins.map((plugin) => plugin./*@run-plugin*/decorate(page));
+}
+
 const cases = {
   calls() {
     /*@calls*/nested();
@@ -59,6 +77,13 @@ const cases = {
     /*@new-function*/new Function("throw new Error('new Function')")/*@new-function-call*/();
   },
   asyncChain: handler,
+  generatedLater() {
+    applyRule/*@generated-later*/(compileRule("return order.total.amount;"), {});
+  },
+  evalLater() {
+    installPlugin("({ decorate(page) { return page.title.trim(); } })");
+    /*@eval-later*/runPlugins({});
+  },
 };
 registry.onLoad = registry["on@load"];
 

@@ -23,6 +23,18 @@ function nested() {
   });
 }
 
+var plugins = [];
+
+function installPlugin(source) {
+  plugins.push(eval(source));
+}
+
+function runPlugins(page) {
+  return plugins.map(function (plugin) {
+    return plugin.decorate/*^run-plugin*/(page);
+  });
+}
+
 var cases = {
   calls() {
     nested/*^calls*/();
@@ -32,6 +44,10 @@ var cases = {
   },
   jsonParse() {
     JSON.parse/*^json*/("{bad");
+  },
+  evalLater() {
+    installPlugin("({ decorate(page) { return page.title.trim(); } })");
+    runPlugins/*^eval-later*/({});
   },
 };
 

@@ -10,6 +10,7 @@ import json
 import sys
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 
 def inner() -> None:
@@ -26,7 +27,7 @@ def plain() -> None:
 
 def wrap() -> None:
     try:
-        inner()
+        inner()  # @wrap-inner
     except ValueError as error:
         raise RuntimeError("wrapped") from error  # @wrap
 
@@ -64,6 +65,34 @@ def group() -> None:
     raise ExceptionGroup("several", [raised(ValueError(1)), raised(TypeError(2))])  # @group
 
 
+def settle(payment: str) -> None:
+    try:
+        raise ConnectionError(f"{payment}: the bank did not answer")  # @bank
+    except ConnectionError as error:
+        raise RuntimeError(f"{payment} was not settled") from error  # @settle
+
+
+def nested_group() -> None:
+    failures: list[Exception] = []
+    for payment in ("p1", "p2"):
+        try:
+            settle(payment)  # @settle-call
+        except RuntimeError as error:
+            failures.append(error)
+    retries = ExceptionGroup("retries failed", [raised(TimeoutError("p3"))])
+    raise ExceptionGroup("the batch failed", [*failures, retries])  # @nested-group
+
+
+# Code an app keeps as text and compiles under a name of its own, which is no file.
+PRICING_RULE = "def price(order):\n    return order['base'] * order['multiplier']\n"
+
+
+def generated() -> object:
+    scope: dict[str, Any] = {}
+    exec(compile(PRICING_RULE, "<pricing-rule>", "exec"), scope)
+    return scope["price"]({"base": 1.0})  # @generated
+
+
 def syntax() -> None:
     __import__("bad_syntax")  # @import
 
@@ -88,6 +117,8 @@ CASES: dict[str, Callable[[], object]] = {
     "carets": carets,
     "lambda": with_lambda,
     "group": group,
+    "nested_group": nested_group,
+    "generated": generated,
     "syntax": syntax,
     "recursion": recursion,
     "embedded": embedded,
