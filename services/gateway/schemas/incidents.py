@@ -1,4 +1,4 @@
-"""Incidents as the API shows them (DESIGN.md, "Incident, as the API returns it")."""
+"""Incidents as the API shows them: list items, one incident with its latest event."""
 
 from __future__ import annotations
 

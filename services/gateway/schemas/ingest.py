@@ -1,4 +1,4 @@
-"""The ingest event an SDK sends to POST /api/ingest (DESIGN.md, "Ingest event")."""
+"""The ingest event an SDK sends to POST /api/ingest (docs/api.md, "POST /api/ingest")."""
 
 from __future__ import annotations
 
