@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.projects import repository
 from stackline_infra import cursors, keyformat
 from stackline_infra.db import audit
+from stackline_infra.db.constraints import violation
 from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project
 from stackline_infra.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
 from stackline_infra.identity import Caller
@@ -106,10 +107,11 @@ async def create_project(
             Project(owner_id=caller.user_id, name=name, repo=repo, retention_days=retention_days),
         )
     except IntegrityError as exc:
-        if "fk_projects_owner_id_users" in str(exc.orig) or "FOREIGN KEY" in str(exc.orig):
+        broken = violation(exc)
+        if broken.is_("foreign_key", "fk_projects_owner_id_users"):
             # The account was deleted while its access token still lives.
             raise Unauthenticated("this account no longer exists") from None
-        if "uq_projects_owner_id_repo" not in str(exc.orig) and "UNIQUE" not in str(exc.orig):
+        if not broken.is_("unique", "uq_projects_owner_id_repo"):
             raise
         # A concurrent create for the same repository won the race.
         raise Conflict(f"you already have a project for {repo}", field="repo") from None
