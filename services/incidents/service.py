@@ -5,7 +5,6 @@ Takes a session; never commits. Another user's incident is "not found".
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from urllib.parse import quote
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.incidents import repository
+from stackline_contract import github
 from stackline_infra import cursors
 from stackline_infra.db import audit
 from stackline_infra.db.schema import INCIDENT_STATUSES, Event, Incident, IncidentCommit
@@ -24,8 +24,6 @@ from stackline_infra.identity import Caller
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
-
-_REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/[A-Za-z0-9._-]{1,100}")
 
 
 # Commits listed with one incident, most recently seen first.
@@ -105,8 +103,8 @@ async def list_incidents(
     cursor: str,
     github_web_url: str,
 ) -> Page:
-    if not _REPO.fullmatch(repo):
-        raise InvalidArgument("repo must be a GitHub repository as owner/repo", field="repo")
+    if github.normalise_repo(repo) != repo:
+        raise InvalidArgument(f"repo must be {github.REPO_RULE}", field="repo")
     if status is not None and status not in INCIDENT_STATUSES:
         raise InvalidArgument(
             f"status must be one of {', '.join(INCIDENT_STATUSES)}", field="status"

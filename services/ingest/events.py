@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from services.ingest.symbolication import (
     MappedFrame,
     build_of,
 )
+from stackline_contract import github
 from stackline_infra.errors import InvalidArgument
 from stackline_infra.timestamps import from_proto
 
@@ -39,7 +39,6 @@ MAX_CAUSE_MESSAGE_CHARS = 2 * 1024
 MAX_CAUSE_FRAMES = 50
 # Causes an SDK sends beside the stack (`exception.cause`), followed this deep.
 MAX_SENT_CAUSES = 5
-_COMMIT_SHA = re.compile(r"[0-9a-fA-F]{7,40}")
 # A client clock this far ahead is wrong; the event happened when it arrived.
 _MAX_CLOCK_SKEW = timedelta(minutes=5)
 
@@ -190,7 +189,7 @@ def parse(event: ingest_pb2.Event, received_at: datetime) -> ParsedEvent:
         raise InvalidArgument(
             f"platform must be one of {', '.join(sorted(PLATFORMS))}", field="platform"
         )
-    if event.commit_sha and not _COMMIT_SHA.fullmatch(event.commit_sha):
+    if event.commit_sha and github.normalise_sha(event.commit_sha) is None:
         raise InvalidArgument("commit_sha must be 7 to 40 hexadecimal digits", field="commit_sha")
 
     occurred_at = from_proto(event.timestamp) if event.HasField("timestamp") else received_at

@@ -7,7 +7,6 @@ Takes a session; never commits. Another user's project is "not found", never
 from __future__ import annotations
 
 import posixpath
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects import repository
+from stackline_contract import github
 from stackline_infra import cursors, keyformat
 from stackline_infra.db import audit
 from stackline_infra.db.constraints import violation
@@ -35,18 +35,12 @@ MAX_ROOT_LENGTH = 1024
 MAX_RETENTION_DAYS = 3650
 MAX_NAME_LENGTH = 100
 
-# GitHub's rules: an owner is 1-39 letters, digits or single hyphens; a
-# repository name is letters, digits, '.', '_' and '-', and not '.' or '..'.
-_REPO = re.compile(
-    r"(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})/(?P<name>[A-Za-z0-9._-]{1,100})"
-)
-
 
 def normalise_repo(repo: str) -> str:
-    match = _REPO.fullmatch(repo.strip())
-    if match is None or match["name"] in (".", ".."):
-        raise InvalidArgument("repo must be a GitHub repository as owner/repo", field="repo")
-    return f"{match['owner']}/{match['name']}"
+    normalised = github.normalise_repo(repo)
+    if normalised is None:
+        raise InvalidArgument(f"repo must be {github.REPO_RULE}", field="repo")
+    return normalised
 
 
 def _validate_name(name: str) -> str:
