@@ -15,9 +15,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
+import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
@@ -25,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stackline_infra.db.engine import create_engine, is_connection_error, ping
 from stackline_infra.errors import StacklineError, Unavailable
+from stackline_infra.logs import configure_logging
 from stackline_infra.metrics import RpcMetrics, rpc_metrics
-from stackline_infra.settings import DatabaseSettings
+from stackline_infra.settings import DatabaseSettings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -249,3 +251,17 @@ async def serve(
         await host.run_until_signalled(settings.shutdown_grace_seconds)
     finally:
         await engine.dispose()
+
+
+Settings = TypeVar("Settings", bound=DatabaseSettings)
+
+
+def run(
+    name: str,
+    settings_type: type[Settings],
+    build_host: Callable[[Settings, AsyncEngine], ServiceHost],
+) -> None:
+    """A service's whole `__main__`: settings once, logging, then serve on uvloop."""
+    settings = load_settings(settings_type)
+    configure_logging(name, level=settings.log_level, fmt=settings.log_format)
+    uvloop.run(serve(settings, lambda engine: build_host(settings, engine)))
