@@ -8,13 +8,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.incidents import repository
 from stackline_contract import github
+from stackline_contract.frames import FrameJSON
 from stackline_infra import cursors
 from stackline_infra.db import audit
 from stackline_infra.db.schema import INCIDENT_STATUSES, Event, Incident, IncidentCommit
@@ -68,18 +68,18 @@ def permalink(
 
 
 def frame_links(
-    web_url: str, repo: str, commit_sha: str | None, frames: Sequence[dict[str, Any]]
+    web_url: str, repo: str, commit_sha: str | None, frames: Sequence[FrameJSON]
 ) -> list[FrameLinks]:
     links = []
     for frame in frames:
         origin = frame.get("eval_origin")
         links.append(
             FrameLinks(
-                permalink(web_url, repo, commit_sha, frame.get("file"), frame.get("line"))
-                if frame.get("in_app")
+                permalink(web_url, repo, commit_sha, frame["file"], frame["line"])
+                if frame["in_app"]
                 else "",
-                permalink(web_url, repo, commit_sha, origin.get("file"), origin.get("line"))
-                if isinstance(origin, dict)
+                permalink(web_url, repo, commit_sha, origin["file"], origin["line"])
+                if origin is not None
                 else "",
             )
         )

@@ -28,6 +28,7 @@ from services.ingest.symbolication import (
     build_of,
 )
 from stackline_contract import github
+from stackline_contract.frames import CauseJSON, EvalOriginJSON, FrameJSON
 from stackline_infra.errors import InvalidArgument
 from stackline_infra.timestamps import from_proto
 
@@ -55,8 +56,8 @@ class PreparedEvent:
     exception_type: str
     message: str
     raw_stack: str
-    frames: list[dict[str, Any]]
-    causes: list[dict[str, Any]]
+    frames: list[FrameJSON]
+    causes: list[CauseJSON]
     context: dict[str, Any]
     # By grouping version, oldest first: the event joins the incident the first of them finds.
     fingerprints: dict[int, str]
@@ -229,7 +230,7 @@ def parse(event: ingest_pb2.Event, received_at: datetime) -> ParsedEvent:
 
 def _frame(
     mapped: MappedFrame, deploy_root: str, mappings: PathMappings, *, pseudo_files: bool = True
-) -> dict[str, Any]:
+) -> FrameJSON:
     frame = mapped.frame
     if frame.eval_origin is not None:
         # Code made at run time is in no file of the repository; where it was made is.
@@ -238,7 +239,7 @@ def _frame(
         file, in_app = to_repo_path(
             frame.abs_path, deploy_root, mappings, pseudo_files=pseudo_files
         )
-    row: dict[str, Any] = {
+    row: FrameJSON = {
         "file": file,
         "line": frame.line,
         "column": frame.column,
@@ -258,7 +259,7 @@ def _frame(
     return row
 
 
-def _origin(origin: EvalOrigin, deploy_root: str, mappings: PathMappings) -> dict[str, Any]:
+def _origin(origin: EvalOrigin, deploy_root: str, mappings: PathMappings) -> EvalOriginJSON:
     file, _ = to_repo_path(origin.abs_path, deploy_root, mappings)
     return {
         "file": file,
@@ -284,14 +285,12 @@ class _Placer:
         self.notes.extend(notes)
         return mapped
 
-    def placed(
-        self, mapped: list[MappedFrame], *, pseudo_files: bool = True
-    ) -> list[dict[str, Any]]:
+    def placed(self, mapped: list[MappedFrame], *, pseudo_files: bool = True) -> list[FrameJSON]:
         root = self._parsed.event.deploy_root
         return [_frame(m, root, self._mappings, pseudo_files=pseudo_files) for m in mapped]
 
 
-def _keys(rows: list[dict[str, Any]], mapped: list[MappedFrame]) -> list[tuple[str, str]]:
+def _keys(rows: list[FrameJSON], mapped: list[MappedFrame]) -> list[tuple[str, str]]:
     """Grouping version 2's (file, function key) of each in-app frame."""
     return [
         (
@@ -308,7 +307,7 @@ def _keys(rows: list[dict[str, Any]], mapped: list[MappedFrame]) -> list[tuple[s
 def _fingerprints(
     parsed: ParsedEvent,
     placer: _Placer,
-    frames: tuple[list[dict[str, Any]], list[MappedFrame]],
+    frames: tuple[list[FrameJSON], list[MappedFrame]],
     nested: list[tuple[str, str]],
 ) -> dict[int, str]:
     custom = _clean(parsed.event.fingerprint)
@@ -335,7 +334,7 @@ def finish(
     placer = _Placer(parsed, mappings, maps)
     mapped = placer.mapped(parsed.frames)
     frames = placer.placed(mapped)
-    causes: list[dict[str, Any]] = []
+    causes: list[CauseJSON] = []
     nested: list[tuple[str, str]] = []
     for cause in parsed.stack.causes:
         cause_mapped = placer.mapped(list(cause.frames[:MAX_CAUSE_FRAMES]))
