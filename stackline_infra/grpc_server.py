@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from stackline_infra import tracecontext
 from stackline_infra.db.engine import create_engine, is_connection_error, ping
 from stackline_infra.errors import StacklineError, Unavailable
 from stackline_infra.logs import configure_logging
@@ -104,24 +105,35 @@ class _Answering:
 
     @asynccontextmanager
     async def call(self, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        code = grpc.StatusCode.OK
-        try:
-            yield
-        except StacklineError as exc:
-            code = exc.grpc_status
-            await _abort(context, exc)
-        except Exception as exc:
-            if is_connection_error(exc):
-                code = grpc.StatusCode.UNAVAILABLE
-                log.warning("database unreachable in %s: %s", self.method, type(exc).__name__)
-                await _abort(context, Unavailable("database unavailable", retry_after=5))
-            code = grpc.StatusCode.INTERNAL
-            log.exception("unhandled error in %s", self.method)
-            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-        finally:
-            self.metrics.requests.labels(self.method, code.name).inc()
-            self.metrics.duration.labels(self.method).observe(time.perf_counter() - started)
+        # The caller's trace, or a new one for a call from outside Stackline (grpcurl).
+        with tracecontext.use(_trace_of(context) or tracecontext.new()):
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                yield
+            except StacklineError as exc:
+                code = exc.grpc_status
+                await _abort(context, exc)
+            except Exception as exc:
+                if is_connection_error(exc):
+                    code = grpc.StatusCode.UNAVAILABLE
+                    log.warning("database unreachable in %s: %s", self.method, type(exc).__name__)
+                    await _abort(context, Unavailable("database unavailable", retry_after=5))
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in %s", self.method)
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            finally:
+                elapsed = time.perf_counter() - started
+                self.metrics.requests.labels(self.method, code.name).inc()
+                self.metrics.duration.labels(self.method).observe(elapsed)
+                log.debug("%s answered %s in %.1f ms", self.method, code.name, elapsed * 1000)
+
+
+def _trace_of(context: grpc.aio.ServicerContext) -> tracecontext.TraceContext | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == tracecontext.HEADER and isinstance(value, str):
+            return tracecontext.parse(value)
+    return None
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: StacklineError) -> None:

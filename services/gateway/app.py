@@ -23,6 +23,7 @@ from services.gateway.rate_limits import RateLimits
 from services.gateway.routers import auth, health, incidents, ingest, me, projects, sourcemaps
 from services.gateway.schemas.ingest import IngestBatch, IngestEvent
 from services.gateway.settings import GatewaySettings
+from services.gateway.tracing import REQUEST_ID_HEADER, TraceMiddleware
 from stackline_infra.clock import MonotonicClock
 
 DESCRIPTION = """\
@@ -85,8 +86,8 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "If-None-Match"],
-        expose_headers=["ETag", "Retry-After"],
+        allow_headers=["Authorization", "Content-Type", "If-None-Match", "traceparent"],
+        expose_headers=["ETag", "Retry-After", REQUEST_ID_HEADER],
         max_age=86_400,
     )
     app.add_middleware(
@@ -95,6 +96,8 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
         larger=[(sourcemaps.UPLOAD_PATH, sourcemaps.MAX_UPLOAD_BYTES)],
     )
     app.add_middleware(MetricsMiddleware)
+    # Outermost: every log line of the request, errors included, carries its trace.
+    app.add_middleware(TraceMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
