@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects import repository
-from stackline_contract import github
-from stackline_infra import cursors, keyformat
+from stackline_contract import github, keyformat
+from stackline_infra import cursors
 from stackline_infra.db import audit
 from stackline_infra.db.constraints import violation
 from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project

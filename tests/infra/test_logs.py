@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from stackline_infra import keyformat, tracecontext
+from stackline_contract import keyformat
+from stackline_infra import tracecontext
 from stackline_infra.logs import configure_logging, redact
 
 
