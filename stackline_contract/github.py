@@ -11,6 +11,8 @@ REPO_RULE = "a GitHub repository as owner/repo"
 # An SDK may send a short SHA (`git rev-parse --short` gives 7 or more digits); a source map
 # is uploaded for a full one, so that a short SHA cannot name two builds.
 _SHA = re.compile(r"[0-9a-f]{7,40}")
+# What a client may send, in either case (JSON Schema, so anchored).
+SHA_PATTERN = r"^[0-9a-fA-F]{7,40}$"
 FULL_SHA_LENGTH = 40
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from stackline_contract.github import normalise_repo, normalise_sha
+from stackline_contract.github import SHA_PATTERN, normalise_repo, normalise_sha
 
 
 @pytest.mark.parametrize(
@@ -49,3 +51,15 @@ def test_shas_are_compared_in_lower_case_and_short_ones_only_where_allowed() -> 
     assert normalise_sha("4f2a9c1", full=True) is None
     for bad in ("4f2a9c", "g" * 40, "4" * 41, " 4f2a9c1", ""):
         assert normalise_sha(bad) is None
+
+
+def test_the_pattern_clients_are_held_to_is_the_rule() -> None:
+    pattern = re.compile(SHA_PATTERN)
+    for text in (
+        "4f2a9c1",
+        "4F2A9C1E8B7D6A5F4E3D2C1B0A9F8E7D6C5B4A39",
+        "4f2a9c",
+        "g" * 7,
+        "4" * 41,
+    ):
+        assert bool(pattern.match(text)) == (normalise_sha(text) is not None)

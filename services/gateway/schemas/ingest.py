@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from stackline_contract import github
+
 MAX_BATCH = 100
 
 
@@ -80,7 +82,7 @@ class IngestEvent(_Model):
         default=None, description="For an event captured from a message rather than an exception."
     )
     level: Literal["fatal", "error", "warning", "info", "debug"] | None = None
-    commit_sha: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{7,40}$")] | None = None
+    commit_sha: Annotated[str, StringConstraints(pattern=github.SHA_PATTERN)] | None = None
     environment: Text64 | None = None
     deploy_root: Text1024 | None = None
     release: Text200 | None = None
