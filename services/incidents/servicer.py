@@ -11,19 +11,12 @@ from stackline.common.v1 import common_pb2
 from stackline.incidents.v1 import incidents_pb2, incidents_pb2_grpc
 
 from services.incidents import service
+from stackline_contract import statuses
 from stackline_contract.frames import CauseJSON, FrameJSON
 from stackline_infra.db.schema import Event
 from stackline_infra.errors import InvalidArgument
 from stackline_infra.identity import caller_from_proto, parse_id
 from stackline_infra.timestamps import to_proto
-
-_STATUS_TO_PROTO = {
-    "open": incidents_pb2.INCIDENT_STATUS_OPEN,
-    "resolved": incidents_pb2.INCIDENT_STATUS_RESOLVED,
-    "ignored": incidents_pb2.INCIDENT_STATUS_IGNORED,
-}
-_STATUS_FROM_PROTO: dict[int, str] = {value: name for name, value in _STATUS_TO_PROTO.items()}
-
 
 _RELATION_TO_PROTO = {
     "cause": incidents_pb2.CAUSE_RELATION_CAUSE,
@@ -114,7 +107,7 @@ def _incident(view: service.IncidentView) -> incidents_pb2.Incident:
         id=str(incident.id),
         project_id=str(incident.project_id),
         repo=view.repo,
-        status=_STATUS_TO_PROTO[incident.status],
+        status=statuses.to_proto(incident.status),
         title=incident.title,
         exception_type=incident.exception_type,
         message=incident.message,
@@ -157,9 +150,11 @@ def _incident(view: service.IncidentView) -> incidents_pb2.Incident:
 def _status(value: int, *, required: bool) -> str | None:
     if value == incidents_pb2.INCIDENT_STATUS_UNSPECIFIED and not required:
         return None
-    status = _STATUS_FROM_PROTO.get(value)
+    status = statuses.from_proto(value)
     if status is None:
-        raise InvalidArgument("status must be open, resolved or ignored", field="status")
+        raise InvalidArgument(
+            f"status must be one of {', '.join(statuses.STATUSES)}", field="status"
+        )
     return status
 
 

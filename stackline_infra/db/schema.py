@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from stackline_contract import statuses
 from stackline_contract.frames import CauseJSON, FrameJSON
 from stackline_infra.db.types import JSONType, UTCDateTime, new_id, utcnow
 
@@ -40,7 +41,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-INCIDENT_STATUSES = ("open", "resolved", "ignored")
+INCIDENT_STATUSES = statuses.STATUSES
 
 
 class Base(DeclarativeBase):
