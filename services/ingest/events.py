@@ -28,6 +28,7 @@ from services.ingest.symbolication import (
     build_of,
 )
 from stackline_contract import github
+from stackline_contract.events import without_nul
 from stackline_contract.frames import CauseJSON, EvalOriginJSON, FrameJSON
 from stackline_infra.errors import InvalidArgument
 from stackline_infra.timestamps import from_proto
@@ -70,11 +71,6 @@ class PreparedEvent:
         return self.fingerprints[grouping.GROUPING_VERSION]
 
 
-def _clean(text: str) -> str:
-    # PostgreSQL refuses NUL in text and JSONB; the rest of the text is kept.
-    return text.replace("\x00", "\ufffd") if "\x00" in text else text
-
-
 def _truncate_stack(stack: str, platform: str) -> str:
     if len(stack) <= MAX_STACK_CHARS:
         return stack
@@ -87,9 +83,9 @@ def _cause_chain(cause: ingest_pb2.ExceptionInfo) -> list[dict[str, str]]:
     while cause.type or cause.message or cause.stack:
         chain.append(
             {
-                "type": _clean(cause.type),
-                "message": _clean(cause.message[:MAX_MESSAGE_CHARS]),
-                "stack": _clean(cause.stack[:MAX_STACK_CHARS]),
+                "type": without_nul(cause.type),
+                "message": without_nul(cause.message[:MAX_MESSAGE_CHARS]),
+                "stack": without_nul(cause.stack[:MAX_STACK_CHARS]),
             }
         )
         if not cause.HasField("cause") or len(chain) >= 5:
@@ -102,32 +98,35 @@ def _context(event: ingest_pb2.Event) -> dict[str, Any]:
     context: dict[str, Any] = {}
     if event.HasField("runtime"):
         context["runtime"] = {
-            "name": _clean(event.runtime.name),
-            "version": _clean(event.runtime.version),
+            "name": without_nul(event.runtime.name),
+            "version": without_nul(event.runtime.version),
         }
     if event.HasField("sdk"):
-        context["sdk"] = {"name": _clean(event.sdk.name), "version": _clean(event.sdk.version)}
+        context["sdk"] = {
+            "name": without_nul(event.sdk.name),
+            "version": without_nul(event.sdk.version),
+        }
     if event.HasField("request"):
         context["request"] = {
-            "method": _clean(event.request.method),
-            "url": _clean(event.request.url),
+            "method": without_nul(event.request.method),
+            "url": without_nul(event.request.url),
         }
     if event.tags:
-        context["tags"] = {_clean(k): _clean(v) for k, v in event.tags.items()}
+        context["tags"] = {without_nul(k): without_nul(v) for k, v in event.tags.items()}
     if event.breadcrumbs:
         context["breadcrumbs"] = [
             {
                 "timestamp": b.timestamp or None,
-                "category": _clean(b.category),
-                "message": _clean(b.message),
-                "level": _clean(b.level),
+                "category": without_nul(b.category),
+                "message": without_nul(b.message),
+                "level": without_nul(b.level),
             }
             for b in event.breadcrumbs
         ]
     if event.level:
         context["level"] = event.level
     if event.deploy_root:
-        context["deploy_root"] = _clean(event.deploy_root)
+        context["deploy_root"] = without_nul(event.deploy_root)
     if event.exception.HasField("cause"):
         context["causes"] = _cause_chain(event.exception.cause)
     return context
@@ -198,12 +197,12 @@ def parse(event: ingest_pb2.Event, received_at: datetime) -> ParsedEvent:
         occurred_at = received_at
 
     if event.HasField("exception"):
-        exception_type = _clean(event.exception.type[:256]) or "Error"
-        message = _clean(event.exception.message[:MAX_MESSAGE_CHARS])
+        exception_type = without_nul(event.exception.type[:256]) or "Error"
+        message = without_nul(event.exception.message[:MAX_MESSAGE_CHARS])
         full_stack = event.exception.stack
     else:
         exception_type = "Message"
-        message = _clean(event.message[:MAX_MESSAGE_CHARS])
+        message = without_nul(event.message[:MAX_MESSAGE_CHARS])
         full_stack = ""
     # The parser reads the whole stack (it bounds its own work), so a huge
     # message before the frames does not cost the frames; only what is
@@ -310,7 +309,7 @@ def _fingerprints(
     frames: tuple[list[FrameJSON], list[MappedFrame]],
     nested: list[tuple[str, str]],
 ) -> dict[int, str]:
-    custom = _clean(parsed.event.fingerprint)
+    custom = without_nul(parsed.event.fingerprint)
     rows, mapped = frames
     v1_rows = rows
     stack = parsed.stack
@@ -342,8 +341,8 @@ def finish(
         nested.extend(_keys(cause_rows, cause_mapped))
         causes.append(
             {
-                "type": _clean(cause.type[:256]),
-                "message": _clean(cause.message[:MAX_CAUSE_MESSAGE_CHARS]),
+                "type": without_nul(cause.type[:256]),
+                "message": without_nul(cause.message[:MAX_CAUSE_MESSAGE_CHARS]),
                 "relation": cause.relation,
                 "parent": cause.parent,
                 "frames": cause_rows,
@@ -366,11 +365,11 @@ def finish(
         occurred_at=parsed.occurred_at,
         platform=event.platform,
         commit_sha=event.commit_sha.lower() or None,
-        environment=_clean(event.environment[:64]) or None,
-        release=_clean(event.release[:200]) or None,
+        environment=without_nul(event.environment[:64]) or None,
+        release=without_nul(event.release[:200]) or None,
         exception_type=parsed.exception_type,
         message=parsed.message,
-        raw_stack=_clean(_truncate_stack(parsed.full_stack, event.platform)),
+        raw_stack=without_nul(_truncate_stack(parsed.full_stack, event.platform)),
         frames=frames,
         causes=causes,
         context=context,
