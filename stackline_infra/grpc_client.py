@@ -6,7 +6,7 @@ from typing import Any
 
 import grpc
 
-from stackline_infra import tracecontext
+from stackline_infra import otel, tracecontext
 
 
 class _DefaultDeadline(
@@ -42,7 +42,8 @@ class _PropagateTrace(
     @staticmethod
     def _with_trace(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         trace = tracecontext.current()
-        if trace is None:
+        # With OpenTelemetry on, its interceptor sends the span's traceparent instead.
+        if trace is None or tracecontext.active_span() is not None:
             return details
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
         metadata.add(tracecontext.HEADER, trace.child().header())
@@ -70,7 +71,11 @@ class _PropagateTrace(
 def open_channel(target: str, *, default_deadline: float) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(
         target,
-        interceptors=[_DefaultDeadline(default_deadline), _PropagateTrace()],
+        interceptors=[
+            _DefaultDeadline(default_deadline),
+            _PropagateTrace(),
+            *otel.client_interceptors(),
+        ],
         options=[
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 10_000),

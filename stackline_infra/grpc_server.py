@@ -24,7 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stackline_infra import tracecontext
+from stackline_infra import otel, tracecontext
 from stackline_infra.db.engine import create_engine, is_connection_error, ping
 from stackline_infra.errors import StacklineError, Unavailable
 from stackline_infra.logs import configure_logging
@@ -106,7 +106,8 @@ class _Answering:
     @asynccontextmanager
     async def call(self, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
         # The caller's trace, or a new one for a call from outside Stackline (grpcurl).
-        with tracecontext.use(_trace_of(context) or tracecontext.new()):
+        trace = tracecontext.active_span() or _trace_of(context) or tracecontext.new()
+        with tracecontext.use(trace):
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
@@ -160,7 +161,8 @@ class ServiceHost:
         self._probe_seconds = database_probe_seconds
         self._probe_task: asyncio.Task[None] | None = None
         self.server = grpc.aio.server(
-            interceptors=[_ServerInterceptor(name)],
+            # OpenTelemetry's first, so its span is current while ours runs and logs.
+            interceptors=[*otel.server_interceptors(), _ServerInterceptor(name)],
             options=[
                 ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
@@ -276,4 +278,8 @@ def run(
     """A service's whole `__main__`: settings once, logging, then serve on uvloop."""
     settings = load_settings(settings_type)
     configure_logging(name, level=settings.log_level, fmt=settings.log_format)
-    uvloop.run(serve(settings, lambda engine: build_host(settings, engine)))
+    otel.start(name, settings)
+    try:
+        uvloop.run(serve(settings, lambda engine: build_host(settings, engine)))
+    finally:
+        otel.shutdown()

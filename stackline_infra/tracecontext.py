@@ -3,7 +3,8 @@ call to every log line of every process, so one failed request can be followed a
 
 The gateway takes a valid `traceparent` header from the caller or starts a trace; each
 outgoing gRPC call carries it as metadata; each service adopts it for the call it serves.
-The logging set-up writes `trace_id` on every record made meanwhile.
+The logging set-up writes `trace_id` on every record made meanwhile. With OpenTelemetry on,
+its spans carry the trace instead and these ids are theirs (`active_span`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+
+from opentelemetry import trace
 
 HEADER = "traceparent"
 # version-traceid-parentid-flags, lower-case hex. Version ff is forbidden; a later version is
@@ -53,6 +56,20 @@ def parse(header: str | None) -> TraceContext | None:
     if span_id == _ZERO_SPAN:
         return None
     return TraceContext(trace_id, span_id, bool(int(flags, 16) & 1))
+
+
+def active_span() -> TraceContext | None:
+    """The OpenTelemetry span being served, when tracing is on (stackline_infra/otel.py).
+
+    Its ids are the request's, so logs and traces name the same trace. With tracing off the
+    API's current span is the invalid no-op one, and this is None.
+    """
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return TraceContext(
+        f"{context.trace_id:032x}", f"{context.span_id:016x}", context.trace_flags.sampled
+    )
 
 
 def new() -> TraceContext:

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.gateway.backends import open_backends
 from services.gateway.body_limit import BodyLimitMiddleware
@@ -24,6 +25,7 @@ from services.gateway.routers import auth, health, incidents, ingest, me, projec
 from services.gateway.schemas.ingest import IngestBatch, IngestEvent
 from services.gateway.settings import GatewaySettings
 from services.gateway.tracing import REQUEST_ID_HEADER, TraceMiddleware
+from stackline_infra import otel
 from stackline_infra.clock import MonotonicClock
 
 DESCRIPTION = """\
@@ -57,6 +59,8 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
         finally:
             await batcher.drain()
             await backends.close()
+            # Here, not after uvicorn.run: uvicorn ends the process by re-raising SIGTERM.
+            otel.shutdown()
 
     app = FastAPI(
         # Prometheus at /metrics is how Stackline is watched; FastAPI's own
@@ -99,6 +103,9 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
     # Outermost: every log line of the request, errors included, carries its trace.
     app.add_middleware(TraceMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    if otel.enabled():
+        # Wraps the whole middleware stack, so the request's span is current in TraceMiddleware.
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=otel.provider())
     return app
 
 

@@ -30,7 +30,7 @@ class TraceMiddleware:
             return
         header = next((v for k, v in scope["headers"] if k == _TRACEPARENT), None)
         caller = tracecontext.parse(header.decode("latin-1")) if header else None
-        trace = caller.child() if caller else tracecontext.new()
+        trace = tracecontext.active_span() or (caller.child() if caller else tracecontext.new())
         request_id = (REQUEST_ID_HEADER.lower().encode(), trace.trace_id.encode())
         started = time.perf_counter()
         status = 500
