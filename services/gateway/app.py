@@ -20,7 +20,16 @@ from services.gateway.ingest_batcher import IngestBatcher
 from services.gateway.ingest_fast_path import IngestFastPath
 from services.gateway.metrics import MetricsMiddleware
 from services.gateway.rate_limits import RateLimits
-from services.gateway.routers import auth, health, incidents, ingest, me, projects, sourcemaps
+from services.gateway.routers import (
+    auth,
+    health,
+    incidents,
+    ingest,
+    me,
+    projects,
+    sentry,
+    sourcemaps,
+)
 from services.gateway.schemas.ingest import IngestBatch, IngestEvent
 from services.gateway.settings import GatewaySettings
 from stackline_infra.clock import MonotonicClock
@@ -68,6 +77,7 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
     )
     for router in (
         ingest.router,
+        sentry.router,
         projects.router,
         sourcemaps.router,
         incidents.router,
@@ -85,8 +95,9 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "If-None-Match"],
-        expose_headers=["ETag", "Retry-After"],
+        allow_headers=["Authorization", "Content-Type", "If-None-Match", "X-Sentry-Auth"],
+        # Sentry's browser SDK reads its back-off from these two.
+        expose_headers=["ETag", "Retry-After", "X-Sentry-Rate-Limits"],
         max_age=86_400,
     )
     app.add_middleware(
@@ -115,6 +126,19 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "type": "http",
         "scheme": "bearer",
         "description": "A project's ingest key, `slk_...`.",
+    }
+    # Sentry SDKs send the key in their own header, or in the query (browsers, @sentry/node).
+    schema["components"]["securitySchemes"]["SentryKey"] = {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Sentry-Auth",
+        "description": "`Sentry sentry_key=<ingest key>, sentry_version=7, ...`",
+    }
+    schema["components"]["securitySchemes"]["SentryKeyQuery"] = {
+        "type": "apiKey",
+        "in": "query",
+        "name": "sentry_key",
+        "description": "A project's ingest key, as the DSN names it.",
     }
     components = schema["components"].setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
