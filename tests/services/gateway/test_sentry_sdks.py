@@ -10,10 +10,13 @@ in a folder that stands for the repository's checkout.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -32,6 +35,10 @@ from tests.conftest import Stack, gateway_settings
 from tests.support.api import COMMIT
 
 PROGRAMS = Path(__file__).parent / "sentry_programs"
+JS_PROGRAMS = PROGRAMS / "js"
+NPM_CACHE = Path(__file__).parents[3] / ".stackline" / "npm"
+NODE = shutil.which("node")
+NPM = shutil.which("npm")
 MARKER = "the line Stackline must show"
 
 
@@ -104,21 +111,70 @@ def shop(tmp_path: Path) -> Path:
     return tmp_path
 
 
-async def run_python(
-    app: Path, dsn: str, *args: str, release: str = COMMIT
-) -> tuple[int, str, str]:
+def installed_js_packages() -> Path:
+    """node_modules with Sentry's JavaScript SDKs and Express, installed once per lock file."""
+    if NPM is None or NODE is None:
+        pytest.skip("node and npm are not on PATH")
+    lock = (JS_PROGRAMS / "package-lock.json").read_bytes()
+    folder = NPM_CACHE / f"sentry-{hashlib.sha256(lock).hexdigest()[:16]}"
+    if (folder / "node_modules").exists():
+        return folder / "node_modules"
+    NPM_CACHE.mkdir(parents=True, exist_ok=True)
+    # Installed beside the cache and renamed into place: an interrupted install is never
+    # taken for a finished one.
+    staging = Path(tempfile.mkdtemp(dir=NPM_CACHE, prefix="installing-"))
+    shutil.copy(JS_PROGRAMS / "package.json", staging)
+    shutil.copy(JS_PROGRAMS / "package-lock.json", staging)
+    subprocess.run(
+        [NPM, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
+        cwd=staging,
+        check=True,
+        timeout=300,
+    )
+    try:
+        staging.rename(folder)
+    except OSError:  # another session got there first
+        shutil.rmtree(staging)
+    return folder / "node_modules"
+
+
+@pytest.fixture
+def node_app(tmp_path: Path) -> Path:
+    """A Node app's checkout with Sentry's SDKs installed beside it."""
+    shutil.copytree(JS_PROGRAMS / "src", tmp_path / "src")
+    shutil.copy(JS_PROGRAMS / "package.json", tmp_path)
+    (tmp_path / "node_modules").symlink_to(installed_js_packages())
+    return tmp_path
+
+
+async def run(app: Path, env: dict[str, str], *command: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
+        *command,
         cwd=app,
         # Only what the program needs: none of this machine's SENTRY_* or STACKLINE_*.
-        env={"PATH": os.environ["PATH"], "SENTRY_DSN": dsn, "SENTRY_RELEASE": release},
+        env={"PATH": os.environ["PATH"], **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def map_checkout(project: Project, app: Path) -> None:
+    """Absolute paths under the checkout are the repository's: told once, by a path mapping,
+    as for any stack that prints absolute paths."""
+    await project.api(
+        "PUT",
+        f"/api/projects/{project.id}/path-mappings",
+        json={"mappings": [{"stack_root": f"{app}/", "source_root": ""}]},
+    )
+
+
+async def run_python(
+    app: Path, dsn: str, *args: str, release: str = COMMIT
+) -> tuple[int, str, str]:
+    return await run(app, {"SENTRY_DSN": dsn, "SENTRY_RELEASE": release}, sys.executable, *args)
 
 
 def marked_line(program: Path) -> int:
@@ -145,13 +201,8 @@ def dropped(kind: str) -> float:
 
 async def test_python_script_crash_lands_on_its_line(gateway_url: str, shop: Path) -> None:
     project = await new_project(gateway_url, "script")
-    # A script's frames name only its file ("checkout.py"): where the checkout is deployed is
-    # told once, by a path mapping, as for any stack that prints absolute paths.
-    await project.api(
-        "PUT",
-        f"/api/projects/{project.id}/path-mappings",
-        json={"mappings": [{"stack_root": f"{shop}/", "source_root": ""}]},
-    )
+    # A script's frames name only its file ("checkout.py"), so its checkout is mapped.
+    await map_checkout(project, shop)
     for _ in range(2):
         code, _, err = await run_python(shop, project.dsn, "shop/checkout.py")
         assert code == 1, err
@@ -224,3 +275,51 @@ async def test_a_rate_limited_sdk_stops_sending(stack: Stack, shop: Path) -> Non
         assert seen == {200: 2, 429: 1}
         [incident] = await project.incidents()
         assert incident["count"] == 2
+
+
+async def test_express_app_errors_land_on_their_line(gateway_url: str, node_app: Path) -> None:
+    project = await new_project(gateway_url, "express")
+    await map_checkout(project, node_app)
+    before = {kind: dropped(kind) for kind in ("transaction", "span", "session")}
+    refused = envelope_requests(400)
+    env = {"SENTRY_DSN": project.dsn, "SENTRY_RELEASE": COMMIT}
+    code, out, err = await run(
+        node_app, env, "node", "--import", "./src/instrument.mjs", "src/server.mjs"
+    )
+    assert code == 0, out + err
+
+    [incident] = await project.incidents()
+    line = marked_line(node_app / "src" / "server.mjs")
+    assert incident["count"] == 2
+    assert incident["exception_type"] == "TypeError"
+    assert incident["culprit"]["file"] == "src/server.mjs"
+    assert incident["culprit"]["line"] == line
+    assert incident["culprit"]["function"] == "totalOf"
+    assert incident["github_url"] == (
+        f"https://github.com/{project.repo}/blob/{COMMIT}/src/server.mjs#L{line}"
+    )
+    event = await project.latest_event(incident)
+    assert event["platform"] == "node"
+    assert event["context"]["request"]["url"].endswith("/carts/c405")
+    # The requests' traces were sent too, acknowledged and dropped; nothing was refused.
+    assert sum(dropped(kind) - count for kind, count in before.items()) >= 1
+    assert envelope_requests(400) == refused
+
+
+async def test_node_unhandled_rejection_lands_on_its_line(gateway_url: str, node_app: Path) -> None:
+    project = await new_project(gateway_url, "rejection")
+    await map_checkout(project, node_app)
+    env = {"SENTRY_DSN": project.dsn, "SENTRY_RELEASE": f"shop@{COMMIT}"}
+    code, out, err = await run(
+        node_app, env, "node", "--import", "./src/instrument.mjs", "src/rejection.mjs"
+    )
+    assert code == 0, out + err
+
+    [incident] = await project.incidents()
+    line = marked_line(node_app / "src" / "rejection.mjs")
+    assert incident["exception_type"] == "RangeError"
+    assert incident["culprit"]["file"] == "src/rejection.mjs"
+    assert incident["culprit"]["line"] == line
+    assert incident["culprit"]["function"] == "loadInventory"
+    # The release names the commit after its `@`.
+    assert incident["commit_sha"] == COMMIT
