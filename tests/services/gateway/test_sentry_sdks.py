@@ -28,11 +28,16 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
+from starlette.applications import Starlette
+from starlette.staticfiles import StaticFiles
 
 from services.gateway.app import create_app
 from services.gateway.routers.sentry import ENVELOPE_PATH
 from tests.conftest import Stack, gateway_settings
+from tests.e2e.test_sdks import _built_js_sdk as built_js_sdk
+from tests.services.ingest.stacks.runs import CHROMIUM, CHROMIUM_ARGS
 from tests.support.api import COMMIT
+from tests.support.esbuild import installed_esbuild
 
 PROGRAMS = Path(__file__).parent / "sentry_programs"
 JS_PROGRAMS = PROGRAMS / "js"
@@ -43,7 +48,7 @@ MARKER = "the line Stackline must show"
 
 
 @asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
+async def served(app: FastAPI | Starlette) -> AsyncIterator[str]:
     """The app on a real loopback port. The socket listens before the server starts, so a
     client that connects early waits in the backlog instead of being refused."""
     sock = socket.create_server(("127.0.0.1", 0))
@@ -323,3 +328,80 @@ async def test_node_unhandled_rejection_lands_on_its_line(gateway_url: str, node
     assert incident["culprit"]["function"] == "loadInventory"
     # The release names the commit after its `@`.
     assert incident["commit_sha"] == COMMIT
+
+
+async def test_browser_bundle_errors_land_on_their_original_line(
+    gateway_url: str, node_app: Path
+) -> None:
+    """A minified bundle in headless Chromium, its maps uploaded with `stackline sourcemaps
+    upload`: the minified frames Sentry's browser SDK sends are mapped back to the source."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed")
+    async_api = pytest.importorskip("playwright.async_api")
+    project = await new_project(gateway_url, "browser")
+    code, out, err = await run(
+        node_app,
+        {},
+        str(installed_esbuild()),
+        "src/browser/app.js",
+        "--bundle",
+        "--minify",
+        "--sourcemap",
+        "--format=iife",
+        "--log-level=warning",
+        "--outfile=assets/app.min.js",
+    )
+    assert code == 0, out + err
+    token = project.user["Authorization"].removeprefix("Bearer ")
+    code, out, err = await run(
+        node_app,
+        {"STACKLINE_TOKEN": token},
+        "node",
+        str(built_js_sdk() / "cli.cjs"),
+        "sourcemaps",
+        "upload",
+        "assets",
+        "--url-prefix",
+        "assets/",
+        "--commit",
+        COMMIT,
+        "--repo",
+        project.repo,
+        "--endpoint",
+        gateway_url,
+    )
+    assert "1 source map(s) uploaded" in out, out + err
+    (node_app / "index.html").write_text(
+        "<!doctype html><html><body>"
+        f"<script>window.SHOP = {{dsn: {project.dsn!r}, release: {COMMIT!r}}};</script>"
+        '<script src="/assets/app.min.js"></script></body></html>'
+    )
+
+    site = Starlette()
+    site.mount("/", StaticFiles(directory=node_app, html=True))
+    async with served(site) as site_url, async_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            # Twice: each load is a new SDK, so the repeat is not deduplicated in the page.
+            for _ in range(2):
+                page = await browser.new_page()
+                await page.goto(f"{site_url}/index.html")
+                await page.wait_for_function("document.title === 'sent'", timeout=30_000)
+                await page.close()
+        finally:
+            await browser.close()
+
+    [incident] = await project.incidents()
+    line = marked_line(node_app / "src" / "browser" / "app.js")
+    assert incident["count"] == 2
+    assert incident["exception_type"] == "TypeError"
+    assert incident["culprit"]["file"] == "src/browser/app.js"
+    assert incident["culprit"]["line"] == line
+    assert incident["culprit"]["function"] == "formatPrice"
+    assert incident["github_url"] == (
+        f"https://github.com/{project.repo}/blob/{COMMIT}/src/browser/app.js#L{line}"
+    )
+    event = await project.latest_event(incident)
+    assert event["platform"] == "browser"
+    assert event["processing_errors"] == []
+    assert event["frames"][0]["minified"]["abs_path"].endswith("/assets/app.min.js")
