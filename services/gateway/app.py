@@ -31,6 +31,7 @@ from services.gateway.routers import (
     sourcemaps,
 )
 from services.gateway.schemas.ingest import IngestBatch, IngestEvent
+from services.gateway.sentry_fast_path import SentryFastPath
 from services.gateway.settings import GatewaySettings
 from stackline_infra.clock import MonotonicClock
 
@@ -89,6 +90,9 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
     install_error_handlers(app)
     # Added first, so it sits innermost: CORS, the body limit and the metrics still apply.
     app.add_middleware(IngestFastPath, router=ingest.router, endpoint=ingest.ingest)
+    app.add_middleware(
+        SentryFastPath, router=sentry.router, endpoints=[sentry.envelope, sentry.store]
+    )
     # Browser SDKs post errors from any site. No route trusts cookies, so a
     # cross-origin call carries no ambient authority.
     app.add_middleware(
