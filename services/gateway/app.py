@@ -27,6 +27,7 @@ from services.gateway.routers import (
     ingest,
     me,
     projects,
+    releases,
     sentry,
     sourcemaps,
 )
@@ -80,6 +81,7 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
         ingest.router,
         sentry.router,
         projects.router,
+        releases.router,
         sourcemaps.router,
         incidents.router,
         auth.router,

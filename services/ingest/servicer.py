@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from services.ingest import service, uploads
 from services.ingest.events import ParsedEvent, PreparedEvent, finish, parse
 from services.ingest.mappings import PathMappingCache
+from services.ingest.releases import ReleaseCommitCache
 from services.ingest.sourcemaps import MAX_SOURCEMAP_BYTES
 from services.ingest.stacks import StackFrame
 from services.ingest.symbolication import BatchMaps, Build, SourceMapStore
@@ -57,6 +59,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self._sessions = sessions
         # The clock the caches' periods run on.
         self._mappings = PathMappingCache(sessions, clock=clock)
+        self._releases = ReleaseCommitCache(sessions, clock=clock)
         self._source_maps = SourceMapStore(sessions, clock=clock)
 
     async def IngestEvents(
@@ -64,6 +67,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     ) -> ingest_pb2.IngestEventsResponse:
         now = utcnow()
         results = [ingest_pb2.EventResult(event_id=e.event_id) for e in request.events]
+        await self._commits_of_releases(request.events)
         parsed: list[tuple[int, ParsedEvent]] = []
         for index, event in enumerate(request.events):
             try:
@@ -96,6 +100,21 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 EVENTS.labels("duplicate" if outcome.duplicate else "stored").inc()
             BATCH_EVENTS.observe(len(prepared))
         return ingest_pb2.IngestEventsResponse(results=results)
+
+    async def _commits_of_releases(self, events: Sequence[ingest_pb2.Event]) -> None:
+        """Events that name a release and no commit get the commit recorded for the release."""
+        wanting: list[tuple[ingest_pb2.Event, tuple[uuid.UUID, str]]] = []
+        for event in events:
+            if event.release and not event.commit_sha:
+                try:
+                    wanting.append((event, (uuid.UUID(event.project_id), event.release)))
+                except ValueError:
+                    continue  # refused by parse() with its reason
+        if not wanting:
+            return
+        commits = await self._releases.commits(release for _, release in wanting)
+        for event, release in wanting:
+            event.commit_sha = commits[release]
 
     async def _store(
         self, events: list[PreparedEvent], now: datetime

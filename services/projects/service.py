@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.projects import repository
 from stackline_infra import cursors, keyformat
 from stackline_infra.db import audit
-from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project
+from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project, Release
 from stackline_infra.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
 from stackline_infra.identity import Caller
 
@@ -33,6 +33,10 @@ MAX_PATH_MAPPINGS = 50
 MAX_ROOT_LENGTH = 1024
 MAX_RETENTION_DAYS = 3650
 MAX_NAME_LENGTH = 100
+MAX_RELEASE_LENGTH = 200
+MAX_RELEASES_LISTED = 100
+# What the ingest event's commit_sha accepts: a commit, abbreviated or whole.
+_COMMIT_SHA = re.compile(r"[0-9a-fA-F]{7,40}")
 
 # GitHub's rules: an owner is 1-39 letters, digits or single hyphens; a
 # repository name is letters, digits, '.', '_' and '-', and not '.' or '..'.
@@ -290,6 +294,59 @@ async def set_path_mappings(
         details={"mappings": [{"stack_root": a, "source_root": b} for a, b in valid]},
     )
     return await repository.path_mappings(session, project.id)
+
+
+async def set_release_commit(
+    session: AsyncSession,
+    caller: Caller,
+    project_id: uuid.UUID,
+    version: str,
+    commit_sha: str,
+    *,
+    now: datetime,
+) -> Release:
+    project = await _owned(session, caller, project_id, for_update=True)
+    if not version or len(version) > MAX_RELEASE_LENGTH or not version.isprintable():
+        raise InvalidArgument(
+            f"version must be 1-{MAX_RELEASE_LENGTH} printable characters", field="version"
+        )
+    if not _COMMIT_SHA.fullmatch(commit_sha):
+        raise InvalidArgument("commit_sha must be 7 to 40 hexadecimal digits", field="commit_sha")
+    commit_sha = commit_sha.lower()
+    # The project's row is locked (for_update): two calls for one release cannot both insert.
+    release = await repository.get_release(session, project.id, version)
+    if release is None:
+        release = await repository.add_release(
+            session,
+            Release(
+                project_id=project.id,
+                version=version,
+                commit_sha=commit_sha,
+                created_at=now,
+                updated_at=now,
+            ),
+        )
+    else:
+        release.commit_sha = commit_sha
+        release.updated_at = now
+        await session.flush()
+    await audit.record(
+        session,
+        action="release.set_commit",
+        actor_user_id=caller.user_id,
+        source_ip=caller.source_ip,
+        project_id=project.id,
+        target=f"project:{project.id}",
+        details={"version": version, "commit_sha": commit_sha},
+    )
+    return release
+
+
+async def list_releases(
+    session: AsyncSession, caller: Caller, project_id: uuid.UUID
+) -> Sequence[Release]:
+    project = await _owned(session, caller, project_id)
+    return await repository.recent_releases(session, project.id, MAX_RELEASES_LISTED)
 
 
 @dataclass(frozen=True)

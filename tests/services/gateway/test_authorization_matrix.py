@@ -26,6 +26,10 @@ _BODIES: dict[tuple[str, str], Any] = {
     ("patch", "/api/projects/{project_id}"): {"name": "Renamed"},
     ("put", "/api/projects/{project_id}/path-mappings"): {"mappings": []},
     ("patch", "/api/incidents/{incident_id}"): {"status": "resolved"},
+    ("post", "/api/projects/{project_id}/releases"): {
+        "version": "shop@1.0.0",
+        "commit_sha": "abc1234",
+    },
     ("post", "/api/projects/{project_id}/keys/{key_id}/rotate"): {"grace_seconds": 60},
     ("post", "/api/projects/{project_id}/sourcemaps"): {
         "version": 3,

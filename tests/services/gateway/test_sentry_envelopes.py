@@ -432,3 +432,60 @@ async def test_browsers_may_post_across_origins(
     assert sent.status_code == 200, sent.text
     assert sent.headers["access-control-allow-origin"] == "*"
     assert "x-sentry-rate-limits" in sent.headers["access-control-expose-headers"].lower()
+
+
+async def test_a_release_recorded_by_ci_gives_its_events_their_commit(
+    gateway: httpx.AsyncClient, account: Account, project: ProjectWithKey
+) -> None:
+    releases = f"/api/projects/{project.id}/releases"
+    recorded = await gateway.post(
+        releases,
+        json={"version": "shop@1.4.0", "commit_sha": COMMIT.upper()},
+        headers=account.headers,
+    )
+    assert recorded.status_code == 200, recorded.text
+    assert (recorded.json()["version"], recorded.json()["commit_sha"]) == ("shop@1.4.0", COMMIT)
+    other = "fedcba9876543210fedcba9876543210fedcba98"
+    moved = await gateway.post(
+        releases, json={"version": "shop@1.4.0", "commit_sha": other}, headers=account.headers
+    )
+    assert moved.status_code == 200, moved.text
+    await gateway.post(
+        releases, json={"version": "shop@1.5.0", "commit_sha": COMMIT}, headers=account.headers
+    )
+    listed = (await gateway.get(releases, headers=account.headers)).json()["releases"]
+    assert [(r["version"], r["commit_sha"]) for r in listed] == [
+        ("shop@1.5.0", COMMIT),
+        ("shop@1.4.0", other),
+    ]
+
+    event = python_event(release="shop@1.5.0")
+    sent = await gateway.post(
+        envelope_url(project), content=envelope(event_item(event)), headers=auth(project.key)
+    )
+    assert sent.status_code == 200, sent.text
+    [incident] = await _incidents(gateway, account, project)
+    assert incident["commit_sha"] == COMMIT
+    assert incident["github_url"].startswith(f"https://github.com/{project.repo}/blob/{COMMIT}/")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"version": "", "commit_sha": COMMIT},
+        {"version": "x" * 201, "commit_sha": COMMIT},
+        {"version": "shop@1", "commit_sha": "main"},
+        {"version": "shop@1"},
+        {"version": "shop@1", "commit_sha": COMMIT, "project_id": "other"},
+    ],
+    ids=["empty version", "long version", "not a sha", "no commit", "unknown field"],
+)
+async def test_bad_release_commits_are_refused(
+    gateway: httpx.AsyncClient, account: Account, project: ProjectWithKey, body: dict[str, str]
+) -> None:
+    refused = await gateway.post(
+        f"/api/projects/{project.id}/releases", json=body, headers=account.headers
+    )
+    assert refused.status_code == 400, refused.text
+    listed = await gateway.get(f"/api/projects/{project.id}/releases", headers=account.headers)
+    assert listed.json() == {"releases": []}
