@@ -489,3 +489,22 @@ async def test_bad_release_commits_are_refused(
     assert refused.status_code == 400, refused.text
     listed = await gateway.get(f"/api/projects/{project.id}/releases", headers=account.headers)
     assert listed.json() == {"releases": []}
+
+
+async def test_events_of_runtimes_stackline_cannot_read_are_dropped_not_refused(
+    gateway: httpx.AsyncClient, project: ProjectWithKey, engine: AsyncEngine
+) -> None:
+    before = _items("event", "dropped")
+    java = python_event(platform="java", sdk={"name": "sentry.java", "version": "8.47.0"})
+    sent = await gateway.post(
+        envelope_url(project), content=envelope(event_item(java)), headers=auth(project.key)
+    )
+    assert sent.status_code == 200, sent.text
+    stored = await gateway.post(
+        f"/api/{project_number(project.id)}/store/",
+        content=orjson.dumps(java),
+        headers=auth(project.key),
+    )
+    assert stored.status_code == 200, stored.text
+    assert _items("event", "dropped") - before == 2
+    assert await _stored(engine, project) == 0
