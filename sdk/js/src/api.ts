@@ -45,8 +45,23 @@ export function addBreadcrumb(breadcrumb: { message: string; category?: string; 
   getClient()?.addBreadcrumb(breadcrumb);
 }
 
+/** Tag the events of the current request (or async job); outside any, of the process. */
 export function setTag(key: string, value: string): void {
   getClient()?.setTag(key, value);
+}
+
+/** Tag every event of the process, whichever request it comes from. */
+export function setGlobalTag(key: string, value: string): void {
+  getClient()?.setGlobalTag(key, value);
+}
+
+/**
+ * Run fn in a scope of its own (a job, a queue message): its tags and breadcrumbs, across
+ * awaits, go only on its own events. Incoming http requests get one by themselves in Node.
+ */
+export function withScope<R>(fn: () => R): R {
+  const client = getClient();
+  return client ? client.withScope(fn) : fn();
 }
 
 export function setTags(tags: Record<string, string>): void {

@@ -2,8 +2,9 @@
 
 import { LIMITS, breadcrumbFrom, describe, exceptionFrom, get, level, nowIso, tagsFrom, truncate, uuid4 } from './event.js';
 import { Queue } from './queue.js';
+import { newScope, type Scope, type ScopeStore } from './scope.js';
 import { createScrubber, type Scrubber } from './scrub.js';
-import type { Breadcrumb, CaptureHint, Options, Platform, Stats, StacklineEvent, Transport } from './types.js';
+import type { Breadcrumb, CaptureHint, Options, Platform, RequestInfo, Stats, StacklineEvent, Transport } from './types.js';
 
 export const SDK_NAME = 'stackline-js';
 export const SDK_VERSION = '0.1.0';
@@ -19,6 +20,8 @@ export interface ClientSetup {
   release?: string;
   deployRoot?: string;
   maxBodyBytes?: number;
+  /** Per-request scopes (AsyncLocalStorage); without one every call uses the process scope. */
+  scopes?: ScopeStore;
 }
 
 /** Internal hint: which automatic mechanism caught the error. */
@@ -26,6 +29,8 @@ export interface InternalHint extends CaptureHint {
   mechanism?: string;
   /** The process is dying of this error: it may take the place of a queued event. */
   fatal?: boolean;
+  /** The scope the error was thrown in, when the capture runs outside it (uncaught monitor). */
+  scope?: Scope;
 }
 
 export type Log = (key: string, message: string) => void;
@@ -58,8 +63,9 @@ export class Client {
   readonly options: Options;
   private readonly _queue: Queue;
   private readonly _scrub: Scrubber;
-  private readonly _tags: Record<string, string>;
-  private readonly _crumbs: Breadcrumb[] = [];
+  /** Process-wide tags (options.tags, setGlobalTag) and the breadcrumbs recorded outside any request. */
+  private readonly _global: Scope;
+  private readonly _scopes: ScopeStore | undefined;
   private readonly _maxCrumbs: number;
   private readonly _base: Pick<StacklineEvent, 'platform' | 'runtime' | 'sdk' | 'commit_sha' | 'environment' | 'release' | 'deploy_root'>;
   /** Errors already captured (express handler, then the uncaught handler, ...), so one bug is one event. */
@@ -71,7 +77,9 @@ export class Client {
     this.options = options;
     this.log = makeLogger(options.debug === true);
     this._scrub = createScrubber(Array.isArray(options.scrubFields) ? options.scrubFields : []);
-    this._tags = tagsFrom(options.tags, {});
+    this._global = newScope();
+    tagsFrom(options.tags, this._global.tags);
+    this._scopes = setup.scopes;
     const mb = Number(options.maxBreadcrumbs);
     this._maxCrumbs = Number.isFinite(mb) ? Math.max(0, Math.min(LIMITS.breadcrumbs, Math.floor(mb))) : LIMITS.breadcrumbs;
     this._base = {
@@ -135,6 +143,20 @@ export class Client {
     }
   }
 
+  /** The scope of the request or job running now, else the process scope. */
+  scope(): Scope {
+    return this._scopes?.getStore() ?? this._global;
+  }
+
+  /**
+   * Run fn in a scope of its own (a request, a job): tags and breadcrumbs added while it runs,
+   * across awaits, stay on its events. It starts empty; the process-wide tags still apply.
+   */
+  withScope<R>(fn: () => R, request?: RequestInfo): R {
+    const store = this._scopes;
+    return store ? store.run(newScope(request), fn) : fn();
+  }
+
   addBreadcrumb(input: unknown): void {
     try {
       if (this._maxCrumbs === 0 || !this.enabled) return;
@@ -148,23 +170,34 @@ export class Client {
         crumb = out ? breadcrumbFrom(out, crumb.timestamp) : undefined;
         if (!crumb) return;
       }
-      if (this._crumbs.length >= this._maxCrumbs) this._crumbs.shift();
-      this._crumbs.push(crumb);
+      const crumbs = this.scope().crumbs;
+      if (crumbs.length >= this._maxCrumbs) crumbs.shift();
+      crumbs.push(crumb);
     } catch {
       // never into the host
     }
   }
 
+  /** A tag on the current scope: the request's inside one, else the process's. */
   setTag(key: unknown, value: unknown): void {
-    try {
-      if (typeof key === 'string') tagsFrom({ [key]: value }, this._tags);
-    } catch {
-      // never into the host
-    }
+    this._tag(this.scope(), key, value);
   }
 
   setTags(tags: unknown): void {
-    tagsFrom(tags, this._tags);
+    tagsFrom(tags, this.scope().tags);
+  }
+
+  /** A tag on every event of the process, whichever request it comes from. */
+  setGlobalTag(key: unknown, value: unknown): void {
+    this._tag(this._global, key, value);
+  }
+
+  private _tag(scope: Scope, key: unknown, value: unknown): void {
+    try {
+      if (typeof key === 'string') tagsFrom({ [key]: value }, scope.tags);
+    } catch {
+      // never into the host
+    }
   }
 
   /** Wait until everything queued is delivered (or given up on); false at the timeout. */
@@ -242,7 +275,10 @@ export class Client {
     // more than 50), and again last, so that they keep their values.
     const mechanism = get(hint, 'mechanism');
     const own: Record<string, string> = typeof mechanism === 'string' ? { mechanism, handled: 'no' } : {};
-    const tags = tagsFrom(this._tags, { ...own });
+    const scope = (get(hint, 'scope') as Scope | undefined) ?? this.scope();
+    const tags = tagsFrom(this._global.tags, { ...own });
+    if (scope !== this._global) tagsFrom(scope.tags, tags);
+    if (scope.request) ev.request = { method: scope.request.method, url: truncate(this._scrub.url(scope.request.url), LIMITS.url) };
     if (hint) {
       tagsFrom(get(hint, 'tags'), tags);
       Object.assign(tags, own);
@@ -261,7 +297,7 @@ export class Client {
       }
     }
     if (Object.keys(tags).length) ev.tags = tags;
-    if (this._crumbs.length) ev.breadcrumbs = this._crumbs.slice();
+    if (scope.crumbs.length) ev.breadcrumbs = scope.crumbs.slice();
     const final = this._beforeSend(ev);
     if (!final) {
       this._queue.stats.captured++;

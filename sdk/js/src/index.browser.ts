@@ -8,7 +8,7 @@ import { setup } from './setup.js';
 import { KEEPALIVE_MAX_BYTES, fetchTransport } from './transports/fetch.js';
 import type { Options } from './types.js';
 
-export { addBreadcrumb, captureException, captureMessage, close, flush, getClient, getStats, setTag, setTags } from './api.js';
+export { addBreadcrumb, captureException, captureMessage, close, flush, getClient, getStats, setGlobalTag, setTag, setTags, withScope } from './api.js';
 export { Client, SDK_VERSION } from './client.js';
 export type * from './types.js';
 

@@ -1,18 +1,20 @@
 /** @stackline/sdk for Node: process handlers, console and http breadcrumbs, Express and plain http capture, serverless helpers. */
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getClient } from './api.js';
 import type { Client } from './client.js';
 import { setRandomUUID } from './event.js';
 import { instrumentConsole } from './integrations/console.js';
-import { expressErrorHandler as express, installProcessHandlers, instrumentHttp, wrapRequestHandler as wrapHttp } from './integrations/node.js';
+import { expressErrorHandler as express, installProcessHandlers, instrumentHttp, isolateRequests, wrapRequestHandler as wrapHttp } from './integrations/node.js';
+import type { Scope } from './scope.js';
 import { detectDeploy } from './env.js';
 import { setup } from './setup.js';
 import { nodeTransport } from './transports/node.js';
 import type { Options } from './types.js';
 
-export { addBreadcrumb, captureException, captureMessage, close, flush, getClient, getStats, setTag, setTags } from './api.js';
+export { addBreadcrumb, captureException, captureMessage, close, flush, getClient, getStats, setGlobalTag, setTag, setTags, withScope } from './api.js';
 export { captureRequestError, flushBeforeFreeze, wrapHandler } from './serverless.js';
 export { Client, SDK_VERSION } from './client.js';
 export type * from './types.js';
@@ -36,8 +38,10 @@ export function init(options?: Options): Client {
     detect: detectDeploy,
     deployRoot: cwd(),
     transport: nodeTransport,
+    scopes: new AsyncLocalStorage<Scope>(),
     integrate(client, opts) {
       client.onClose(installProcessHandlers(client, opts));
+      client.onClose(isolateRequests(client));
       if (opts.breadcrumbs?.console !== false) client.onClose(instrumentConsole(client));
       if (opts.breadcrumbs?.http !== false) client.onClose(instrumentHttp(client));
     },

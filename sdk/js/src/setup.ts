@@ -4,6 +4,7 @@ import { setClient } from './api.js';
 import { Client, makeLogger, type ClientSetup } from './client.js';
 import { get } from './event.js';
 import { normalizeSha, type Deploy, type Env } from './env.js';
+import type { ScopeStore } from './scope.js';
 import type { Options, Platform, Transport } from './types.js';
 
 const KEY = /^slk_[0-9A-Za-z]{42}$/;
@@ -22,6 +23,7 @@ export interface Runtime {
   detect?: (env: Env) => Deploy;
   deployRoot?: string;
   maxBodyBytes?: number;
+  scopes?: ScopeStore;
   transport(config: TransportConfig): Transport;
   /** Installs the runtime's integrations on an enabled client (uninstallers go to client.onClose). */
   integrate(client: Client, options: Options): void;
@@ -114,6 +116,7 @@ function build(options: Options, rt: Runtime): Client {
     release: nonEmpty(options.release) ?? deploy.release,
     deployRoot: nonEmpty(options.deployRoot) ?? rt.deployRoot,
     maxBodyBytes: rt.maxBodyBytes,
+    scopes: rt.scopes,
   };
   if (options.commitSha !== undefined && !cfg.commitSha) log.warn('sha', 'options.commitSha is not 40 hex characters; not sent');
   const client = new Client(options, cfg);
