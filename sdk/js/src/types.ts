@@ -87,7 +87,7 @@ export interface Options {
   release?: string;
   /** 40 hex characters. Default: detected from the host (VERCEL_GIT_COMMIT_SHA, GITHUB_SHA, ...). */
   commitSha?: string;
-  /** The directory the app runs from; Node default `process.cwd()`. */
+  /** The repository root on the deployed machine. Node default: the nearest folder above the entry module with package.json or .git, else `process.cwd()`. */
   deployRoot?: string;
   /** Tags added to every event. */
   tags?: Record<string, string>;

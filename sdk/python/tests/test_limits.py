@@ -193,6 +193,8 @@ def test_a_working_directory_past_the_limit_is_not_sent_as_deploy_root(
     recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("os.getcwd", lambda: "/" + "d" * 1024)
+    # No project above the program: the working directory is the root.
+    monkeypatch.setattr("stackline_sdk._deployment._entry_files", lambda _caller: [])
     init_recorded(recorder)
     stackline_sdk.capture_message("m")
     assert stackline_sdk.flush(2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 from collections.abc import Mapping
 
 from . import _hub
@@ -73,6 +74,7 @@ def init(
             timeout=timeout,
             shutdown_timeout=shutdown_timeout,
             breadcrumbs_outside_requests=breadcrumbs_outside_requests,
+            caller=_caller_file(),
         )
         client = Client(options, transport=transport)
     except Exception:
@@ -87,6 +89,14 @@ def init(
     _install_threading(client.enabled)
     _register_atexit()
     return client
+
+
+def _caller_file() -> str | None:
+    """The file of the code that called init(): under gunicorn or uvicorn, the app's module."""
+    try:
+        return sys._getframe(2).f_code.co_filename
+    except (ValueError, AttributeError):
+        return None
 
 
 def _install(uncaught: bool, logs: bool) -> None:

@@ -114,6 +114,7 @@ def resolve(
     timeout: float,
     shutdown_timeout: float,
     breadcrumbs_outside_requests: bool | None = None,
+    caller: str | None = None,
 ) -> Options:
     """Options for init(); ingest_key is None when reporting must stay off."""
     key = _key(ingest_key, environ)
@@ -125,6 +126,7 @@ def resolve(
         environment=_text(environment),
         release=_text(release),
         deploy_root=_text(deploy_root),
+        caller=caller,
     )
     if before_send is not None and not callable(before_send):
         logger.warning("stackline_sdk: before_send is not callable; ignoring it")
