@@ -1,4 +1,4 @@
-/** Public types: the wire event (DESIGN.md "Ingest event"), options, transport seam, counters. */
+/** Public types: the wire event (services/gateway/schemas/ingest.py), options, transport seam, counters. */
 
 export type Level = 'fatal' | 'error' | 'warning' | 'info' | 'debug';
 export type Platform = 'node' | 'browser' | 'edge';
