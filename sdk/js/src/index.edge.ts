@@ -9,7 +9,7 @@ import { setup } from './setup.js';
 import { fetchTransport } from './transports/fetch.js';
 import type { Options } from './types.js';
 
-export { addBreadcrumb, captureException, captureMessage, close, flush, getClient, getStats, setGlobalTag, setTag, setTags, withScope } from './api.js';
+export { addBreadcrumb, captureException, captureMessage, close, flush, getClient, getStats, setContext, setExtra, setGlobalTag, setTag, setTags, setUser, withScope } from './api.js';
 export { captureRequestError, flushBeforeFreeze, wrapHandler } from './serverless.js';
 export { Client, SDK_VERSION } from './client.js';
 export type * from './types.js';

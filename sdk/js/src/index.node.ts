@@ -3,6 +3,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getClient } from './api.js';
@@ -16,7 +17,7 @@ import { setup } from './setup.js';
 import { nodeTransport } from './transports/node.js';
 import type { Options } from './types.js';
 
-export { addBreadcrumb, captureException, captureMessage, close, flush, getClient, getStats, setGlobalTag, setTag, setTags, withScope } from './api.js';
+export { addBreadcrumb, captureException, captureMessage, close, flush, getClient, getStats, setContext, setExtra, setGlobalTag, setTag, setTags, setUser, withScope } from './api.js';
 export { captureRequestError, flushBeforeFreeze, wrapHandler } from './serverless.js';
 export { Client, SDK_VERSION } from './client.js';
 export type * from './types.js';
@@ -68,6 +69,7 @@ export function init(options?: Options): Client {
     env: process.env,
     detect: detectDeploy,
     deployRoot: findRoot(process.argv[1]),
+    serverName: hostname(),
     transport: nodeTransport,
     scopes: new AsyncLocalStorage<Scope>(),
     integrate(client, opts) {

@@ -5,6 +5,8 @@ import type { Breadcrumb, RequestInfo } from './types.js';
 export interface Scope {
   tags: Record<string, string>;
   crumbs: Breadcrumb[];
+  /** setUser, setContext and setExtra, already flattened to tags (`user.id`, `cart.items`). */
+  data?: Record<string, string>;
   /** The incoming request this scope serves, attached to events captured in it. */
   request?: RequestInfo;
 }
