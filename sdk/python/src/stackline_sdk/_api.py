@@ -9,11 +9,12 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 from collections.abc import Mapping
 
 from . import _hub
 from ._client import Client
-from ._integrations import _asyncio, _excepthook
+from ._integrations import _asyncio, _excepthook, _threading
 from ._integrations import _logging as _logging_integration
 from ._options import Options, resolve
 from ._scope import current_scope
@@ -43,12 +44,18 @@ def init(
     transport: Transport | None = None,
     capture_uncaught: bool = True,
     capture_logging: bool = True,
+    breadcrumbs_outside_requests: bool | None = None,
 ) -> Client:
     """Start reporting. Unset arguments come from the environment (STACKLINE_INGEST_KEY,
     STACKLINE_ENDPOINT, the host's commit variables), read here and only here.
 
     Without a valid key, or without an endpoint (unless `transport` is given), this
     logs one warning and returns a disabled client: the app runs on, unreported.
+
+    Log records become breadcrumbs of the request they were written in. Records
+    outside any request are kept on the process scope while the process serves no
+    requests through the middleware (a script, a worker); in a web app they are
+    dropped unless `breadcrumbs_outside_requests=True`.
     """
     try:
         options = resolve(
@@ -66,6 +73,8 @@ def init(
             max_queue_size=max_queue_size,
             timeout=timeout,
             shutdown_timeout=shutdown_timeout,
+            breadcrumbs_outside_requests=breadcrumbs_outside_requests,
+            caller=_caller_file(),
         )
         client = Client(options, transport=transport)
     except Exception:
@@ -77,8 +86,17 @@ def init(
         # Let the old client drain on its own thread: init must not wait on the network.
         previous._close_in_background()
     _install(client.enabled and capture_uncaught, client.enabled and capture_logging)
+    _install_threading(client.enabled)
     _register_atexit()
     return client
+
+
+def _caller_file() -> str | None:
+    """The file of the code that called init(): under gunicorn or uvicorn, the app's module."""
+    try:
+        return sys._getframe(2).f_code.co_filename
+    except (ValueError, AttributeError):
+        return None
 
 
 def _install(uncaught: bool, logs: bool) -> None:
@@ -94,6 +112,16 @@ def _install(uncaught: bool, logs: bool) -> None:
             _logging_integration.uninstall()
     except Exception:
         logger.debug("stackline_sdk: installing the integrations failed", exc_info=True)
+
+
+def _install_threading(enabled: bool) -> None:
+    try:
+        if enabled:
+            _threading.install()
+        else:
+            _threading.uninstall()
+    except Exception:
+        logger.debug("stackline_sdk: installing the threading integration failed", exc_info=True)
 
 
 def _register_atexit() -> None:

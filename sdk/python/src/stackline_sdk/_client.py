@@ -21,6 +21,7 @@ from ._event import (
     clean_tags,
     conform,
     exception_data,
+    exception_text,
     is_marked,
     mark,
     new_event,
@@ -33,7 +34,7 @@ from ._options import Options
 from ._scope import current_scope
 from ._scrub import scrub_text
 from ._transport import HTTPTransport, Transport
-from ._types import Event, ExceptionData, Hint
+from ._types import Breadcrumb, Event, ExceptionData, Hint, RequestData
 from ._version import VERSION
 from ._worker import Backoff, Stats, Worker
 
@@ -140,8 +141,14 @@ class Client:
         if refusal is not None:
             self._worker.record_drop(refusal)
             return None
-        event = new_event({"exception": exception_data(exc)})
-        return self._dispatch(event, {"exception": exc}, tags, fingerprint)
+        # Only what cannot wait: the traceback as it is now (the exception may travel
+        # further up and grow it) and its text. The rest is done on the worker.
+        tb, text = exc.__traceback__, exception_text(exc)
+
+        def describe(event: Event) -> None:
+            event["exception"] = exception_data(exc, tb, text)
+
+        return self._dispatch(new_event({}), {"exception": exc}, tags, fingerprint, describe)
 
     def _capture_value(
         self, value: object, tags: Mapping[str, object] | None, fingerprint: object
@@ -190,7 +197,49 @@ class Client:
         hint: Hint,
         tags: Mapping[str, object] | None,
         fingerprint: object,
+        describe: Callable[[Event], None] | None = None,
     ) -> str | None:
+        """Queue the event; what it takes from the scope is copied now, and the event is
+        completed (`describe`, scope data, limits) on the worker thread, unless a
+        before_send hook needs the whole event here and now."""
+        scope = current_scope()
+        request = scope.request
+        scope_tags = dict(scope.tags)
+        crumbs = list(scope.breadcrumbs) if self.options.max_breadcrumbs else []
+        extra_tags = clean_tags(tags) if tags else None
+
+        def finish(ev: Event) -> Event:
+            if describe is not None:
+                describe(ev)
+            self._complete(
+                ev,
+                request=request,
+                scope_tags=scope_tags,
+                crumbs=crumbs,
+                extra_tags=extra_tags,
+                fingerprint=fingerprint,
+            )
+            return ev
+
+        if self.options.before_send is None:
+            return event.get("event_id") if self._worker.submit(event, finish) else None
+        shaped = self._before_send(finish(event), hint)
+        if shaped is None:
+            return None
+        if self._worker.submit(shaped):
+            return shaped.get("event_id")
+        return None
+
+    def _complete(
+        self,
+        event: Event,
+        *,
+        request: RequestData | None,
+        scope_tags: dict[str, str],
+        crumbs: list[Breadcrumb],
+        extra_tags: dict[str, str] | None,
+        fingerprint: object,
+    ) -> None:
         options = self.options
         if options.commit_sha is not None:
             event["commit_sha"] = options.commit_sha
@@ -201,30 +250,19 @@ class Client:
             event["release"] = options.release
         event["runtime"] = {"name": "python", "version": self._python}
         event["sdk"] = {"name": SDK_NAME, "version": VERSION}
-
-        scope = current_scope()
-        if scope.request is not None:
-            event["request"] = {"method": scope.request["method"], "url": scope.request["url"]}
+        if request is not None:
+            event["request"] = {"method": request["method"], "url": request["url"]}
         # Later sources win for a key they share; a new key goes in only while
         # there are fewer than 50 (the API refuses more).
-        merged = clean_tags(scope.tags, dict(options.tags))
-        if tags:
-            clean_tags(tags, merged)
+        merged = clean_tags(scope_tags, dict(options.tags))
+        if extra_tags:
+            clean_tags(extra_tags, merged)
         if merged:
             event["tags"] = merged
-        if options.max_breadcrumbs and scope.breadcrumbs:
-            event["breadcrumbs"] = list(scope.breadcrumbs)[-options.max_breadcrumbs :]
+        if crumbs:
+            event["breadcrumbs"] = crumbs[-options.max_breadcrumbs :]
         if fingerprint is not None:
             event["fingerprint"] = clean(fingerprint, MAX_SHORT)
-
-        if options.before_send is not None:
-            shaped = self._before_send(event, hint)
-            if shaped is None:
-                return None
-            event = shaped
-        if self._worker.submit(event):
-            return event.get("event_id")
-        return None
 
     def _before_send(self, event: Event, hint: Hint) -> Event | None:
         assert self.options.before_send is not None

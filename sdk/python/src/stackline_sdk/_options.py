@@ -33,6 +33,9 @@ class Options:
     max_queue_size: int = 100
     timeout: float = 5.0
     shutdown_timeout: float = 2.0
+    # Log records outside any request kept as process breadcrumbs: None keeps them
+    # until a request middleware is set up (then they are other requests' noise).
+    breadcrumbs_outside_requests: bool | None = None
 
     @property
     def ingest_url(self) -> str:
@@ -110,6 +113,8 @@ def resolve(
     max_queue_size: int,
     timeout: float,
     shutdown_timeout: float,
+    breadcrumbs_outside_requests: bool | None = None,
+    caller: str | None = None,
 ) -> Options:
     """Options for init(); ingest_key is None when reporting must stay off."""
     key = _key(ingest_key, environ)
@@ -121,6 +126,7 @@ def resolve(
         environment=_text(environment),
         release=_text(release),
         deploy_root=_text(deploy_root),
+        caller=caller,
     )
     if before_send is not None and not callable(before_send):
         logger.warning("stackline_sdk: before_send is not callable; ignoring it")
@@ -138,4 +144,7 @@ def resolve(
         max_queue_size=int(_bounded(max_queue_size, 100, 1, 10_000)),
         timeout=_bounded(timeout, 5.0, 0.1, 60.0),
         shutdown_timeout=_bounded(shutdown_timeout, 2.0, 0.0, 60.0),
+        breadcrumbs_outside_requests=(
+            None if breadcrumbs_outside_requests is None else bool(breadcrumbs_outside_requests)
+        ),
     )

@@ -1,9 +1,11 @@
 """Tags, breadcrumbs and the current request: process-wide, or per request when isolated.
 
-A request handled by the ASGI or WSGI middleware runs in its own copy of the
-scope (a context variable), so one request's tags and breadcrumbs never show
-up in another's events. Outside a request, and in new threads, the process
-scope applies.
+A request handled by the ASGI or WSGI middleware runs in a scope of its own (a
+context variable, carried into the threads the request starts): it starts with
+the process's tags and no breadcrumbs, so one request's tags and breadcrumbs,
+and what the process logged between requests (access-log lines of other
+requests), never show up on another request's events. Outside a request the
+process scope applies.
 
 There is no lock: the operations used (dict item assignment, dict and deque
 copies, deque append) are atomic on CPython, and a lock here would have to be
@@ -44,6 +46,12 @@ class Scope:
         child.request = self.request
         return child
 
+    def for_request(self) -> Scope:
+        """A request's scope: this scope's tags, and breadcrumbs of its own only."""
+        child = Scope()
+        child.tags = dict(self.tags)
+        return child
+
     def set_tag(self, key: object, value: object) -> None:
         name = clean(key, MAX_TAG_KEY)
         if not name:
@@ -64,9 +72,36 @@ _process_scope = Scope()
 _isolated: ContextVar[Scope | None] = ContextVar("stackline_scope", default=None)
 
 
+# Whether this process serves requests through the middleware: from then on, log
+# records outside any request (a server's access log, between requests) are not
+# kept as process breadcrumbs unless init(breadcrumbs_outside_requests=True).
+_serves_requests = False
+
+
 def current_scope() -> Scope:
     scope = _isolated.get()
     return _process_scope if scope is None else scope
+
+
+def isolated_scope() -> Scope | None:
+    """The scope of the request or job running now; None outside any."""
+    return _isolated.get()
+
+
+def note_serves_requests() -> None:
+    global _serves_requests
+    _serves_requests = True
+
+
+def serves_requests() -> bool:
+    return _serves_requests
+
+
+@contextmanager
+def request_scope() -> Iterator[Scope]:
+    """Run a request with its own scope (see the module's docstring)."""
+    with use_scope(current_scope().for_request()) as scope:
+        yield scope
 
 
 @contextmanager
@@ -86,5 +121,6 @@ def isolation_scope() -> Iterator[Scope]:
 
 
 def reset_process_scope() -> None:
-    global _process_scope
+    global _process_scope, _serves_requests
     _process_scope = Scope()
+    _serves_requests = False

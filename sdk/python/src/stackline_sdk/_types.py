@@ -1,4 +1,4 @@
-"""The shapes the SDK sends and hands to hooks: the ingest event of DESIGN.md, as types."""
+"""The shapes the SDK sends and hands to hooks: the ingest event, as types."""
 
 from __future__ import annotations
 

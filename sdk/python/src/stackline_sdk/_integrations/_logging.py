@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from .._event import normalize_level
 from .._hub import get_client
-from .._scope import current_scope
+from .._scope import current_scope, isolated_scope, serves_requests
 
 _OWN_LOGGER = "stackline_sdk"
 
@@ -60,7 +60,13 @@ class LoggingHandler(logging.Handler):
             else:
                 client.capture_message(message, level, tags=tags)
         elif self.breadcrumb_level is not None and record.levelno >= self.breadcrumb_level:
-            current_scope().add_breadcrumb(message, name, level)
+            scope = isolated_scope()
+            if scope is None:
+                keep = client.options.breadcrumbs_outside_requests
+                if keep is False or (keep is None and serves_requests()):
+                    return  # between requests: an access log's line of another request
+                scope = current_scope()
+            scope.add_breadcrumb(message, name, level)
 
 
 _handler: LoggingHandler | None = None
