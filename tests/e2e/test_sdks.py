@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -216,7 +217,17 @@ def stats_of(output: str) -> dict[str, Any]:
 
 def counters(**counts: Any) -> dict[str, Any]:
     dropped_by = dict.fromkeys(
-        ("queue_full", "rate_limited", "disabled", "before_send", "too_large", "shutdown"), 0
+        (
+            "queue_full",
+            "rate_limited",
+            "disabled",
+            "before_send",
+            "too_large",
+            "shutdown",
+            "sample_rate",
+            "ignored",
+        ),
+        0,
     )
     dropped_by |= counts.pop("dropped_by", {})
     base = {"sent": 0, "failed": 0, "dropped": 0, "queued": 0, "disabled": False}
@@ -249,7 +260,11 @@ def test_an_uncaught_node_error_is_an_incident_at_its_line(programs: Programs) -
     assert incident["culprit"]["column"] == text.index("new TypeError") + 1
     context = incident["latest_event"]["context"]
     assert context["sdk"]["name"] == "stackline-js"
-    assert context["tags"] == {"mechanism": "uncaughtException", "handled": "no"}
+    assert context["tags"] == {
+        "server_name": socket.gethostname(),  # the SDK's default, the host's name
+        "mechanism": "uncaughtException",
+        "handled": "no",
+    }
 
 
 def test_an_uncaught_python_exception_is_an_incident_at_its_line(programs: Programs) -> None:

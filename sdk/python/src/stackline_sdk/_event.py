@@ -364,6 +364,14 @@ def _breadcrumbs_field(value: object, timestamp: str) -> list[Breadcrumb] | None
     return crumbs[-MAX_BREADCRUMBS:]
 
 
+def conform_breadcrumb(value: object) -> Breadcrumb | None:
+    """What a before_breadcrumb hook returned, reduced to a breadcrumb the API takes."""
+    if not isinstance(value, Mapping):
+        return None
+    crumbs = _breadcrumbs_field([value], now())
+    return crumbs[0] if crumbs else None
+
+
 def _request_field(value: object) -> RequestData | None:
     if not isinstance(value, Mapping):
         return None

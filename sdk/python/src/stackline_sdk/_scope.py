@@ -28,20 +28,24 @@ from ._event import (
     clean,
     clean_tags,
 )
+from ._scrub import scrub_text
 from ._types import Breadcrumb, RequestData
 
 
 class Scope:
-    __slots__ = ("breadcrumbs", "request", "tags")
+    __slots__ = ("breadcrumbs", "data", "request", "tags")
 
     def __init__(self) -> None:
         self.tags: dict[str, str] = {}
+        # set_user, set_context and set_extra, flattened to tags (`user.id`, `cart.items`).
+        self.data: dict[str, str] = {}
         self.breadcrumbs: deque[Breadcrumb] = deque(maxlen=MAX_BREADCRUMBS)
         self.request: RequestData | None = None
 
     def fork(self) -> Scope:
         child = Scope()
         child.tags = dict(self.tags)
+        child.data = dict(self.data)
         child.breadcrumbs = deque(self.breadcrumbs, maxlen=MAX_BREADCRUMBS)
         child.request = self.request
         return child
@@ -50,6 +54,7 @@ class Scope:
         """A request's scope: this scope's tags, and breadcrumbs of its own only."""
         child = Scope()
         child.tags = dict(self.tags)
+        child.data = dict(self.data)
         return child
 
     def set_tag(self, key: object, value: object) -> None:
@@ -66,6 +71,15 @@ class Scope:
 
     def add_breadcrumb(self, message: object, category: object, level: object) -> None:
         self.breadcrumbs.append(breadcrumb(message, category, level))
+
+    def set_data(self, prefix: str, values: dict[str, object] | None) -> None:
+        """Replace every `prefix.*` entry with `values` (None forgets them)."""
+        data = {k: v for k, v in self.data.items() if not k.startswith(prefix + ".")}
+        for key, value in (values or {}).items():
+            if value is not None and len(data) < MAX_TAGS:
+                text = scrub_text(clean(value, MAX_TAG_VALUE))
+                data[clean(f"{prefix}.{key}", MAX_TAG_KEY)] = clean(text, MAX_TAG_VALUE)
+        self.data = data
 
 
 _process_scope = Scope()

@@ -59,3 +59,4 @@ class Hint(TypedDict, total=False):
 
 
 BeforeSend = Callable[[Event, Hint], Event | None]
+BeforeBreadcrumb = Callable[[Breadcrumb], Breadcrumb | None]

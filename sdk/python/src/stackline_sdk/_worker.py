@@ -51,7 +51,16 @@ MAX_EVENT_BYTES = MAX_BODY_BYTES - len(_BATCH_OPEN) - len(_BATCH_CLOSE)
 DEFAULT_RETRY_AFTER = 60.0
 
 # Why events are dropped; the JavaScript SDK's getStats().droppedBy has the same.
-DROP_REASONS = ("queue_full", "rate_limited", "disabled", "before_send", "too_large", "shutdown")
+DROP_REASONS = (
+    "queue_full",
+    "rate_limited",
+    "disabled",
+    "before_send",
+    "too_large",
+    "shutdown",
+    "sample_rate",
+    "ignored",
+)
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,8 @@ class LoggingHandler(logging.Handler):
         if record.levelno >= self.event_level:
             tags = {"logger": name}
             if exc is not None:
-                current_scope().add_breadcrumb(message, name, level)
-                client.capture_exception(exc, tags=tags)
+                # The log line is the event's message, with the exception attached.
+                client.capture_exception(exc, tags=tags, message=message)
             else:
                 client.capture_message(message, level, tags=tags)
         elif self.breadcrumb_level is not None and record.levelno >= self.breadcrumb_level:
@@ -66,7 +66,7 @@ class LoggingHandler(logging.Handler):
                 if keep is False or (keep is None and serves_requests()):
                     return  # between requests: an access log's line of another request
                 scope = current_scope()
-            scope.add_breadcrumb(message, name, level)
+            client.add_breadcrumb(scope, message, name, level)
 
 
 _handler: LoggingHandler | None = None
