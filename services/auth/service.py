@@ -247,10 +247,16 @@ async def delete_user(session: AsyncSession, user_id: str) -> None:
     await audit.record(session, action="user.delete", actor_user_id=None, source_ip=None)
 
 
-async def resolve_ingest_key(
-    session: AsyncSession, key: str, *, now: datetime
-) -> tuple[uuid.UUID, uuid.UUID]:
-    """The (project id, key id) a key belongs to, at `now` (a rotated key works until its end)."""
+@dataclass(frozen=True)
+class ResolvedKey:
+    project_id: uuid.UUID
+    key_id: uuid.UUID
+    # When a rotated key stops; None for a key with no end.
+    stops_at: datetime | None
+
+
+async def resolve_ingest_key(session: AsyncSession, key: str, *, now: datetime) -> ResolvedKey:
+    """The project and key id a key belongs to, at `now` (a rotated key works until its end)."""
     if not keyformat.is_well_formed(key):
         raise Unauthenticated("malformed ingest key")
     digest = keyformat.digest(key)
@@ -263,4 +269,4 @@ async def resolve_ingest_key(
         raise PermissionDenied("this ingest key has been revoked")
     if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_RESOLUTION:
         await repository.mark_key_used(session, row.id, now)
-    return row.project_id, row.id
+    return ResolvedKey(row.project_id, row.id, row.revoked_at)

@@ -174,10 +174,14 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.ResolveIngestKeyRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.ResolveIngestKeyResponse:
         async with self._sessions.begin() as session:
-            project_id, key_id = await service.resolve_ingest_key(
-                session, request.key, now=self._clock()
-            )
-        return auth_pb2.ResolveIngestKeyResponse(project_id=str(project_id), key_id=str(key_id))
+            now = self._clock()
+            resolved = await service.resolve_ingest_key(session, request.key, now=now)
+        response = auth_pb2.ResolveIngestKeyResponse(
+            project_id=str(resolved.project_id), key_id=str(resolved.key_id)
+        )
+        if resolved.stops_at is not None:
+            response.stops_in_seconds = (resolved.stops_at - now).total_seconds()
+        return response
 
     async def GetUser(
         self, request: auth_pb2.GetUserRequest, context: grpc.aio.ServicerContext

@@ -315,6 +315,14 @@ async def rotate_ingest_key(
         raise NotFound("no such ingest key")
     if old.revoked_at is not None and old.revoked_at <= now:
         raise Conflict("this key is revoked already; create a new one instead", field="key_id")
+    # A key in its grace period was replaced already: rotating it again would mint a second
+    # replacement and could stretch its life. Its successor is the key to rotate.
+    if old.revoked_at is not None:
+        raise Conflict(
+            "this key is being replaced already and stops at "
+            f"{old.revoked_at.isoformat()}; rotate its replacement, or revoke it to stop it now",
+            field="key_id",
+        )
     new = await _new_key(session, caller, project.id)
     await repository.set_key_expiry(session, old.id, now + grace)
     await session.refresh(old)

@@ -175,9 +175,10 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
         caller = caller_from_proto(request.actor)
         project_id = parse_id(request.project_id, "project")
         key_id = parse_id(request.key_id, "ingest key")
+        # Presence, not the value: 0 is "stop the old key now", absent is the default.
         grace = (
             timedelta(seconds=request.grace_seconds)
-            if request.grace_seconds
+            if request.HasField("grace_seconds")
             else service.DEFAULT_ROTATION_GRACE
         )
         async with self._sessions.begin() as session:

@@ -199,12 +199,16 @@ async def test_a_rotated_key_stops_at_the_end_of_its_grace(session: AsyncSession
     )
     assert rotated.old.revoked_at == now + timedelta(hours=1)
     assert rotated.new.key.revoked_at is None
-    # Still in its grace: it can be cut short, or rotated again (a second new key).
-    again = await service.rotate_ingest_key(
-        session, caller, project.id, first.key.id, grace=timedelta(0), now=now
-    )
-    assert again.old.revoked_at == now
-    with pytest.raises(Conflict):
+    # Still in its grace: it has a successor already, so it is not rotated again...
+    with pytest.raises(Conflict, match="being replaced already"):
+        await service.rotate_ingest_key(
+            session, caller, project.id, first.key.id, grace=timedelta(0), now=now
+        )
+    # ...revoking it cuts the grace short...
+    cut = await service.revoke_ingest_key(session, caller, project.id, first.key.id, now=now)
+    assert cut.revoked_at == now
+    # ...and a revoked key is not rotated either.
+    with pytest.raises(Conflict, match="revoked already"):
         await service.rotate_ingest_key(
             session,
             caller,
