@@ -20,13 +20,9 @@ from limits.storage import storage_from_string
 from prometheus_client import Counter
 
 from services.gateway.settings import GatewaySettings
-from stackline_infra.clock import MonotonicClock
 from stackline_infra.errors import RateLimited
 
 log = logging.getLogger(__name__)
-
-# Kept for a minute each; a flood of addresses beyond this starts the list afresh.
-_MAX_SUSPECTS = 100_000
 
 LIMITED = Counter(
     "stackline_gateway_rate_limited_total",
@@ -40,10 +36,7 @@ LIMITER_ERRORS = Counter(
 
 
 class RateLimits:
-    def __init__(
-        self, settings: GatewaySettings, *, clock: MonotonicClock = time.monotonic
-    ) -> None:
-        self._clock = clock
+    def __init__(self, settings: GatewaySettings) -> None:
         uri = f"async+{settings.redis_url}" if settings.redis_url else "async+memory://"
         self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(uri))
         self._ingest: list[tuple[str, RateLimitItem]] = []
@@ -65,8 +58,6 @@ class RateLimits:
             if settings.failed_credentials_per_minute
             else None
         )
-        # Addresses that failed lately, and when: see refuse_if_failing.
-        self._suspects: dict[str, float] = {}
 
     async def _hit(self, name: str, item: RateLimitItem, key: str, cost: int = 1) -> None:
         try:
@@ -97,21 +88,17 @@ class RateLimits:
         if self._api is not None:
             await self._hit("api_per_minute", self._api, user_id)
 
-    async def refuse_if_failing(self, client_address: str) -> None:
-        """429 for an address that has presented too many bad credentials lately.
+    async def count_failure(self, client_address: str) -> None:
+        """Count a refused credential against its address; 429 once the address is over its
+        limit, so that guessing from it stops being answered.
 
-        Only addresses this gateway saw fail in the last minute are looked up:
-        the shared count is a round trip to Redis, and nearly every request
-        comes from an address that never failed. An address failing through
-        several replicas is looked up by each from its first failure there.
+        Only failures are counted and only failures are refused: a credential that verifies
+        passes whatever its neighbours behind the same NAT or proxy did.
         """
         if self._failures is None or not client_address:
             return
-        failed_at = self._suspects.get(client_address)
-        if failed_at is None or self._clock() - failed_at > 60:
-            return
         try:
-            allowed = await self._limiter.test(self._failures, "failed_credentials", client_address)
+            allowed = await self._limiter.hit(self._failures, "failed_credentials", client_address)
         except Exception:
             LIMITER_ERRORS.inc()
             return
@@ -123,14 +110,3 @@ class RateLimits:
                     "failed_credentials", self._failures, client_address
                 ),
             )
-
-    async def count_failure(self, client_address: str) -> None:
-        if self._failures is None or not client_address:
-            return
-        if len(self._suspects) >= _MAX_SUSPECTS:
-            self._suspects.clear()
-        self._suspects[client_address] = self._clock()
-        try:
-            await self._limiter.hit(self._failures, "failed_credentials", client_address)
-        except Exception:
-            LIMITER_ERRORS.inc()

@@ -35,7 +35,8 @@ class GatewaySettings(ProcessSettings):
     ingest_events_per_minute: int = Field(default=60_000, ge=0)
     ingest_burst_per_second: int = Field(default=2_000, ge=0)
     api_requests_per_minute: int = Field(default=600, ge=0)
-    # Bad tokens or keys from one address before it is refused with 429.
+    # Bad tokens or keys from one address before its bad ones get 429 instead of 401; a
+    # credential that verifies is never refused for its address's failures.
     failed_credentials_per_minute: int = Field(default=120, ge=0)
 
     @model_validator(mode="after")
