@@ -55,9 +55,11 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         *,
         dev_login_enabled: bool,
         refresh_ttl: timedelta,
+        accept_other_app_tokens: bool = False,
         clock: WallClock = utcnow,
     ) -> None:
         self._sessions = sessions
+        self._accept_other_app_tokens = accept_other_app_tokens
         self._clock = clock
         self._issuer = issuer
         self._github = github
@@ -102,8 +104,20 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.SignInResponse:
         if not request.github_token:
             raise Unauthenticated("no GitHub token given")
+        # Any site a user signed in to with GitHub holds a token of theirs: only one issued to
+        # Stackline's own app proves they meant to sign in here. A token of an app whose
+        # secret Stackline lacks (the editor's built-in GitHub sign-in) cannot be checked that
+        # way, so it is taken only where the operator chose to (docs/identity.md).
+        github_user = await self._github.own_app_user(request.github_token)
+        if github_user is not None:
+            return await self._sign_in_github(github_user, request.source_ip, "token")
+        if not self._accept_other_app_tokens:
+            raise Unauthenticated(
+                "this GitHub token was not issued to Stackline's GitHub app; sign in with a "
+                "one-time code instead (POST /api/auth/device/start)"
+            )
         github_user = await self._github.user(request.github_token)
-        return await self._sign_in_github(github_user, request.source_ip, "token")
+        return await self._sign_in_github(github_user, request.source_ip, "token_other_app")
 
     async def StartDeviceLogin(
         self, request: auth_pb2.StartDeviceLoginRequest, context: grpc.aio.ServicerContext

@@ -98,7 +98,8 @@ async def github_callback(
 
 @router.post(
     "/token",
-    summary="Exchange a GitHub token (as VS Code's built-in sign-in gives) for a Stackline session",
+    summary="Exchange a GitHub token of Stackline's own OAuth app (or, where the operator "
+    "allows, of another app) for a Stackline session",
     responses=documented_errors(400, 401),
 )
 async def exchange_github_token(body: GitHubToken, request: Request, state: State) -> Session:
@@ -113,7 +114,7 @@ async def exchange_github_token(body: GitHubToken, request: Request, state: Stat
 
 @router.post(
     "/device/start",
-    summary="Start a GitHub device sign-in, for editors whose built-in sign-in fails",
+    summary="Start a GitHub device sign-in: the editors' default",
     responses=documented_errors(400),
 )
 async def device_start(state: State) -> DeviceLogin:
