@@ -75,7 +75,7 @@ async def take_oauth_state(session: AsyncSession, state_hash: bytes, now: dateti
     return await session.scalar(
         delete(OAuthState)
         .where(OAuthState.state_hash == state_hash, OAuthState.expires_at > now)
-        .returning(OAuthState.code_verifier)
+        .returning(OAuthState.verifier_salt)
     )
 
 

@@ -6,6 +6,7 @@ must not hold a database connection and its locks.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -110,30 +111,36 @@ def _state_hash(state: str) -> bytes:
     return hashlib.sha256(state.encode()).digest()
 
 
+def _pkce_verifier(state: str, salt: str) -> str:
+    """The PKCE verifier of a sign-in: 43 characters of RFC 7636's alphabet, computable only by
+    whoever holds both the state (the browser) and the salt (the database)."""
+    digest = hmac.new(salt.encode(), state.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 async def begin_github_login(session: AsyncSession, *, now: datetime) -> tuple[str, str]:
-    """A fresh (state, PKCE verifier) pair, remembered for ten minutes."""
+    """A fresh (state, PKCE verifier) pair, remembered for ten minutes as the state's hash and
+    the verifier's salt: what the callback needs, and no more."""
     state = secrets.token_urlsafe(32)
-    verifier = secrets.token_urlsafe(64)
+    salt = secrets.token_urlsafe(32)
     await repository.add_oauth_state(
         session,
         OAuthState(
-            state_hash=_state_hash(state), code_verifier=verifier, expires_at=now + OAUTH_STATE_TTL
+            state_hash=_state_hash(state), verifier_salt=salt, expires_at=now + OAUTH_STATE_TTL
         ),
         now,
     )
-    return state, verifier
+    return state, _pkce_verifier(state, salt)
 
 
 async def take_github_login(session: AsyncSession, state: str, *, now: datetime) -> str:
     """The PKCE verifier of a sign-in under way; a state works once."""
-    verifier = (
-        await repository.take_oauth_state(session, _state_hash(state), now) if state else None
-    )
-    if verifier is None:
+    salt = await repository.take_oauth_state(session, _state_hash(state), now) if state else None
+    if salt is None:
         raise InvalidArgument(
             "this sign-in expired or was already used; sign in again", field="state"
         )
-    return verifier
+    return _pkce_verifier(state, salt)
 
 
 async def github_sign_in(

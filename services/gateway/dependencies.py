@@ -70,7 +70,7 @@ def _bearer(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-async def _refused(state: GatewayState, address: str, credential: str, why: StacklineError) -> None:
+async def refused(state: GatewayState, address: str, credential: str, why: StacklineError) -> None:
     """Count a bad credential against its address (429 once it is over its limit), and say so
     in the log: never the credential itself, only why it was refused."""
     log.info("refused %s from %s: %s", credential, address, why.message)
@@ -91,7 +91,7 @@ async def current_user(
             )
         user = await state.tokens.verify(token)
     except Unauthenticated as exc:
-        await _refused(state, address, "an access token", exc)
+        await refused(state, address, "an access token", exc)
         raise
     await state.limits.api(str(user.id))
     return user
@@ -126,5 +126,5 @@ async def resolve_ingest_key(request: Request, state: GatewayState) -> ResolvedK
             raise Unauthenticated("POST /api/ingest takes a project's ingest key (slk_...)")
         return await state.ingest_keys.resolve(key.strip())
     except (Unauthenticated, PermissionDenied) as exc:
-        await _refused(state, address, "an ingest key", exc)
+        await refused(state, address, "an ingest key", exc)
         raise

@@ -1,5 +1,6 @@
 """Rate limits: per ingest key (events per minute, and a burst), per user (API requests per
-minute), and per client address for failed credentials.
+minute), per client address for failed credentials, and for sign-in routes per address and in
+total (they reach GitHub, whose rate limit the whole instance shares).
 
 Counted in memory for one gateway, or in Redis (REDIS_URL) when several
 replicas must share the counts. The sliding-window counter keeps two numbers
@@ -53,6 +54,13 @@ class RateLimits:
             if settings.api_requests_per_minute
             else None
         )
+        self._sign_in: list[tuple[str, RateLimitItem, str | None]] = []
+        if settings.sign_in_per_address_per_minute:
+            item = RateLimitItemPerMinute(settings.sign_in_per_address_per_minute)
+            self._sign_in.append(("sign_in_per_address", item, None))
+        if settings.sign_in_per_minute:
+            item = RateLimitItemPerMinute(settings.sign_in_per_minute)
+            self._sign_in.append(("sign_in", item, "all"))
         self._failures = (
             RateLimitItemPerMinute(settings.failed_credentials_per_minute)
             if settings.failed_credentials_per_minute
@@ -87,6 +95,12 @@ class RateLimits:
     async def api(self, user_id: str) -> None:
         if self._api is not None:
             await self._hit("api_per_minute", self._api, user_id)
+
+    async def sign_in(self, client_address: str) -> None:
+        """A sign-in call (one that reaches GitHub or writes a session or a state) from this
+        address: counted for the address and for the whole instance."""
+        for name, item, key in self._sign_in:
+            await self._hit(name, item, key or client_address or "unknown")
 
     async def count_failure(self, client_address: str) -> None:
         """Count a refused credential against its address; 429 once the address is over its

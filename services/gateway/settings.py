@@ -35,6 +35,13 @@ class GatewaySettings(ProcessSettings):
     ingest_events_per_minute: int = Field(default=60_000, ge=0)
     ingest_burst_per_second: int = Field(default=2_000, ge=0)
     api_requests_per_minute: int = Field(default=600, ge=0)
+    # Sign-in calls (browser start and callback, GitHub token exchange, device start and poll,
+    # refresh, sign-out) per client address, and in total: each reaches GitHub or writes a row,
+    # and GitHub's rate limit is shared by every user of the instance. A device sign-in polls
+    # every 5 s, 12 a minute; the per-address default leaves room for a few at once behind one
+    # address.
+    sign_in_per_address_per_minute: int = Field(default=60, ge=0)
+    sign_in_per_minute: int = Field(default=1_200, ge=0)
     # Bad tokens or keys from one address before its bad ones get 429 instead of 401; a
     # credential that verifies is never refused for its address's failures.
     failed_credentials_per_minute: int = Field(default=120, ge=0)
