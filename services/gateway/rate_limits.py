@@ -1,4 +1,4 @@
-"""Rate limits: per ingest key (events per minute, and a burst), per user (API requests per
+"""Rate limits: per project (ingest events per minute, and a burst), per user (API requests per
 minute), per client address for failed credentials, and for sign-in routes per address and in
 total (they reach GitHub, whose rate limit the whole instance shares).
 
@@ -88,9 +88,26 @@ class RateLimits:
             return item.get_expiry()
         return max(1, math.ceil(stats.reset_time - time.time()))
 
-    async def ingest(self, key_id: str, events: int) -> None:
+    async def ingest(self, project_id: str, events: int) -> None:
+        """Per project, not per key: more keys must not mean more volume. Every limit is
+        tested before any is counted, so events one limit refuses cost nothing against the
+        others (two concurrent batches may both pass a test; the overshoot is one batch)."""
+        try:
+            for name, item in self._ingest:
+                if not await self._limiter.test(item, name, project_id, cost=events):
+                    LIMITED.labels(name).inc()
+                    raise RateLimited(
+                        f"rate limit exceeded ({name})",
+                        retry_after=await self._retry_after(name, item, project_id),
+                    )
+        except RateLimited:
+            raise
+        except Exception:  # the limiter's store, not the request, failed
+            LIMITER_ERRORS.inc()
+            log.warning("rate limiter unavailable; letting the request through", exc_info=True)
+            return
         for name, item in self._ingest:
-            await self._hit(name, item, key_id, cost=events)
+            await self._hit(name, item, project_id, cost=events)
 
     async def api(self, user_id: str) -> None:
         if self._api is not None:

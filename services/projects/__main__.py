@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvloop
 
 from services.projects.server import build_host
+from services.projects.service import Caps
 from services.projects.settings import ProjectsSettings
 from stackline_infra.grpc_server import serve
 from stackline_infra.logs import configure_logging
@@ -18,7 +19,12 @@ def main() -> None:
         serve(
             settings,
             lambda engine: build_host(
-                engine, database_probe_seconds=settings.database_probe_seconds
+                engine,
+                caps=Caps(
+                    projects_per_user=settings.max_projects_per_user,
+                    keys_per_project=settings.max_keys_per_project,
+                ),
+                database_probe_seconds=settings.database_probe_seconds,
             ),
         )
     )

@@ -34,6 +34,20 @@ MAX_ROOT_LENGTH = 1024
 MAX_RETENTION_DAYS = 3650
 MAX_NAME_LENGTH = 100
 
+
+@dataclass(frozen=True)
+class Caps:
+    """How much one user may hold. Ingest is limited per project, so without these a user
+    could multiply their ingest volume with more projects, and keys are capped so a leaked
+    account cannot mint them without end."""
+
+    projects_per_user: int = 100
+    keys_per_project: int = 10
+
+
+DEFAULT_CAPS = Caps()
+
+
 # GitHub's rules: an owner is 1-39 letters, digits or single hyphens; a
 # repository name is letters, digits, '.', '_' and '-', and not '.' or '..'.
 _REPO = re.compile(
@@ -93,11 +107,23 @@ async def _new_key(session: AsyncSession, caller: Caller, project_id: uuid.UUID)
 
 
 async def create_project(
-    session: AsyncSession, caller: Caller, *, name: str, repo: str, retention_days: int
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    name: str,
+    repo: str,
+    retention_days: int,
+    caps: Caps = DEFAULT_CAPS,
 ) -> tuple[Project, NewKey]:
     name = _validate_name(name)
     repo = normalise_repo(repo)
     retention_days = _validate_retention(retention_days or DEFAULT_RETENTION_DAYS)
+    if await repository.count_projects(session, caller.user_id) >= caps.projects_per_user:
+        raise Conflict(
+            f"you have {caps.projects_per_user} projects, the most one account may have;"
+            " delete one first",
+            field="repo",
+        )
     if await repository.find_by_repo(session, caller.user_id, repo) is not None:
         raise Conflict(f"you already have a project for {repo}", field="repo")
     try:
@@ -189,8 +215,22 @@ async def delete_project(session: AsyncSession, caller: Caller, project_id: uuid
     )
 
 
-async def create_ingest_key(session: AsyncSession, caller: Caller, project_id: uuid.UUID) -> NewKey:
-    project = await _owned(session, caller, project_id)
+async def create_ingest_key(
+    session: AsyncSession,
+    caller: Caller,
+    project_id: uuid.UUID,
+    *,
+    now: datetime,
+    caps: Caps = DEFAULT_CAPS,
+) -> NewKey:
+    # Locked, so that concurrent creates cannot pass the cap together.
+    project = await _owned(session, caller, project_id, for_update=True)
+    if await repository.count_live_keys(session, project.id, now) >= caps.keys_per_project:
+        raise Conflict(
+            f"this project has {caps.keys_per_project} ingest keys that work, the most it may"
+            " have; revoke one first",
+            field="project_id",
+        )
     return await _new_key(session, caller, project.id)
 
 

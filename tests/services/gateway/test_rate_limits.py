@@ -240,3 +240,52 @@ async def test_ten_thousand_wrong_keys(stack: Stack, caplog: pytest.LogCaptureFi
     assert len(refusals) == len(keys)
     logged = caplog.text
     assert not any(key in logged for key in keys)
+
+
+async def test_ingest_limits_are_per_project_and_refused_events_cost_nothing(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    account = await sign_in(gateway)
+    project = await create_project(gateway, account)
+    second_key = await gateway.post(f"/api/projects/{project.id}/keys", headers=account.headers)
+    assert second_key.status_code == 201
+    keys = [project.headers, {"Authorization": f"Bearer {second_key.json()['ingest_key']}"}]
+    settings = gateway_settings(
+        stack.targets, ingest_events_per_minute=8, ingest_burst_per_second=6
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=(_address(), 5000))
+        async with httpx.AsyncClient(transport=transport, base_url=GATEWAY_URL) as client:
+
+            async def send(events: int, key: dict[str, str]) -> httpx.Response:
+                body = {"events": [node_event() for _ in range(events)]}
+                return await client.post("/api/ingest", json=body, headers=key)
+
+            # Seven at once is over the burst: refused, and not counted against the minute.
+            burst = await send(7, keys[0])
+            assert burst.status_code == 429
+            assert "ingest_burst" in burst.json()["error"]["message"]
+            assert (await send(5, keys[0])).status_code == 200
+            # The project's other key shares the project's minute: 5 + 4 is over 8.
+            over = await send(4, keys[1])
+            assert over.status_code == 429
+            assert "ingest_per_minute" in over.json()["error"]["message"]
+
+
+async def test_a_project_holds_at_most_ten_working_keys(gateway: httpx.AsyncClient) -> None:
+    account = await sign_in(gateway)
+    project = await create_project(gateway, account)
+    created = [
+        await gateway.post(f"/api/projects/{project.id}/keys", headers=account.headers)
+        for _ in range(10)
+    ]
+    assert [c.status_code for c in created] == [201] * 9 + [409]
+    assert "revoke one first" in created[-1].json()["error"]["message"]
+    revoked = await gateway.delete(
+        f"/api/projects/{project.id}/keys/{created[0].json()['key']['id']}",
+        headers=account.headers,
+    )
+    assert revoked.status_code == 200
+    again = await gateway.post(f"/api/projects/{project.id}/keys", headers=account.headers)
+    assert again.status_code == 201
