@@ -32,6 +32,7 @@ from stackline_infra.errors import (
     NotFound,
     PermissionDenied,
     Unauthenticated,
+    Unavailable,
 )
 
 # GitHub's own rule for logins, so a local user can later be matched by name.
@@ -94,9 +95,11 @@ async def dev_login(
         )
     user = await repository.find_user(session, "local", login.lower())
     if user is None:
-        user = await repository.add_user(
+        user = await repository.add_user_unless_present(
             session, User(provider="local", provider_user_id=login.lower(), login=login, name=login)
-        )
+        ) or await repository.find_user(session, "local", login.lower())
+        if user is None:  # added and deleted again in between
+            raise Unavailable("the account changed during sign-in; sign in again", retry_after=1)
     await audit.record(
         session,
         action="user.sign_in",
@@ -156,7 +159,8 @@ async def github_sign_in(
     """Create or update the Stackline user for a GitHub account, and open a session."""
     user = await repository.find_user(session, "github", str(github_user.id))
     if user is None:
-        user = await repository.add_user(
+        # A first sign-in, perhaps from several editors at once: one of them adds the user.
+        user = await repository.add_user_unless_present(
             session,
             User(
                 provider="github",
@@ -165,7 +169,9 @@ async def github_sign_in(
                 name=github_user.name,
                 avatar_url=github_user.avatar_url,
             ),
-        )
+        ) or await repository.find_user(session, "github", str(github_user.id))
+        if user is None:  # added and deleted again in between: as good as never signed in
+            raise Unavailable("the account changed during sign-in; sign in again", retry_after=1)
     else:
         # A GitHub login can be renamed; the numeric id is what identifies the account.
         user.login, user.name, user.avatar_url = (

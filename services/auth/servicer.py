@@ -7,6 +7,7 @@ user. A slow GitHub then holds no database connection.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -22,6 +23,9 @@ from stackline_infra.db.schema import User
 from stackline_infra.db.types import json_dumps, utcnow
 from stackline_infra.errors import Unauthenticated
 from stackline_infra.timestamps import to_proto
+
+# GitHub's tokens: gho_..., ghp_..., github_pat_..., or 40 hex digits of old.
+_GITHUB_TOKEN = re.compile(r"[A-Za-z0-9_]{1,512}")
 
 
 def _user(user: User) -> auth_pb2.User:
@@ -104,6 +108,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.SignInResponse:
         if not request.github_token:
             raise Unauthenticated("no GitHub token given")
+        if not _GITHUB_TOKEN.fullmatch(request.github_token):
+            # It could not even go in a header to GitHub.
+            raise Unauthenticated("this is not a GitHub token")
         # Any site a user signed in to with GitHub holds a token of theirs: only one issued to
         # Stackline's own app proves they meant to sign in here. A token of an app whose
         # secret Stackline lacks (the editor's built-in GitHub sign-in) cannot be checked that

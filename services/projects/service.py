@@ -296,6 +296,11 @@ def _validate_mapping(index: int, stack_root: str, source_root: str) -> tuple[st
     # Roots join as prefixes: a root that names a folder ends with a slash on both sides.
     if source_root and not source_root.endswith("/") and stack_root.endswith("/"):
         source_root += "/"
+    if len(source_root) > MAX_ROOT_LENGTH:  # the slash may have made it one too long
+        raise InvalidArgument(
+            f"source_root must be at most {MAX_ROOT_LENGTH} characters with its final slash",
+            field=f"{field}.source_root",
+        )
     return stack_root, source_root
 
 
