@@ -26,6 +26,13 @@ class GatewaySettings(ProcessSettings):
     # believed, counted from the right. 0 trusts none.
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
     dev_login_enabled: bool = False
+    # Slow clients (services/gateway/slow_clients.py): a request's headers must arrive within
+    # this, and its body may not pause longer than that between pieces.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    body_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    # Open connections one address may hold; only where clients connect directly
+    # (trusted_proxy_hops=0), since behind a proxy every connection is the proxy's. 0: no cap.
+    max_connections_per_address: int = Field(default=256, ge=0)
 
     # Rate limits; 0 switches one off. Shared through Redis when REDIS_URL is
     # set (several replicas), else counted in this process.
