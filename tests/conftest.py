@@ -180,8 +180,15 @@ def gateway_settings(targets: dict[str, str], **overrides: object) -> GatewaySet
 async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway app over the in-process services, called through ASGI as a loopback client."""
     # Every test here calls from 127.0.0.1, and many send bad credentials on
-    # purpose: the per-address limit would end the run. test_rate_limits covers it.
-    app = create_app(gateway_settings(stack.targets, failed_credentials_per_minute=0))
+    # purpose or sign in: the per-address limits would end the run. test_rate_limits covers them.
+    app = create_app(
+        gateway_settings(
+            stack.targets,
+            failed_credentials_per_minute=0,
+            sign_in_per_address_per_minute=0,
+            sign_in_per_minute=0,
+        )
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
         async with httpx.AsyncClient(

@@ -38,6 +38,7 @@ def build(settings: AuthSettings, engine: AsyncEngine) -> ServiceHost:
         github,
         dev_login_enabled=settings.dev_login_enabled,
         refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
+        accept_other_app_tokens=settings.github_accept_other_app_tokens,
         database_probe_seconds=settings.database_probe_seconds,
     )
 

@@ -6,6 +6,7 @@ import uvicorn
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
+from services.gateway.slow_clients import guarded_protocol
 from stackline_infra import otel
 from stackline_infra.logs import configure_logging
 from stackline_infra.settings import load_settings
@@ -21,7 +22,11 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(
+            header_seconds=settings.header_timeout_seconds,
+            body_seconds=settings.body_timeout_seconds,
+            per_address=0 if settings.trusted_proxy_hops else settings.max_connections_per_address,
+        ),
         # Logged by the metrics middleware and Prometheus instead; a line per
         # ingest request would cost more than the request.
         access_log=False,

@@ -63,7 +63,7 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
                 backends.auth, ttl=settings.ingest_key_cache_seconds, clock=clock
             ),
             batcher=batcher,
-            limits=RateLimits(settings, clock=clock),
+            limits=RateLimits(settings),
         )
         try:
             yield

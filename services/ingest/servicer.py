@@ -14,6 +14,7 @@ from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from services.ingest import uploads
 from services.ingest.batches import BatchIngestor, Outcome, Rejected
 from services.ingest.sourcemaps import MAX_SOURCEMAP_BYTES
+from services.ingest.upload_slots import UploadSlots
 from stackline_infra.clock import MonotonicClock
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import InvalidArgument
@@ -27,6 +28,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     ) -> None:
         self._sessions = sessions
         self._batches = BatchIngestor(sessions, clock=clock)
+        self._upload_slots = UploadSlots()
 
     async def IngestEvents(
         self, request: ingest_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext
@@ -41,27 +43,35 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         request_iterator: AsyncIterator[ingest_pb2.UploadSourceMapRequest],
         context: grpc.aio.ServicerContext,
     ) -> ingest_pb2.UploadSourceMapResponse:
-        first: ingest_pb2.UploadSourceMapRequest | None = None
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request_iterator:
-            first = first or chunk
-            size += len(chunk.data)
-            if size > MAX_SOURCEMAP_BYTES:
-                raise InvalidArgument(
-                    f"the map is over {MAX_SOURCEMAP_BYTES // (1024 * 1024)} MiB", field="data"
-                )
-            chunks.append(chunk.data)
+        messages = aiter(request_iterator)
+        first = await anext(messages, None)
         if first is None:
             raise InvalidArgument("no upload", field="data")
+        # Who and what first, before a byte of the map is read: another user's upload costs
+        # one query, not 50 MiB of memory.
         caller = caller_from_proto(first.actor)
         project_id = parse_id(first.project_id, "project")
         build = uploads.build_for_upload(project_id, first.commit_sha, first.release)
-        data = b"".join(chunks)
-        # Parsing a large map takes a moment; the event loop keeps serving meanwhile.
-        await asyncio.to_thread(uploads.validate, first.bundle, data)
+        uploads.validate_bundle(first.bundle)
         async with self._sessions.begin() as session:
-            saved = await uploads.save(session, caller, build, first.bundle, data)
+            await uploads.check_owner(session, caller, project_id)
+        with self._upload_slots.slot(caller.user_id):
+            chunks = [first.data]
+            size = len(first.data)
+            async for chunk in messages:
+                size += len(chunk.data)
+                if size > MAX_SOURCEMAP_BYTES:
+                    raise InvalidArgument(
+                        f"the map is over {MAX_SOURCEMAP_BYTES // (1024 * 1024)} MiB",
+                        field="data",
+                    )
+                chunks.append(chunk.data)
+            data = b"".join(chunks)
+            del chunks
+            # Parsing a large map takes a moment; the event loop keeps serving meanwhile.
+            await asyncio.to_thread(uploads.validate, first.bundle, data)
+            async with self._sessions.begin() as session:
+                saved = await uploads.save(session, caller, build, first.bundle, data)
         self._batches.source_maps.forget(build)
         return ingest_pb2.UploadSourceMapResponse(source_map=_source_map_info(saved))
 

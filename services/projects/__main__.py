@@ -5,12 +5,17 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.projects.server import build_host
+from services.projects.service import Caps
 from services.projects.settings import ProjectsSettings
 from stackline_infra.grpc_server import ServiceHost, run
 
 
 def build(settings: ProjectsSettings, engine: AsyncEngine) -> ServiceHost:
-    return build_host(engine, database_probe_seconds=settings.database_probe_seconds)
+    caps = Caps(
+        projects_per_user=settings.max_projects_per_user,
+        keys_per_project=settings.max_keys_per_project,
+    )
+    return build_host(engine, caps=caps, database_probe_seconds=settings.database_probe_seconds)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,19 @@ MAX_RELEASE_LENGTH = 200
 MAX_RELEASES_LISTED = 100
 
 
+@dataclass(frozen=True)
+class Caps:
+    """How much one user may hold. Ingest is limited per project, so without these a user
+    could multiply their ingest volume with more projects, and keys are capped so a leaked
+    account cannot mint them without end."""
+
+    projects_per_user: int = 100
+    keys_per_project: int = 10
+
+
+DEFAULT_CAPS = Caps()
+
+
 def normalise_repo(repo: str) -> str:
     normalised = github.normalise_repo(repo)
     if normalised is None:
@@ -90,11 +103,23 @@ async def _new_key(session: AsyncSession, caller: Caller, project_id: uuid.UUID)
 
 
 async def create_project(
-    session: AsyncSession, caller: Caller, *, name: str, repo: str, retention_days: int
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    name: str,
+    repo: str,
+    retention_days: int,
+    caps: Caps = DEFAULT_CAPS,
 ) -> tuple[Project, NewKey]:
     name = _validate_name(name)
     repo = normalise_repo(repo)
     retention_days = _validate_retention(retention_days or DEFAULT_RETENTION_DAYS)
+    if await repository.count_projects(session, caller.user_id) >= caps.projects_per_user:
+        raise Conflict(
+            f"you have {caps.projects_per_user} projects, the most one account may have;"
+            " delete one first",
+            field="repo",
+        )
     if await repository.find_by_repo(session, caller.user_id, repo) is not None:
         raise Conflict(f"you already have a project for {repo}", field="repo")
     try:
@@ -187,8 +212,22 @@ async def delete_project(session: AsyncSession, caller: Caller, project_id: uuid
     )
 
 
-async def create_ingest_key(session: AsyncSession, caller: Caller, project_id: uuid.UUID) -> NewKey:
-    project = await _owned(session, caller, project_id)
+async def create_ingest_key(
+    session: AsyncSession,
+    caller: Caller,
+    project_id: uuid.UUID,
+    *,
+    now: datetime,
+    caps: Caps = DEFAULT_CAPS,
+) -> NewKey:
+    # Locked, so that concurrent creates cannot pass the cap together.
+    project = await _owned(session, caller, project_id, for_update=True)
+    if await repository.count_live_keys(session, project.id, now) >= caps.keys_per_project:
+        raise Conflict(
+            f"this project has {caps.keys_per_project} ingest keys that work, the most it may"
+            " have; revoke one first",
+            field="project_id",
+        )
     return await _new_key(session, caller, project.id)
 
 
@@ -254,6 +293,11 @@ def _validate_mapping(index: int, stack_root: str, source_root: str) -> tuple[st
     # Roots join as prefixes: a root that names a folder ends with a slash on both sides.
     if source_root and not source_root.endswith("/") and stack_root.endswith("/"):
         source_root += "/"
+    if len(source_root) > MAX_ROOT_LENGTH:  # the slash may have made it one too long
+        raise InvalidArgument(
+            f"source_root must be at most {MAX_ROOT_LENGTH} characters with its final slash",
+            field=f"{field}.source_root",
+        )
     return stack_root, source_root
 
 
@@ -368,6 +412,14 @@ async def rotate_ingest_key(
         raise NotFound("no such ingest key")
     if old.revoked_at is not None and old.revoked_at <= now:
         raise Conflict("this key is revoked already; create a new one instead", field="key_id")
+    # A key in its grace period was replaced already: rotating it again would mint a second
+    # replacement and could stretch its life. Its successor is the key to rotate.
+    if old.revoked_at is not None:
+        raise Conflict(
+            "this key is being replaced already and stops at "
+            f"{old.revoked_at.isoformat()}; rotate its replacement, or revoke it to stop it now",
+            field="key_id",
+        )
     new = await _new_key(session, caller, project.id)
     await repository.set_key_expiry(session, old.id, now + grace)
     await session.refresh(old)

@@ -78,9 +78,10 @@ class OAuthState(Base):
 
     # SHA-256 of the state sent to GitHub; the state itself is never stored.
     state_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
-    # The PKCE verifier. It proves nothing without the code GitHub hands only
-    # to the browser, and it lives ten minutes.
-    code_verifier: Mapped[str] = mapped_column(String(128))
+    # Not the PKCE verifier: a random salt it is derived from together with the state
+    # (services/auth/service.py), so neither a reader of the database (no state) nor whoever
+    # sees the callback URL (no salt) can compute it. The column kept its first name.
+    verifier_salt: Mapped[str] = mapped_column("code_verifier", String(128))
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 

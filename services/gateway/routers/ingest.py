@@ -147,7 +147,7 @@ async def ingest(request: Request) -> Response:
     state: GatewayState = request.app.state.gateway
     key = await resolve_ingest_key(request, state)
     events, is_batch = _parse(await request.body(), key.project_id)
-    await state.limits.ingest(key.key_id, len(events))
+    await state.limits.ingest(key.project_id, len(events))
     results = await state.batcher.submit(events)
     for index, result in enumerate(results):
         if result.HasField("rejection"):

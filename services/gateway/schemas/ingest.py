@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -11,6 +12,15 @@ from stackline_contract import github
 from stackline_contract.events import without_nul
 
 MAX_BATCH = 100
+
+
+def _in_utc(value: datetime) -> datetime:
+    # 0001-01-01T00:00:00+00:01 is a valid time whose UTC is before the year 1: refused here,
+    # or converting it later would be a 500.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is outside the years 1-9999 once in UTC") from None
 
 
 Text = Annotated[str, AfterValidator(without_nul)]
@@ -71,7 +81,7 @@ class IngestEvent(_Model):
         default=None,
         description="Client-made UUID; the same id twice is stored once. Made here when absent.",
     )
-    timestamp: AwareDatetime | None = Field(
+    timestamp: Annotated[AwareDatetime, AfterValidator(_in_utc)] | None = Field(
         default=None, description="When it happened; the time of receipt when absent."
     )
     platform: Literal["node", "browser", "edge", "python"]
