@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 Registration = Callable[[grpc.aio.Server], None]
 
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+_MAX_CONNECTION_AGE_MS = 5 * 60 * 1000
 
 
 class _ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -117,6 +118,17 @@ class _Answering:
             code = grpc.StatusCode.INTERNAL
             log.exception("unhandled error in %s", self.method)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+        except asyncio.CancelledError:
+            # The call was cut by its deadline or by the client going away. A cancellation is a
+            # BaseException, so the branches above never see it; without this it would be
+            # counted as OK. The deadline is told apart by the time the call had left.
+            remaining = context.time_remaining()
+            code = (
+                grpc.StatusCode.DEADLINE_EXCEEDED
+                if remaining is not None and remaining <= 0
+                else grpc.StatusCode.CANCELLED
+            )
+            raise
         finally:
             self.metrics.requests.labels(self.method, code.name).inc()
             self.metrics.duration.labels(self.method).observe(time.perf_counter() - started)
@@ -150,6 +162,11 @@ class ServiceHost:
             options=[
                 ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+                # Clients balance over the replicas they found when they connected. Closing a
+                # connection after five minutes (calls in flight get a minute to finish) makes
+                # them resolve the name again, so replicas added by a scale-up get traffic.
+                ("grpc.max_connection_age_ms", _MAX_CONNECTION_AGE_MS),
+                ("grpc.max_connection_age_grace_ms", 60_000),
             ],
         )
         for register in servicers.values():
