@@ -25,7 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stackline_infra.db.engine import create_engine, is_connection_error, ping
 from stackline_infra.errors import StacklineError, Unavailable
-from stackline_infra.metrics import RpcMetrics, rpc_metrics
+from stackline_infra.metrics import (
+    DATABASE_CONNECTION_ERRORS,
+    DATABASE_UP,
+    RpcMetrics,
+    instrument_engine,
+    record_build_info,
+    rpc_metrics,
+)
 from stackline_infra.settings import DatabaseSettings
 
 log = logging.getLogger(__name__)
@@ -35,6 +42,8 @@ Registration = Callable[[grpc.aio.Server], None]
 
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 _MAX_CONNECTION_AGE_MS = 5 * 60 * 1000
+# The health service name a liveness probe asks for; "" (the server as a whole) is readiness.
+LIVENESS_SERVICE = "liveness"
 
 
 class _ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -113,6 +122,7 @@ class _Answering:
         except Exception as exc:
             if is_connection_error(exc):
                 code = grpc.StatusCode.UNAVAILABLE
+                DATABASE_CONNECTION_ERRORS.inc()
                 log.warning("database unreachable in %s: %s", self.method, type(exc).__name__)
                 await _abort(context, Unavailable("database unavailable", retry_after=5))
             code = grpc.StatusCode.INTERNAL
@@ -217,6 +227,9 @@ class ServiceHost:
         await self.stop(grace)
 
     async def _set_serving(self, serving: bool) -> None:
+        # The liveness entry says only that the server answers; it stays SERVING while the
+        # database is away, so that an outage makes pods unready, never restarts them.
+        await self.health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if serving
@@ -231,8 +244,11 @@ class ServiceHost:
             await asyncio.wait_for(ping(self._engine), timeout=self._probe_seconds * 2)
         except Exception as exc:  # any failure to answer SELECT 1 means not ready
             log.warning("database probe failed: %s", type(exc).__name__)
+            DATABASE_UP.set(0)
+            DATABASE_CONNECTION_ERRORS.inc()
             await self._set_serving(False)
         else:
+            DATABASE_UP.set(1)
             await self._set_serving(True)
 
     async def _probe_database(self) -> None:
@@ -256,6 +272,8 @@ async def serve(
         pool_size=settings.database_pool_size,
         pre_ping=settings.database_pre_ping,
     )
+    instrument_engine(engine)
+    record_build_info()
     try:
         host = build_host(engine)
         if settings.grpc_reflection:

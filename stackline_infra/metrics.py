@@ -6,10 +6,17 @@ templates), never ids or raw paths.
 
 from __future__ import annotations
 
+import os
+import platform
+import time
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 # From 0.5 ms (a cached lookup) to 10 s (a call that hit its deadline).
 LATENCY_BUCKETS = (
@@ -52,3 +59,78 @@ def rpc_metrics(service: str) -> RpcMetrics:
             buckets=LATENCY_BUCKETS,
         ),
     )
+
+
+# Shared by every service that keeps data in the database; Prometheus' `job` label (one per
+# deployable) tells the services apart, so one alert rule covers them all.
+DATABASE_UP = Gauge(
+    "stackline_database_up",
+    "1 while the last database probe answered, 0 while it failed.",
+)
+DATABASE_CONNECTION_ERRORS = Counter(
+    "stackline_database_connection_errors_total",
+    "Probes and calls that could not reach the database.",
+)
+DATABASE_POOL_CONNECTIONS = Gauge(
+    "stackline_database_pool_connections",
+    "Connections of this process's pool, by state (in_use, idle) and its size limit (max).",
+    ["state"],
+)
+DATABASE_QUERY_DURATION = Histogram(
+    "stackline_database_query_duration_seconds",
+    "Time from sending a statement to its result, by statement kind.",
+    ["statement"],
+    buckets=LATENCY_BUCKETS,
+)
+_STATEMENT_KINDS = frozenset({"select", "insert", "update", "delete", "with"})
+BUILD_INFO = Gauge(
+    "stackline_build_info",
+    "Always 1; the labels say which version and Python this process runs.",
+    ["version", "python"],
+)
+
+
+def record_build_info() -> None:
+    """Publish the version the image was built as (STACKLINE_VERSION, "dev" outside one)."""
+    version = os.environ.get("STACKLINE_VERSION", "dev")[:64]
+    BUILD_INFO.labels(version, platform.python_version()).set(1)
+
+
+def statement_kind(statement: str) -> str:
+    """The statement's first keyword when it is a common one, else "other": a closed set."""
+    word = statement.lstrip().split(None, 1)[0].lower() if statement.strip() else ""
+    return word if word in _STATEMENT_KINDS else "other"
+
+
+def instrument_engine(engine: AsyncEngine) -> None:
+    """Time every statement the engine runs, and report its pool's use on each checkout."""
+    sync_engine = engine.sync_engine
+    pool = sync_engine.pool
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _started(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info.setdefault("stackline_started", []).append(time.perf_counter())
+
+    @event.listens_for(sync_engine, "after_cursor_execute")
+    def _finished(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        started = conn.info["stackline_started"].pop()
+        DATABASE_QUERY_DURATION.labels(statement_kind(statement)).observe(
+            time.perf_counter() - started
+        )
+
+    @event.listens_for(sync_engine, "handle_error")
+    def _failed(context: Any) -> None:
+        # A failed statement never reaches after_cursor_execute: drop its start time.
+        started = context.connection.info.get("stackline_started") if context.connection else None
+        if started:
+            started.pop()
+
+    def _report_pool(*_: Any) -> None:
+        if isinstance(pool, QueuePool):
+            DATABASE_POOL_CONNECTIONS.labels("in_use").set(pool.checkedout())
+            DATABASE_POOL_CONNECTIONS.labels("idle").set(pool.checkedin())
+            DATABASE_POOL_CONNECTIONS.labels("max").set(pool.size() + pool._max_overflow)
+
+    event.listen(pool, "checkout", _report_pool)
+    event.listen(pool, "checkin", _report_pool)
+    _report_pool()

@@ -7,12 +7,14 @@ import uvicorn
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from stackline_infra.logs import configure_logging
+from stackline_infra.metrics import record_build_info
 from stackline_infra.settings import load_settings
 
 
 def main() -> None:
     settings = load_settings(GatewaySettings)
     configure_logging("gateway", level=settings.log_level, fmt=settings.log_format)
+    record_build_info()
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -34,6 +34,11 @@ EVENTS = Counter(
     "Events received, by outcome: stored, duplicate or rejected.",
     ["outcome"],
 )
+REJECTED = Counter(
+    "stackline_ingest_events_rejected_total",
+    "Events refused, by reason: the refusal's error code (invalid_argument, forbidden).",
+    ["reason"],
+)
 BATCH_EVENTS = Histogram(
     "stackline_ingest_batch_events",
     "Events per stored batch.",
@@ -73,6 +78,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 results[index].rejection.message = exc.message
                 results[index].rejection.code = exc.code
                 EVENTS.labels("rejected").inc()
+                REJECTED.labels(exc.code).inc()
 
         # What finishing the events needs from the database, fetched once per batch.
         mappings = await self._mappings.for_projects({p.project_id for _, p in parsed})
@@ -90,6 +96,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                     results[index].rejection.message = "the project of this key no longer exists"
                     results[index].rejection.code = PermissionDenied.code
                     EVENTS.labels("rejected").inc()
+                    REJECTED.labels(PermissionDenied.code).inc()
                     continue
                 results[index].incident_id = str(outcome.incident_id)
                 results[index].duplicate = outcome.duplicate
