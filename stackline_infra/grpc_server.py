@@ -26,9 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stackline_infra.db.engine import create_engine, is_connection_error, ping
 from stackline_infra.errors import StacklineError, Unavailable
 from stackline_infra.metrics import (
-    DATABASE_CONNECTION_ERRORS,
-    DATABASE_UP,
     RpcMetrics,
+    database_metrics,
     instrument_engine,
     record_build_info,
     rpc_metrics,
@@ -122,7 +121,7 @@ class _Answering:
         except Exception as exc:
             if is_connection_error(exc):
                 code = grpc.StatusCode.UNAVAILABLE
-                DATABASE_CONNECTION_ERRORS.inc()
+                database_metrics().connection_errors.inc()
                 log.warning("database unreachable in %s: %s", self.method, type(exc).__name__)
                 await _abort(context, Unavailable("database unavailable", retry_after=5))
             code = grpc.StatusCode.INTERNAL
@@ -244,11 +243,11 @@ class ServiceHost:
             await asyncio.wait_for(ping(self._engine), timeout=self._probe_seconds * 2)
         except Exception as exc:  # any failure to answer SELECT 1 means not ready
             log.warning("database probe failed: %s", type(exc).__name__)
-            DATABASE_UP.set(0)
-            DATABASE_CONNECTION_ERRORS.inc()
+            database_metrics().up.set(0)
+            database_metrics().connection_errors.inc()
             await self._set_serving(False)
         else:
-            DATABASE_UP.set(1)
+            database_metrics().up.set(1)
             await self._set_serving(True)
 
     async def _probe_database(self) -> None:

@@ -61,27 +61,42 @@ def rpc_metrics(service: str) -> RpcMetrics:
     )
 
 
-# Shared by every service that keeps data in the database; Prometheus' `job` label (one per
-# deployable) tells the services apart, so one alert rule covers them all.
-DATABASE_UP = Gauge(
-    "stackline_database_up",
-    "1 while the last database probe answered, 0 while it failed.",
-)
-DATABASE_CONNECTION_ERRORS = Counter(
-    "stackline_database_connection_errors_total",
-    "Probes and calls that could not reach the database.",
-)
-DATABASE_POOL_CONNECTIONS = Gauge(
-    "stackline_database_pool_connections",
-    "Connections of this process's pool, by state (in_use, idle) and its size limit (max).",
-    ["state"],
-)
-DATABASE_QUERY_DURATION = Histogram(
-    "stackline_database_query_duration_seconds",
-    "Time from sending a statement to its result, by statement kind.",
-    ["statement"],
-    buckets=LATENCY_BUCKETS,
-)
+@dataclass(frozen=True)
+class DatabaseMetrics:
+    up: Gauge
+    connection_errors: Counter
+    pool_connections: Gauge
+    query_duration: Histogram
+
+
+@cache
+def database_metrics() -> DatabaseMetrics:
+    """Shared by every service that keeps data in the database; Prometheus' `job` label (one
+    per deployable) tells them apart, so one alert rule covers them all. Created on first use,
+    so that a process without a database (the gateway) exports no database_up of 0."""
+    return DatabaseMetrics(
+        up=Gauge(
+            "stackline_database_up",
+            "1 while the last database probe answered, 0 while it failed.",
+        ),
+        connection_errors=Counter(
+            "stackline_database_connection_errors_total",
+            "Probes and calls that could not reach the database.",
+        ),
+        pool_connections=Gauge(
+            "stackline_database_pool_connections",
+            "Connections of this process's pool, by state (in_use, idle) and its limit (max).",
+            ["state"],
+        ),
+        query_duration=Histogram(
+            "stackline_database_query_duration_seconds",
+            "Time from sending a statement to its result, by statement kind.",
+            ["statement"],
+            buckets=LATENCY_BUCKETS,
+        ),
+    )
+
+
 _STATEMENT_KINDS = frozenset({"select", "insert", "update", "delete", "with"})
 BUILD_INFO = Gauge(
     "stackline_build_info",
@@ -104,6 +119,7 @@ def statement_kind(statement: str) -> str:
 
 def instrument_engine(engine: AsyncEngine) -> None:
     """Time every statement the engine runs, and report its pool's use on each checkout."""
+    metrics = database_metrics()
     sync_engine = engine.sync_engine
     pool = sync_engine.pool
 
@@ -114,7 +130,7 @@ def instrument_engine(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "after_cursor_execute")
     def _finished(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         started = conn.info["stackline_started"].pop()
-        DATABASE_QUERY_DURATION.labels(statement_kind(statement)).observe(
+        metrics.query_duration.labels(statement_kind(statement)).observe(
             time.perf_counter() - started
         )
 
@@ -127,9 +143,9 @@ def instrument_engine(engine: AsyncEngine) -> None:
 
     def _report_pool(*_: Any) -> None:
         if isinstance(pool, QueuePool):
-            DATABASE_POOL_CONNECTIONS.labels("in_use").set(pool.checkedout())
-            DATABASE_POOL_CONNECTIONS.labels("idle").set(pool.checkedin())
-            DATABASE_POOL_CONNECTIONS.labels("max").set(pool.size() + pool._max_overflow)
+            metrics.pool_connections.labels("in_use").set(pool.checkedout())
+            metrics.pool_connections.labels("idle").set(pool.checkedin())
+            metrics.pool_connections.labels("max").set(pool.size() + pool._max_overflow)
 
     event.listen(pool, "checkout", _report_pool)
     event.listen(pool, "checkin", _report_pool)

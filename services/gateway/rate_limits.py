@@ -67,6 +67,14 @@ class RateLimits:
         )
         # Addresses that failed lately, and when: see refuse_if_failing.
         self._suspects: dict[str, float] = {}
+        # Every limit's series exists from the start at 0, so rate() and alerts see it before
+        # the first refusal.
+        for name in (
+            *(name for name, _ in self._ingest),
+            *(["api_per_minute"] if self._api is not None else []),
+            *(["failed_credentials"] if self._failures is not None else []),
+        ):
+            LIMITED.labels(name)
 
     async def _hit(self, name: str, item: RateLimitItem, key: str, cost: int = 1) -> None:
         try:

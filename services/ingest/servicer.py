@@ -39,6 +39,12 @@ REJECTED = Counter(
     "Events refused, by reason: the refusal's error code (invalid_argument, forbidden).",
     ["reason"],
 )
+# Known outcomes and reasons exist at 0 from the start: rate() over a series that appears late
+# misses its first increase.
+for _outcome in ("stored", "duplicate", "rejected"):
+    EVENTS.labels(_outcome)
+for _reason in (InvalidArgument.code, PermissionDenied.code):
+    REJECTED.labels(_reason)
 BATCH_EVENTS = Histogram(
     "stackline_ingest_batch_events",
     "Events per stored batch.",

@@ -55,9 +55,9 @@ def test_the_schema_check_refuses_a_misspelt_field() -> None:
         kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
 
 
-def test_the_dashboard_component_renders_into_an_overlay(tmp_path: Path) -> None:
-    # Enabling it is one line in an overlay: render an overlay that has it.
-    overlay = tmp_path / "with-dashboard"
+def _with_components(tmp_path: Path, *components: str) -> tuple[Doc, ...]:
+    """The prod overlay with optional components listed, as an operator enables them."""
+    overlay = tmp_path / "with-components"
     overlay.mkdir()
     (overlay / "kustomization.yaml").write_text(
         yaml.safe_dump(
@@ -66,11 +66,26 @@ def test_the_dashboard_component_renders_into_an_overlay(tmp_path: Path) -> None
                 "kind": "Kustomization",
                 # kustomize takes only relative paths.
                 "resources": [os.path.relpath(K8S / "overlays" / "prod", overlay)],
-                "components": [os.path.relpath(K8S / "components" / "dashboard", overlay)],
+                "components": [
+                    os.path.relpath(K8S / "components" / name, overlay) for name in components
+                ],
             }
         )
     )
-    docs = tuple(yaml.safe_load_all(render_text(overlay)))
+    return tuple(yaml.safe_load_all(render_text(overlay)))
+
+
+def test_the_mtls_component_meshes_the_namespace(tmp_path: Path) -> None:
+    [namespace] = of_kind(_with_components(tmp_path, "mtls"), "Namespace").values()
+    annotations = namespace["metadata"]["annotations"]
+    assert annotations["linkerd.io/inject"] == "enabled"
+    assert annotations["config.linkerd.io/default-inbound-policy"] == "all-authenticated"
+    kubernetes_validate.validate(namespace, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_dashboard_component_renders_into_an_overlay(tmp_path: Path) -> None:
+    # Enabling it is one line in an overlay: render an overlay that has it.
+    docs = _with_components(tmp_path, "dashboard")
     assert "dashboard" in of_kind(docs, "Deployment")
     [rule] = of_kind(docs, "Ingress")["stackline"]["spec"]["rules"]
     backends = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
