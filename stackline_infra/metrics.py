@@ -118,7 +118,7 @@ def statement_kind(statement: str) -> str:
 
 
 def instrument_engine(engine: AsyncEngine) -> None:
-    """Time every statement the engine runs, and report its pool's use on each checkout."""
+    """Time every statement the engine runs, and report its pool's use."""
     metrics = database_metrics()
     sync_engine = engine.sync_engine
     pool = sync_engine.pool
@@ -141,12 +141,10 @@ def instrument_engine(engine: AsyncEngine) -> None:
         if started:
             started.pop()
 
-    def _report_pool(*_: Any) -> None:
-        if isinstance(pool, QueuePool):
-            metrics.pool_connections.labels("in_use").set(pool.checkedout())
-            metrics.pool_connections.labels("idle").set(pool.checkedin())
-            metrics.pool_connections.labels("max").set(pool.size() + pool._max_overflow)
-
-    event.listen(pool, "checkout", _report_pool)
-    event.listen(pool, "checkin", _report_pool)
-    _report_pool()
+    if isinstance(pool, QueuePool):
+        # Read when Prometheus scrapes: always the pool's state at that moment.
+        metrics.pool_connections.labels("in_use").set_function(pool.checkedout)
+        metrics.pool_connections.labels("idle").set_function(pool.checkedin)
+        metrics.pool_connections.labels("max").set_function(
+            lambda: pool.size() + pool._max_overflow
+        )

@@ -47,6 +47,8 @@ from tests.support.manifests import (
     system_tool,
 )
 
+pytestmark = pytest.mark.e2e
+
 UV = ROOT / ".tools" / "bin" / "uv"
 START_TIMEOUT_SECONDS = 90
 # Metrics the rules and the dashboard read from the platform, not from Stackline: the
