@@ -21,6 +21,7 @@ import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -493,3 +494,24 @@ def test_prometheus_scrapes_every_pod_and_finds_every_metric_used(cluster: Clust
     up = _prometheus(cluster, "/api/v1/query?query=stackline_database_up")["result"]
     assert {r["metric"]["job"] for r in up} == set(GRPC_SERVICES)
     assert all(r["value"][1] == "1" for r in up)
+
+
+def test_every_dashboard_query_is_valid_promql(cluster: Cluster) -> None:
+    # Grafana fills these variables in; anything else wrong in a panel's query is an error
+    # from Prometheus here.
+    dashboard = json.loads(
+        (K8S / "components" / "monitoring" / "dashboards" / "stackline.json").read_text()
+    )
+    variables = {"$__rate_interval": "1m", "$namespace": "stackline"}
+    queried = 0
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            expression = target["expr"]
+            for name, value in variables.items():
+                expression = expression.replace(name, value)
+            assert "$" not in expression, f"{panel['title']}: unknown variable in {expression}"
+            query = urllib.parse.urlencode({"query": expression})
+            result = _prometheus(cluster, f"/api/v1/query?{query}")
+            assert result["resultType"] in ("vector", "scalar"), panel["title"]
+            queried += 1
+    assert queried >= 20
