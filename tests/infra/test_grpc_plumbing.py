@@ -16,9 +16,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client import REGISTRY
 
+from stackline_infra.db.engine import create_engine
 from stackline_infra.errors import Conflict, NotFound, Unavailable, from_rpc_error
 from stackline_infra.grpc_client import open_channel
-from stackline_infra.grpc_server import ServiceHost
+from stackline_infra.grpc_server import LIVENESS_SERVICE, ServiceHost
 from tests.support.clocks import HANG_GUARD_SECONDS
 from tests.support.local_stack import ROOT
 
@@ -317,3 +318,26 @@ async def test_calls_are_spread_over_every_address_of_the_name() -> None:
     assert first.calls["/test.Flaky/Read"] > 0
     assert second.calls["/test.Flaky/Read"] > 0
     assert first.calls["/test.Flaky/Read"] + second.calls["/test.Flaky/Read"] == 20
+
+
+async def test_a_database_outage_makes_a_service_unready_but_not_dead() -> None:
+    # Nothing listens on port 1: every database probe fails.
+    engine = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    host = ServiceHost(
+        "plumbing",
+        {"test.Slow": lambda server: server.add_generic_rpc_handlers((_Slow(0),))},
+        engine=engine,
+        database_probe_seconds=0.2,
+    )
+    target = f"127.0.0.1:{host.bind('127.0.0.1:0')}"
+    await host.start()
+    try:
+        async with open_channel(target, default_deadline=HANG_GUARD_SECONDS) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            readiness = await health.Check(health_pb2.HealthCheckRequest(service=""))
+            liveness = await health.Check(health_pb2.HealthCheckRequest(service=LIVENESS_SERVICE))
+    finally:
+        await host.stop(grace=0)
+        await engine.dispose()
+    assert readiness.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert liveness.status == health_pb2.HealthCheckResponse.SERVING
