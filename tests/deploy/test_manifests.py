@@ -25,6 +25,7 @@ from tests.support.manifests import (
     OVERLAYS,
     Doc,
     containers,
+    dockerfile_entrypoints,
     of_kind,
     pod_spec,
     render_text,
@@ -287,3 +288,16 @@ def test_no_setting_switches_local_sign_in_on_and_no_secret_is_in_a_config_map()
                     assert env["name"] != "STACKLINE_DEV_LOGIN_ENABLED"
                     if env["name"] in ("DATABASE_URL", "REDIS_URL"):
                         assert "secretKeyRef" in env["valueFrom"], env["name"]
+
+
+def test_every_stackline_image_is_a_dockerfile_target() -> None:
+    targets = set(dockerfile_entrypoints())
+    assert targets == {*DEPLOYABLES, "migrate"}
+    for overlay in OVERLAYS:
+        for workload in _workloads(rendered(overlay)):
+            for container in containers(workload):
+                repository = container["image"].rsplit(":", 1)[0].rsplit("/", 1)[-1]
+                if repository.startswith("stackline-"):
+                    assert repository.removeprefix("stackline-") in targets, container["image"]
+                    # The init container waits with the code of the image it guards.
+                    assert container["image"] == pod_spec(workload)["containers"][0]["image"]

@@ -42,6 +42,7 @@ from tests.support.manifests import (
     GRPC_SERVICES,
     K8S,
     Doc,
+    dockerfile_entrypoints,
     of_kind,
     pod_spec,
     rendered,
@@ -69,18 +70,6 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def dockerfile_entrypoints() -> dict[str, list[str]]:
-    """Each target of docker/Dockerfile and its exec-form ENTRYPOINT (+ CMD)."""
-    targets: dict[str, list[str]] = {}
-    current = None
-    for line in (ROOT / "docker" / "Dockerfile").read_text().splitlines():
-        if match := re.match(r"FROM \S+ AS (\S+)", line):
-            current = match.group(1)
-        elif line.startswith(("ENTRYPOINT ", "CMD ")) and current is not None:
-            targets.setdefault(current, []).extend(json.loads(line.split(" ", 1)[1]))
-    return targets
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from functools import cache
@@ -72,3 +74,15 @@ def pod_spec(workload: Doc) -> Doc:
 def containers(workload: Doc) -> list[Doc]:
     spec = pod_spec(workload)
     return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def dockerfile_entrypoints() -> dict[str, list[str]]:
+    """Each target of docker/Dockerfile and its exec-form ENTRYPOINT (+ CMD)."""
+    targets: dict[str, list[str]] = {}
+    current = None
+    for line in (ROOT / "docker" / "Dockerfile").read_text().splitlines():
+        if match := re.match(r"FROM \S+ AS (\S+)", line):
+            current = match.group(1)
+        elif line.startswith(("ENTRYPOINT ", "CMD ")) and current is not None:
+            targets.setdefault(current, []).extend(json.loads(line.split(" ", 1)[1]))
+    return targets
