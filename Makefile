@@ -4,6 +4,9 @@
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
+# checkov pins packaging<24, which pytest 9 cannot share an environment with: it gets its own.
+CHECKOV_VERSION := 3.3.30
+CHECKOV := $(TOOLS)/checkov/bin/checkov
 VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -26,6 +29,10 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --all-groups --quiet
 	@touch $@
 
+$(CHECKOV): | $(UV)
+	$(UV) venv --quiet --python python3 $(TOOLS)/checkov
+	VIRTUAL_ENV=$(TOOLS)/checkov $(UV) pip install --quiet checkov==$(CHECKOV_VERSION)
+
 run: $(VENV)/.synced
 	$(PY) tools/run_local.py
 
@@ -44,7 +51,7 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/lint-imports
 	$(PY) tools/check_timed_tests.py
 
-test-python: $(VENV)/.synced
+test-python: $(VENV)/.synced $(CHECKOV)
 	$(VENV)/bin/pytest
 
 test-sdk-js:

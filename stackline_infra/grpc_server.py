@@ -26,9 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stackline_infra import otel, tracecontext
 from stackline_infra.db.engine import create_engine, is_connection_error, ping
+from stackline_infra.db.metrics import database_metrics, instrument_engine
 from stackline_infra.errors import StacklineError, Unavailable
 from stackline_infra.logs import configure_logging
-from stackline_infra.metrics import RpcMetrics, rpc_metrics
+from stackline_infra.metrics import RpcMetrics, record_build_info, rpc_metrics
 from stackline_infra.settings import DatabaseSettings, load_settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 Registration = Callable[[grpc.aio.Server], None]
 
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+_MAX_CONNECTION_AGE_MS = 5 * 60 * 1000
+# The health service name a liveness probe asks for; "" (the server as a whole) is readiness.
+LIVENESS_SERVICE = "liveness"
 
 
 class _ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -118,11 +122,23 @@ class _Answering:
             except Exception as exc:
                 if is_connection_error(exc):
                     code = grpc.StatusCode.UNAVAILABLE
+                    database_metrics().connection_errors.inc()
                     log.warning("database unreachable in %s: %s", self.method, type(exc).__name__)
                     await _abort(context, Unavailable("database unavailable", retry_after=5))
                 code = grpc.StatusCode.INTERNAL
                 log.exception("unhandled error in %s", self.method)
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            except asyncio.CancelledError:
+                # The call was cut by its deadline or by the client going away. A cancellation
+                # is a BaseException, so the branches above never see it; without this it
+                # would be counted as OK. The deadline is told apart by the time it had left.
+                remaining = context.time_remaining()
+                code = (
+                    grpc.StatusCode.DEADLINE_EXCEEDED
+                    if remaining is not None and remaining <= 0
+                    else grpc.StatusCode.CANCELLED
+                )
+                raise
             finally:
                 elapsed = time.perf_counter() - started
                 self.metrics.requests.labels(self.method, code.name).inc()
@@ -166,6 +182,11 @@ class ServiceHost:
             options=[
                 ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+                # Clients balance over the replicas they found when they connected. Closing a
+                # connection after five minutes (calls in flight get a minute to finish) makes
+                # them resolve the name again, so replicas added by a scale-up get traffic.
+                ("grpc.max_connection_age_ms", _MAX_CONNECTION_AGE_MS),
+                ("grpc.max_connection_age_grace_ms", 60_000),
             ],
         )
         for register in servicers.values():
@@ -216,6 +237,9 @@ class ServiceHost:
         await self.stop(grace)
 
     async def _set_serving(self, serving: bool) -> None:
+        # The liveness entry says only that the server answers; it stays SERVING while the
+        # database is away, so that an outage makes pods unready, never restarts them.
+        await self.health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if serving
@@ -230,8 +254,11 @@ class ServiceHost:
             await asyncio.wait_for(ping(self._engine), timeout=self._probe_seconds * 2)
         except Exception as exc:  # any failure to answer SELECT 1 means not ready
             log.warning("database probe failed: %s", type(exc).__name__)
+            database_metrics().up.set(0)
+            database_metrics().connection_errors.inc()
             await self._set_serving(False)
         else:
+            database_metrics().up.set(1)
             await self._set_serving(True)
 
     async def _probe_database(self) -> None:
@@ -255,6 +282,8 @@ async def serve(
         pool_size=settings.database_pool_size,
         pre_ping=settings.database_pre_ping,
     )
+    instrument_engine(engine)
+    record_build_info()
     try:
         host = build_host(engine)
         if settings.grpc_reflection:

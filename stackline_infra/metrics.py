@@ -6,10 +6,12 @@ templates), never ids or raw paths.
 
 from __future__ import annotations
 
+import os
+import platform
 from dataclasses import dataclass
 from functools import cache
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 # From 0.5 ms (a cached lookup) to 10 s (a call that hit its deadline).
 LATENCY_BUCKETS = (
@@ -52,3 +54,16 @@ def rpc_metrics(service: str) -> RpcMetrics:
             buckets=LATENCY_BUCKETS,
         ),
     )
+
+
+BUILD_INFO = Gauge(
+    "stackline_build_info",
+    "Always 1; the labels say which version and Python this process runs.",
+    ["version", "python"],
+)
+
+
+def record_build_info() -> None:
+    """Publish the version the image was built as (STACKLINE_VERSION, "dev" outside one)."""
+    version = os.environ.get("STACKLINE_VERSION", "dev")[:64]
+    BUILD_INFO.labels(version, platform.python_version()).set(1)

@@ -9,12 +9,14 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.slow_clients import guarded_protocol
 from stackline_infra import otel
 from stackline_infra.logs import configure_logging
+from stackline_infra.metrics import record_build_info
 from stackline_infra.settings import load_settings
 
 
 def main() -> None:
     settings = load_settings(GatewaySettings)
     configure_logging("gateway", level=settings.log_level, fmt=settings.log_format)
+    record_build_info()
     # Spans still buffered are sent by the app's lifespan as it stops.
     otel.start("gateway", settings)
     uvicorn.run(

@@ -25,6 +25,10 @@ INGEST_EVENTS = Counter(
     "Events offered to POST /api/ingest, by outcome.",
     ["outcome"],
 )
+# Known outcomes exist at 0 from the start: rate() over a series that appears late misses
+# its first increase.
+for _outcome in ("accepted", "rejected"):
+    INGEST_EVENTS.labels(_outcome)
 INGEST_BATCH_EVENTS = Histogram(
     "stackline_gateway_ingest_batch_events",
     "Events per call to IngestService.",

@@ -66,6 +66,15 @@ class RateLimits:
             if settings.failed_credentials_per_minute
             else None
         )
+        # Every limit's series exists from the start at 0, so rate() and alerts see it before
+        # the first refusal.
+        for name in (
+            *(name for name, _ in self._ingest),
+            *(["api_per_minute"] if self._api is not None else []),
+            *(name for name, _, _ in self._sign_in),
+            *(["failed_credentials"] if self._failures is not None else []),
+        ):
+            LIMITED.labels(name)
 
     async def _hit(self, name: str, item: RateLimitItem, key: str, cost: int = 1) -> None:
         try:

@@ -36,6 +36,17 @@ EVENTS = Counter(
     "Events received, by outcome: stored, duplicate or rejected.",
     ["outcome"],
 )
+REJECTED = Counter(
+    "stackline_ingest_events_rejected_total",
+    "Events refused, by reason: the refusal's error code (invalid_argument, forbidden).",
+    ["reason"],
+)
+# Known outcomes and reasons exist at 0 from the start: rate() over a series that appears late
+# misses its first increase.
+for _outcome in ("stored", "duplicate", "rejected"):
+    EVENTS.labels(_outcome)
+for _reason in (InvalidArgument.code, PermissionDenied.code):
+    REJECTED.labels(_reason)
 BATCH_EVENTS = Histogram(
     "stackline_ingest_batch_events",
     "Events per stored batch.",
@@ -102,6 +113,7 @@ class BatchIngestor:
         for outcome in done:
             if isinstance(outcome, Rejected):
                 EVENTS.labels("rejected").inc()
+                REJECTED.labels(outcome.code).inc()
             else:
                 EVENTS.labels("duplicate" if outcome.duplicate else "stored").inc()
         return done

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,11 @@ from services.ingest.grouping import GROUPING_VERSION, VERSIONS
 from stackline_infra.db.constraints import violation
 from stackline_infra.db.schema import Base, Project
 from stackline_infra.db.types import new_id
+
+INCIDENTS_CREATED = Counter(
+    "stackline_ingest_incidents_created_total",
+    "Incidents inserted (a batch retried after a deadlock counts its new incidents again).",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +175,7 @@ async def _incident_ids(
         )
         # Created by a concurrent batch between our look and our insert.
         raced = [key for key in missing if key not in ids]
+        INCIDENTS_CREATED.inc(len(missing) - len(raced))
         if raced:
             ids.update(await repository.incident_ids(session, raced))
     return ids

@@ -14,10 +14,12 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from prometheus_client import REGISTRY
 
+from stackline_infra.db.engine import create_engine
 from stackline_infra.errors import Conflict, NotFound, Unavailable, from_rpc_error
 from stackline_infra.grpc_client import open_channel
-from stackline_infra.grpc_server import ServiceHost
+from stackline_infra.grpc_server import LIVENESS_SERVICE, ServiceHost
 from tests.support.clocks import HANG_GUARD_SECONDS
 from tests.support.local_stack import ROOT
 
@@ -200,3 +202,142 @@ def test_a_service_process_stops_cleanly_on_sigterm(database_url: str, tmp_path:
             process.kill()
     assert process.returncode == 0, stderr
     assert "stopping projects" in stderr
+
+
+def _calls_counted(code: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "stackline_plumbing_rpc_requests_total", {"method": "Call", "code": code}
+        )
+        or 0.0
+    )
+
+
+async def _until_counted(code: str, before: float) -> None:
+    # The server records the call after the client has its answer, and a Prometheus counter
+    # notifies no one: look again until it moves, under the hang guard.
+    async with asyncio.timeout(HANG_GUARD_SECONDS):
+        while _calls_counted(code) == before:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
+async def test_a_call_cut_by_its_deadline_is_counted_as_deadline_exceeded() -> None:
+    host, target = await _host(_Slow(None))
+    before = {code: _calls_counted(code) for code in ("OK", "DEADLINE_EXCEEDED")}
+    try:
+        async with open_channel(target, default_deadline=0.2) as channel:
+            with pytest.raises(grpc.aio.AioRpcError):
+                await asyncio.wait_for(channel.unary_unary(_SLOW)(b""), HANG_GUARD_SECONDS)
+        await _until_counted("DEADLINE_EXCEEDED", before["DEADLINE_EXCEEDED"])
+    finally:
+        await host.stop(grace=0)
+    assert _calls_counted("DEADLINE_EXCEEDED") == before["DEADLINE_EXCEEDED"] + 1
+    assert _calls_counted("OK") == before["OK"]
+
+
+async def test_a_call_the_client_abandons_is_counted_as_cancelled() -> None:
+    handler = _Slow(None)
+    host, target = await _host(handler)
+    before = {code: _calls_counted(code) for code in ("OK", "CANCELLED")}
+    try:
+        async with open_channel(target, default_deadline=HANG_GUARD_SECONDS) as channel:
+            call = channel.unary_unary(_SLOW)(b"")
+            await asyncio.wait_for(handler.started.wait(), HANG_GUARD_SECONDS)
+            call.cancel()
+            await _until_counted("CANCELLED", before["CANCELLED"])
+    finally:
+        await host.stop(grace=0)
+    assert _calls_counted("CANCELLED") == before["CANCELLED"] + 1
+    assert _calls_counted("OK") == before["OK"]
+
+
+class _Flaky(grpc.GenericRpcHandler):  # type: ignore[misc]
+    """Answers UNAVAILABLE to the first `failures` calls of each method, then b"done"; counts
+    the calls that reached it."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls: dict[str, int] = {}
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        method = details.method
+
+        async def call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            self.calls[method] = self.calls.get(method, 0) + 1
+            if self.calls[method] <= self.failures:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "restarting")
+            return b"done"
+
+        return grpc.unary_unary_rpc_method_handler(call)
+
+
+async def _flaky_host(handler: _Flaky) -> tuple[ServiceHost, int]:
+    host = ServiceHost("flaky", {"test.Flaky": lambda s: s.add_generic_rpc_handlers((handler,))})
+    port = host.bind("127.0.0.1:0")
+    await host.start()
+    return host, port
+
+
+async def test_only_calls_named_safe_are_retried_on_unavailable() -> None:
+    handler = _Flaky(failures=1)
+    host, port = await _flaky_host(handler)
+    try:
+        async with open_channel(
+            f"127.0.0.1:{port}", default_deadline=5, retryable_methods=["test.Flaky/Read"]
+        ) as channel:
+            answer = await asyncio.wait_for(
+                channel.unary_unary("/test.Flaky/Read")(b""), HANG_GUARD_SECONDS
+            )
+            assert answer == b"done"
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                await asyncio.wait_for(
+                    channel.unary_unary("/test.Flaky/Create")(b""), HANG_GUARD_SECONDS
+                )
+    finally:
+        await host.stop(grace=0)
+    assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert handler.calls == {"/test.Flaky/Read": 2, "/test.Flaky/Create": 1}
+
+
+async def test_calls_are_spread_over_every_address_of_the_name() -> None:
+    first, second = _Flaky(failures=0), _Flaky(failures=0)
+    (host_a, port_a), (host_b, port_b) = await _flaky_host(first), await _flaky_host(second)
+    try:
+        # What a headless Service's DNS name gives: several addresses for one target.
+        target = f"ipv4:127.0.0.1:{port_a},127.0.0.1:{port_b}"
+        async with open_channel(target, default_deadline=5) as channel:
+            await asyncio.wait_for(channel.channel_ready(), HANG_GUARD_SECONDS)
+            for _ in range(20):
+                await asyncio.wait_for(
+                    channel.unary_unary("/test.Flaky/Read")(b""), HANG_GUARD_SECONDS
+                )
+    finally:
+        await host_a.stop(grace=0)
+        await host_b.stop(grace=0)
+    # pick_first would send all twenty to one replica.
+    assert first.calls["/test.Flaky/Read"] > 0
+    assert second.calls["/test.Flaky/Read"] > 0
+    assert first.calls["/test.Flaky/Read"] + second.calls["/test.Flaky/Read"] == 20
+
+
+async def test_a_database_outage_makes_a_service_unready_but_not_dead() -> None:
+    # Nothing listens on port 1: every database probe fails.
+    engine = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/none")
+    host = ServiceHost(
+        "plumbing",
+        {"test.Slow": lambda server: server.add_generic_rpc_handlers((_Slow(0),))},
+        engine=engine,
+        database_probe_seconds=0.2,
+    )
+    target = f"127.0.0.1:{host.bind('127.0.0.1:0')}"
+    await host.start()
+    try:
+        async with open_channel(target, default_deadline=HANG_GUARD_SECONDS) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            readiness = await health.Check(health_pb2.HealthCheckRequest(service=""))
+            liveness = await health.Check(health_pb2.HealthCheckRequest(service=LIVENESS_SERVICE))
+    finally:
+        await host.stop(grace=0)
+        await engine.dispose()
+    assert readiness.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert liveness.status == health_pb2.HealthCheckResponse.SERVING

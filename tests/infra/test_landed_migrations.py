@@ -1,0 +1,24 @@
+"""Migrations that have landed are never edited again: a database that already ran one would
+never see the edit. A schema change is a new migration, tested from the previous head.
+
+When a new migration lands, its digest is added here; editing a listed one fails this test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from stackline_infra.db.migrate import MIGRATIONS_DIR
+
+LANDED = {
+    "0001_initial_schema.py": "65cb19dbae11587ac53e9d553600dc2390e6f2a9d0fe8c8f81fbf2e5786c4a84",
+    "0002_event_causes.py": "8674a279c3526611d5ffb0bdb12fd2f0ec2a92ea3b99be237b3037494db9baf3",
+}
+
+
+def test_landed_migrations_are_unchanged() -> None:
+    for name, digest in LANDED.items():
+        text = (MIGRATIONS_DIR / "versions" / name).read_bytes()
+        assert hashlib.sha256(text).hexdigest() == digest, (
+            f"{name} has landed and must not change: write a new migration instead"
+        )
