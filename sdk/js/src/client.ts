@@ -128,11 +128,12 @@ export class Client {
         if (this._seen.has(error)) return undefined;
         this._seen.add(error);
       }
-      const x = exceptionFrom(error);
-      const ignored = this._ignored(x);
-      if (ignored) return this._refuse(ignored);
       return this._capture(hint, (ev) => {
+        const x = exceptionFrom(error);
+        const ignored = this._ignored(x);
+        if (ignored) return ignored;
         ev.exception = this._scrubException(x);
+        return undefined;
       });
     } catch (e) {
       this.log.debug(`captureException failed: ${describe(e, 200)}`);
@@ -147,6 +148,7 @@ export class Client {
       return this._capture(hint, (ev) => {
         ev.message = this._scrub.text(describe(message, LIMITS.message));
         ev.level = level(get(hint, 'level'), 'info');
+        return undefined;
       });
     } catch (e) {
       this.log.debug(`captureMessage failed: ${describe(e, 200)}`);
@@ -332,13 +334,15 @@ export class Client {
     return { ...s, droppedBy: { ...s.droppedBy } };
   }
 
-  private _capture(hint: InternalHint | undefined, fill: (ev: StacklineEvent) => void): string | undefined {
+  /** `fill` builds the payload once the event is admitted; it may still refuse it (ignoreErrors). */
+  private _capture(hint: InternalHint | undefined, fill: (ev: StacklineEvent) => DropReason | undefined): string | undefined {
     // Refuse before building anything: a flood must cost next to nothing.
     const fatal = get(hint, 'fatal') === true;
     const refused = this._queue.admit(fatal) ?? (this._sampleRate < 1 && Math.random() >= this._sampleRate ? 'sample_rate' : undefined);
     if (refused) return this._refuse(refused);
     const ev: StacklineEvent = { event_id: uuid4(), timestamp: nowIso(), ...this._base };
-    fill(ev);
+    const ignored = fill(ev);
+    if (ignored) return this._refuse(ignored);
     // The SDK's own tags first, so that the app's 50 cannot crowd them out (the API refuses
     // more than 50), and again last, so that they keep their values.
     const mechanism = get(hint, 'mechanism');

@@ -83,6 +83,8 @@ describe('browser build in Chromium', { skip, concurrency: false }, () => {
     assert.match(ev.exception.message, /reading 'id'/);
     assert.match(ev.exception.stack, /^TypeError: .*\n\s+at explode /);
     assert.deepEqual(ev.tags, { mechanism: 'onerror', handled: 'no' });
+    // The page it happened on, its secrets filtered.
+    assert.deepEqual(ev.request, { method: 'GET', url: `${origin}/app.html?session=[Filtered]` });
     const crumbs = ev.breadcrumbs.map((b) => `${b.category} ${b.message}`);
     assert.ok(crumbs.includes('console about to load'), crumbs.join('\n'));
     assert.ok(crumbs.includes(`http GET /api/data?token=[Filtered] [200]`), crumbs.join('\n'));

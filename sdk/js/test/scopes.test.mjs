@@ -142,6 +142,36 @@ describe('per-request scope (Express)', () => {
     }
   });
 
+  test('plain http and Next.js onRequestError: the error carries the tags of its own request', async () => {
+    const t = scriptedTransport();
+    S.init({ transport: t, ...quiet() });
+    const together = barrier(2);
+    // What `next start` does: an http server; Next calls onRequestError inside the request.
+    const { base, close } = await listen(async (req, res) => {
+      const who = req.url.split('/')[2];
+      S.setTag('user_id', who);
+      S.addBreadcrumb({ message: `rendering for ${who}` });
+      await together();
+      await S.captureRequestError(new Error(`render failed for ${who}`), { path: req.url, method: 'GET' }, { routePath: '/u/[id]', routerKind: 'App Router', routeType: 'render' });
+      res.statusCode = 500;
+      res.end();
+    });
+    try {
+      await Promise.all(['alice', 'bob'].map((u) => fetch(`${base}/u/${u}`)));
+      assert.ok(await S.flush(2000));
+      const events = t.events();
+      assert.equal(events.length, 2);
+      for (const ev of events) {
+        const who = /render failed for (\w+)/.exec(ev.exception.message)[1];
+        assert.equal(ev.tags.user_id, who);
+        assert.equal(ev.tags.route, '/u/[id]');
+        assert.deepEqual(ev.breadcrumbs.map((b) => b.message), [`rendering for ${who}`]);
+      }
+    } finally {
+      await close();
+    }
+  });
+
   test('withScope isolates a job outside any request; close() removes the server hook', async () => {
     const t = scriptedTransport();
     S.init({ transport: t, ...quiet() });

@@ -1,7 +1,8 @@
 """Real web apps under real servers: concurrent requests keep their own tags and breadcrumbs.
 
-Flask under werkzeug's threaded server and under gunicorn (gthread), FastAPI
-under uvicorn, each a process of its own reporting to a real socket. Every
+Flask under werkzeug's threaded server and under gunicorn (gthread), Django's
+WSGI app under gunicorn, FastAPI under uvicorn, each a process of its own
+reporting to a real socket. Every
 request logs, logs again from a thread it starts, and waits until all the
 others are inside their handlers before failing, so that their work
 interleaves. Each error must carry only its own request's data, none of the
@@ -88,6 +89,10 @@ def _servers(port: int) -> dict[str, list[str]]:
         "flask-gunicorn-gthread": [
             py, "-m", "gunicorn", "-k", "gthread", "--threads", str(len(USERS) + 4),
             "-b", f"127.0.0.1:{port}", "--access-logfile", "-", "shop_flask:app",
+        ],
+        "django-gunicorn-gthread": [
+            py, "-m", "gunicorn", "-k", "gthread", "--threads", str(len(USERS) + 4),
+            "-b", f"127.0.0.1:{port}", "--access-logfile", "-", "shop_django:application",
         ],
         "fastapi-uvicorn": [
             py, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "shop_fastapi:app",
