@@ -6,7 +6,8 @@ URLs only:
     web_url  (github.com, or https://HOST for Enterprise)      /login/oauth/authorize,
                                                                /login/oauth/access_token,
                                                                /login/device/code, /login/device
-    api_url  (https://api.github.com, or https://HOST/api/v3)  /user
+    api_url  (https://api.github.com, or https://HOST/api/v3)  /user,
+                                                               /applications/{client_id}/token
 
 The stand-in serves the REST routes under every path in `api_base_paths` (by default both
 "" and "/api/v3", so either client convention works); `api_url` names the first.
@@ -16,7 +17,8 @@ In a test:
     with GitHubStandin(users=[User("octocat")]) as github:       # 127.0.0.1, a free port
         app = github.register_app("cid", "secret", "http://127.0.0.1:8081/callback")
         ...github.web_url, github.api_url, github.approve_device(code, "octocat"),
-        github.issue_token("octocat"), github.revoke_all_tokens(), github.hang(30), ...
+        github.issue_token("octocat"), github.issue_token("octocat", client_id="cid"),
+        github.revoke_all_tokens(), github.hang(30), ...
 
 From a shell: `python tools/github_standin.py --port 0 --users users.json` prints the URL.
 
@@ -33,7 +35,10 @@ pages, the PKCE changelog of 2025-07-14, the REST users page):
   `slow_down` (+5 s, new `interval` in the answer), `expired_token`, `access_denied`,
   `incorrect_device_code`, `unsupported_grant_type`, `device_flow_disabled`;
 - `GET /user` with `Bearer` or `token`; 401 "Requires authentication" / "Bad credentials" with
-  `documentation_url` and `status`; the `X-OAuth-Scopes` header.
+  `documentation_url` and `status`; the `X-OAuth-Scopes` header;
+- `POST /applications/{client_id}/token` ("Check a token") with the app's credentials as HTTP
+  Basic and `{"access_token": ...}`: 200 with the token's `scopes`, `app` and `user` for a live
+  token of that app, 404 for any other token, 422 without one.
 
 Simplified, or GitHub's behaviour is not documented and this is a guess:
 - no sign-in, sessions or "already authorized" skip: every authorize shows the page, and the
@@ -46,7 +51,8 @@ Simplified, or GitHub's behaviour is not documented and this is a guess:
   back as `invalid_request`; a foreign redirect_uri is redirected to the registered callback
   with `error=redirect_uri_mismatch`, as the docs say, where github.com may show a page
   instead; `slow_down` is measured between polls, so a first poll is never too early;
-  `device_flow_disabled` comes with HTTP 400.
+  `device_flow_disabled` comes with HTTP 400; wrong app credentials on "Check a token" answer
+  404 (the endpoint documents no 401), as a token of another app does.
 """
 
 from __future__ import annotations
@@ -184,6 +190,8 @@ class _DeviceGrant:
 class _Token:
     login: str
     scopes: tuple[str, ...]
+    # The OAuth app it was issued to; None for an app not registered here (VS Code's own).
+    client_id: str | None = None
     revoked: bool = False
 
 
@@ -303,10 +311,17 @@ class GitHubStandin:
             self.apps[client_id] = app
         return app
 
-    def issue_token(self, login: str, scopes: Sequence[str] = ("read:user",)) -> str:
-        """A token as if `login` had finished a flow, e.g. VS Code's own GitHub sign-in."""
+    def issue_token(
+        self,
+        login: str,
+        scopes: Sequence[str] = ("read:user",),
+        *,
+        client_id: str | None = None,
+    ) -> str:
+        """A token as if `login` had finished a flow: of the registered app `client_id`, or by
+        default of an app whose secret nobody here holds (VS Code's own GitHub sign-in)."""
         with self._lock:
-            return self._issue_token(self.users[login.lower()].login, tuple(scopes))
+            return self._issue_token(self.users[login.lower()].login, tuple(scopes), client_id)
 
     def revoke_token(self, token: str) -> None:
         with self._lock:
@@ -371,7 +386,15 @@ class GitHubStandin:
             Route("/login/device", self._device_page, methods=["GET", "POST"]),
             Route("/avatars/u/{user_id:int}", _avatar),
         ]
-        routes += [Route(f"{base}/user", self._user_endpoint(base)) for base in self.api_base_paths]
+        for base in self.api_base_paths:
+            routes.append(Route(f"{base}/user", self._user_endpoint(base)))
+            routes.append(
+                Route(
+                    f"{base}/applications/{{client_id}}/token",
+                    self._check_token_endpoint(base),
+                    methods=["POST"],
+                )
+            )
         return routes
 
     async def _inject_failure(self, request: Request, next_: RequestResponseEndpoint) -> Response:
@@ -465,7 +488,7 @@ class GitHubStandin:
         verifier = params.get("code_verifier", "")
         if code.code_challenge is not None and not pkce_matches(code.code_challenge, verifier):
             return _error("bad_verification_code")
-        return _token_answer(self._issue_token(code.login, code.scopes), code.scopes)
+        return _token_answer(self._issue_token(code.login, code.scopes, app.client_id), code.scopes)
 
     def _poll_device(self, params: Params) -> dict[str, Any]:
         if params.get("client_id", "") not in self.apps:
@@ -484,7 +507,9 @@ class GitHubStandin:
         if grant.login is None:
             return _error("authorization_pending")
         del self._state.devices[params["device_code"]]
-        return _token_answer(self._issue_token(grant.login, grant.scopes), grant.scopes)
+        return _token_answer(
+            self._issue_token(grant.login, grant.scopes, grant.client_id), grant.scopes
+        )
 
     async def _device_code(self, request: Request) -> Response:
         params = {**dict(request.query_params), **await _form(request)}
@@ -550,12 +575,64 @@ class GitHubStandin:
 
         return get_user
 
+    def _check_token_endpoint(self, base: str) -> Callable[[Request], Awaitable[Response]]:
+        """GitHub's "Check a token": is this a live token of my app, with which scopes, whose?"""
+
+        async def check_token(request: Request) -> Response:
+            client_id = request.path_params["client_id"]
+            credentials = _basic_auth(request)
+            body = await _form(request)
+            access_token = body.get("access_token", "")
+            if not credentials:
+                return _rest_error(401, "Requires authentication", "/apps/oauth-applications")
+            if not access_token:
+                return _rest_error(422, "Validation Failed", "/apps/oauth-applications")
+            with self._lock:
+                app = self.apps.get(client_id)
+                token = self._state.tokens.get(access_token)
+                user = self.users.get(token.login.lower()) if token else None
+                valid_app = (
+                    app is not None
+                    and credentials.get("client_id") == client_id
+                    and secrets.compare_digest(
+                        credentials.get("client_secret", "").encode(), app.client_secret.encode()
+                    )
+                )
+                live = token is not None and not token.revoked and user is not None
+                if not valid_app or not live or token is None or token.client_id != client_id:
+                    return _rest_error(404, "Not Found", "/apps/oauth-applications#check-a-token")
+            assert app is not None
+            assert user is not None
+            web = str(request.base_url).rstrip("/")
+            answer = {
+                "id": int(hashlib.sha256(access_token.encode()).hexdigest()[:7], 16),
+                "url": f"{web}{base}/authorizations/1",
+                "scopes": list(token.scopes),
+                "token": access_token,
+                "token_last_eight": access_token[-8:],
+                "hashed_token": hashlib.sha256(access_token.encode()).hexdigest(),
+                "app": {"url": web, "name": app.name, "client_id": app.client_id},
+                "note": None,
+                "note_url": None,
+                "updated_at": "2020-01-01T00:00:00Z",
+                "created_at": "2020-01-01T00:00:00Z",
+                "fingerprint": None,
+                "expires_at": None,
+                "user": _user_json(user, web, web + base),
+                "installation": None,
+            }
+            return JSONResponse(answer)
+
+        return check_token
+
     # -- helpers over state (call with the lock held) ---------------------------------------
 
-    def _issue_token(self, login: str, scopes: tuple[str, ...]) -> str:
+    def _issue_token(
+        self, login: str, scopes: tuple[str, ...], client_id: str | None = None
+    ) -> str:
         alphabet = string.ascii_letters + string.digits
         token = "gho_" + "".join(secrets.choice(alphabet) for _ in range(36))
-        self._state.tokens[token] = _Token(login, scopes)
+        self._state.tokens[token] = _Token(login, scopes, client_id)
         return token
 
     def _pending_device(self, user_code: str) -> _DeviceGrant | None:

@@ -2,15 +2,21 @@
 
 `make run` runs this. It migrates the database (an SQLite file by default,
 PostgreSQL when DATABASE_URL says so), starts the four services and the
-gateway, waits until the gateway is ready, and stops everything on Ctrl-C. A
-service that dies is reported by name and takes the rest down with it, so
-nothing runs half-started.
+gateway, waits until the gateway is ready, and stops everything on Ctrl-C.
+
+A service that dies is reported by name and started again, after 0.5 s, then
+1, 2, 4... up to 10 s while it keeps dying, as a Kubernetes Deployment would
+restart its pod: one crash is not an outage of the whole stack. A service that
+dies STACKLINE_MAX_RESTARTS times within STACKLINE_RESTART_WINDOW_SECONDS is
+broken, not unlucky: the launcher says so and stops everything, exit code 1.
 
 Settings (environment):
   DATABASE_URL               default sqlite:///.stackline/stackline.db
   STACKLINE_GATEWAY_PORT     default 8080
   STACKLINE_GRPC_PORT_BASE   default 50051 (auth, projects, ingest, incidents follow)
   STACKLINE_DATA_DIR         default .stackline (database file, signing key)
+  STACKLINE_MAX_RESTARTS     default 5
+  STACKLINE_RESTART_WINDOW_SECONDS  default 60
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -31,12 +37,29 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("auth", "projects", "ingest", "incidents")
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
+FIRST_RESTART_DELAY_SECONDS = 0.5
+MAX_RESTART_DELAY_SECONDS = 10.0
 
 
 @dataclass
 class Child:
     name: str
+    env: dict[str, str]
     process: subprocess.Popen[bytes]
+    # When it died lately (monotonic), for the back-off and for giving up.
+    deaths: list[float] = field(default_factory=list)
+    restart_at: float | None = None
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    max_restarts: int
+    window_seconds: float
+
+    def delay(self, recent_deaths: int) -> float:
+        return min(
+            MAX_RESTART_DELAY_SECONDS, FIRST_RESTART_DELAY_SECONDS * 2.0 ** (recent_deaths - 1)
+        )
 
 
 def _environment() -> tuple[dict[str, str], dict[str, int], Path]:
@@ -67,14 +90,50 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _start(name: str, env: dict[str, str]) -> Child:
-    process = subprocess.Popen(
+def _spawn(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [sys.executable, "-m", f"services.{name}"],
         cwd=ROOT,
         env=env,
         preexec_fn=_die_with_parent,  # noqa: PLW1509 - the launcher starts no threads
     )
-    return Child(name, process)
+
+
+def _start(name: str, env: dict[str, str]) -> Child:
+    return Child(name, env, _spawn(name, env))
+
+
+def _supervise(children: list[Child], policy: RestartPolicy, now: float) -> Child | None:
+    """Restart what died, once its back-off has passed; the child that died too often, if any."""
+    for child in children:
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                child.process = _spawn(child.name, child.env)
+                child.restart_at = None
+                print(f"stackline: {child.name} started again", file=sys.stderr, flush=True)
+            continue
+        code = child.process.poll()
+        if code is None:
+            continue
+        child.deaths = [t for t in child.deaths if now - t < policy.window_seconds] + [now]
+        if len(child.deaths) > policy.max_restarts:
+            print(
+                f"stackline: {child.name} exited with code {code}, {len(child.deaths)} times"
+                f" within {policy.window_seconds:.0f} s; giving up, stopping the rest",
+                file=sys.stderr,
+                flush=True,
+            )
+            return child
+        delay = policy.delay(len(child.deaths))
+        child.restart_at = now + delay
+        print(
+            f"stackline: {child.name} exited with code {code}; starting it again in"
+            f" {delay:.1f} s (exit {len(child.deaths)} of {policy.max_restarts + 1} allowed"
+            f" within {policy.window_seconds:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return None
 
 
 def _stop(children: list[Child]) -> None:
@@ -89,10 +148,6 @@ def _stop(children: list[Child]) -> None:
             print(f"stackline: {child.name} did not stop in time, killing it", file=sys.stderr)
             child.process.kill()
             child.process.wait()
-
-
-def _dead(children: list[Child]) -> Child | None:
-    return next((c for c in children if c.process.poll() is not None), None)
 
 
 def _ready(url: str) -> bool:
@@ -171,18 +226,16 @@ def main() -> int:
         )
     )
 
+    policy = RestartPolicy(
+        max_restarts=int(os.environ.get("STACKLINE_MAX_RESTARTS", "5")),
+        window_seconds=float(os.environ.get("STACKLINE_RESTART_WINDOW_SECONDS", "60")),
+    )
     exit_code = 0
     ready_url = f"http://127.0.0.1:{ports['gateway']}/ready"
     started = time.monotonic()
     announced = False
     while not stopping:
-        dead = _dead(children)
-        if dead is not None:
-            print(
-                f"stackline: {dead.name} exited with code {dead.process.returncode};"
-                " stopping the rest",
-                file=sys.stderr,
-            )
+        if _supervise(children, policy, time.monotonic()) is not None:
             exit_code = 1
             break
         if not announced:

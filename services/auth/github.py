@@ -1,4 +1,5 @@
-"""GitHub, as AuthService talks to it: the OAuth web flow with PKCE, the device flow, `GET /user`.
+"""GitHub, as AuthService talks to it: the OAuth web flow with PKCE, the device flow, `GET /user`,
+and "Check a token" (`POST /applications/{client_id}/token`).
 
 The base URLs are settings, so the same code talks to github.com, to GitHub
 Enterprise, or to the stand-in in tools/github_standin.py. Every call is
@@ -27,6 +28,8 @@ from stackline_infra.errors import (
 
 # The fewest that work: the public profile, to know who signed in.
 SCOPE = "read:user"
+# Scopes that include it: `user` grants read:user and more.
+_SCOPES_THAT_READ_THE_USER = frozenset({"read:user", "user"})
 _DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
@@ -61,7 +64,10 @@ class GitHub:
         self._web = web_url.rstrip("/")
         self._api = api_url.rstrip("/")
         self._client_id = client_id
+        self._client_secret = client_secret
         self.configured = bool(client_id and client_secret and callback_url)
+        # Whether tokens of Stackline's own app can be recognised as such.
+        self.can_check_tokens = bool(client_id and client_secret)
         self._oauth = AsyncOAuth2Client(
             client_id=client_id,
             client_secret=client_secret,
@@ -127,17 +133,52 @@ class GitHub:
             raise Unauthenticated("GitHub does not accept this token")
         if response.status_code != 200:
             raise Unavailable(f"GitHub answered {response.status_code} to /user", retry_after=5)
+        # A classic OAuth token lists its scopes here; a token with none (or of a kind that
+        # lists none, such as a fine-grained one) was not granted what a sign-in asks for.
+        _require_scope(_split_scopes(response.headers.get("x-oauth-scopes", "")))
         try:
-            body = response.json()
-            return GitHubUser(
-                id=int(body["id"]),
-                login=str(body["login"]),
-                name=body.get("name") or None,
-                avatar_url=body.get("avatar_url") or None,
-            )
+            return _github_user(response.json())
         except (ValueError, KeyError, TypeError):
             raise Unavailable(
                 f"GitHub answered {response.status_code} to /user", retry_after=5
+            ) from None
+
+    async def own_app_user(self, token: str) -> GitHubUser | None:
+        """The user of a token GitHub issued to Stackline's own OAuth app; None for a token of
+        any other app (or none GitHub knows). GitHub's "Check a token", with the app's
+        credentials: only the app that holds the secret can ask, and the answer names the
+        token's scopes and user."""
+        if not self.can_check_tokens:
+            return None
+        try:
+            response = await self._oauth.request(
+                "POST",
+                f"{self._api}/applications/{self._client_id}/token",
+                json={"access_token": token},
+                headers={"Accept": "application/vnd.github+json"},
+                auth=httpx2.BasicAuth(self._client_id, self._client_secret),
+                withhold_token=True,
+            )
+        except httpx2.HTTPError as exc:
+            raise Unavailable(
+                f"GitHub did not answer ({type(exc).__name__})", retry_after=5
+            ) from None
+        if response.status_code in (404, 422):
+            return None
+        if response.status_code != 200:
+            raise Unavailable(
+                f"GitHub answered {response.status_code} to a token check", retry_after=5
+            )
+        try:
+            body = response.json()
+            scopes = body["scopes"]
+            if not isinstance(scopes, list):
+                raise TypeError("scopes")
+            _require_scope({str(s) for s in scopes})
+            return _github_user(body["user"])
+        except (ValueError, KeyError, TypeError):
+            raise Unavailable(
+                "GitHub answered a token check with unexpected JSON", retry_after=5
             ) from None
 
     async def start_device_login(self) -> DeviceLogin:
@@ -198,6 +239,24 @@ class GitHub:
         if not isinstance(body, dict):
             raise Unavailable("GitHub answered with unexpected JSON", retry_after=5)
         return body
+
+
+def _split_scopes(header: str) -> set[str]:
+    return {s.strip() for s in header.split(",") if s.strip()}
+
+
+def _require_scope(scopes: set[str]) -> None:
+    if not scopes & _SCOPES_THAT_READ_THE_USER:
+        raise Unauthenticated(f"this GitHub token lacks the {SCOPE} scope that signing in needs")
+
+
+def _github_user(body: Any) -> GitHubUser:
+    return GitHubUser(
+        id=int(body["id"]),
+        login=str(body["login"]),
+        name=body.get("name") or None,
+        avatar_url=body.get("avatar_url") or None,
+    )
 
 
 def _access_token(token: Any) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackline_infra.db.schema import (
@@ -34,9 +35,15 @@ async def find_user(session: AsyncSession, provider: str, provider_user_id: str)
     )
 
 
-async def add_user(session: AsyncSession, user: User) -> User:
-    session.add(user)
-    await session.flush()
+async def add_user_unless_present(session: AsyncSession, user: User) -> User | None:
+    """The user, added; None when a concurrent sign-in of the same account added it first (the
+    unique provider id refused this one, and only its savepoint is rolled back)."""
+    try:
+        async with session.begin_nested():
+            session.add(user)
+            await session.flush()
+    except IntegrityError:
+        return None
     return user
 
 
@@ -75,7 +82,7 @@ async def take_oauth_state(session: AsyncSession, state_hash: bytes, now: dateti
     return await session.scalar(
         delete(OAuthState)
         .where(OAuthState.state_hash == state_hash, OAuthState.expires_at > now)
-        .returning(OAuthState.code_verifier)
+        .returning(OAuthState.verifier_salt)
     )
 
 

@@ -25,6 +25,7 @@ def build_host(
     *,
     dev_login_enabled: bool,
     refresh_ttl: timedelta = timedelta(days=30),
+    accept_other_app_tokens: bool = False,
     database_probe_seconds: float = 2.0,
     clock: WallClock = utcnow,
 ) -> ServiceHost:
@@ -34,6 +35,7 @@ def build_host(
         github,
         dev_login_enabled=dev_login_enabled,
         refresh_ttl=refresh_ttl,
+        accept_other_app_tokens=accept_other_app_tokens,
         clock=clock,
     )
     return ServiceHost(

@@ -6,6 +6,7 @@ must not hold a database connection and its locks.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth import repository
 from services.auth.github import GitHubUser
 from services.auth.tokens import TokenIssuer, new_refresh_token, refresh_digest
-from stackline_infra import keyformat
+from stackline_contract import keyformat
 from stackline_infra.db import audit
 from stackline_infra.db.schema import OAuthState, RefreshToken, User
 from stackline_infra.db.types import new_id
@@ -31,6 +32,7 @@ from stackline_infra.errors import (
     NotFound,
     PermissionDenied,
     Unauthenticated,
+    Unavailable,
 )
 
 # GitHub's own rule for logins, so a local user can later be matched by name.
@@ -93,9 +95,11 @@ async def dev_login(
         )
     user = await repository.find_user(session, "local", login.lower())
     if user is None:
-        user = await repository.add_user(
+        user = await repository.add_user_unless_present(
             session, User(provider="local", provider_user_id=login.lower(), login=login, name=login)
-        )
+        ) or await repository.find_user(session, "local", login.lower())
+        if user is None:  # added and deleted again in between
+            raise Unavailable("the account changed during sign-in; sign in again", retry_after=1)
     await audit.record(
         session,
         action="user.sign_in",
@@ -110,30 +114,36 @@ def _state_hash(state: str) -> bytes:
     return hashlib.sha256(state.encode()).digest()
 
 
+def _pkce_verifier(state: str, salt: str) -> str:
+    """The PKCE verifier of a sign-in: 43 characters of RFC 7636's alphabet, computable only by
+    whoever holds both the state (the browser) and the salt (the database)."""
+    digest = hmac.new(salt.encode(), state.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 async def begin_github_login(session: AsyncSession, *, now: datetime) -> tuple[str, str]:
-    """A fresh (state, PKCE verifier) pair, remembered for ten minutes."""
+    """A fresh (state, PKCE verifier) pair, remembered for ten minutes as the state's hash and
+    the verifier's salt: what the callback needs, and no more."""
     state = secrets.token_urlsafe(32)
-    verifier = secrets.token_urlsafe(64)
+    salt = secrets.token_urlsafe(32)
     await repository.add_oauth_state(
         session,
         OAuthState(
-            state_hash=_state_hash(state), code_verifier=verifier, expires_at=now + OAUTH_STATE_TTL
+            state_hash=_state_hash(state), verifier_salt=salt, expires_at=now + OAUTH_STATE_TTL
         ),
         now,
     )
-    return state, verifier
+    return state, _pkce_verifier(state, salt)
 
 
 async def take_github_login(session: AsyncSession, state: str, *, now: datetime) -> str:
     """The PKCE verifier of a sign-in under way; a state works once."""
-    verifier = (
-        await repository.take_oauth_state(session, _state_hash(state), now) if state else None
-    )
-    if verifier is None:
+    salt = await repository.take_oauth_state(session, _state_hash(state), now) if state else None
+    if salt is None:
         raise InvalidArgument(
             "this sign-in expired or was already used; sign in again", field="state"
         )
-    return verifier
+    return _pkce_verifier(state, salt)
 
 
 async def github_sign_in(
@@ -149,7 +159,8 @@ async def github_sign_in(
     """Create or update the Stackline user for a GitHub account, and open a session."""
     user = await repository.find_user(session, "github", str(github_user.id))
     if user is None:
-        user = await repository.add_user(
+        # A first sign-in, perhaps from several editors at once: one of them adds the user.
+        user = await repository.add_user_unless_present(
             session,
             User(
                 provider="github",
@@ -158,7 +169,9 @@ async def github_sign_in(
                 name=github_user.name,
                 avatar_url=github_user.avatar_url,
             ),
-        )
+        ) or await repository.find_user(session, "github", str(github_user.id))
+        if user is None:  # added and deleted again in between: as good as never signed in
+            raise Unavailable("the account changed during sign-in; sign in again", retry_after=1)
     else:
         # A GitHub login can be renamed; the numeric id is what identifies the account.
         user.login, user.name, user.avatar_url = (
@@ -247,10 +260,16 @@ async def delete_user(session: AsyncSession, user_id: str) -> None:
     await audit.record(session, action="user.delete", actor_user_id=None, source_ip=None)
 
 
-async def resolve_ingest_key(
-    session: AsyncSession, key: str, *, now: datetime
-) -> tuple[uuid.UUID, uuid.UUID]:
-    """The (project id, key id) a key belongs to, at `now` (a rotated key works until its end)."""
+@dataclass(frozen=True)
+class ResolvedKey:
+    project_id: uuid.UUID
+    key_id: uuid.UUID
+    # When a rotated key stops; None for a key with no end.
+    stops_at: datetime | None
+
+
+async def resolve_ingest_key(session: AsyncSession, key: str, *, now: datetime) -> ResolvedKey:
+    """The project and key id a key belongs to, at `now` (a rotated key works until its end)."""
     if not keyformat.is_well_formed(key):
         raise Unauthenticated("malformed ingest key")
     digest = keyformat.digest(key)
@@ -263,4 +282,4 @@ async def resolve_ingest_key(
         raise PermissionDenied("this ingest key has been revoked")
     if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_RESOLUTION:
         await repository.mark_key_used(session, row.id, now)
-    return row.project_id, row.id
+    return ResolvedKey(row.project_id, row.id, row.revoked_at)

@@ -7,6 +7,7 @@ user. A slow GitHub then holds no database connection.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -22,6 +23,9 @@ from stackline_infra.db.schema import User
 from stackline_infra.db.types import json_dumps, utcnow
 from stackline_infra.errors import Unauthenticated
 from stackline_infra.timestamps import to_proto
+
+# GitHub's tokens: gho_..., ghp_..., github_pat_..., or 40 hex digits of old.
+_GITHUB_TOKEN = re.compile(r"[A-Za-z0-9_]{1,512}")
 
 
 def _user(user: User) -> auth_pb2.User:
@@ -55,9 +59,11 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         *,
         dev_login_enabled: bool,
         refresh_ttl: timedelta,
+        accept_other_app_tokens: bool = False,
         clock: WallClock = utcnow,
     ) -> None:
         self._sessions = sessions
+        self._accept_other_app_tokens = accept_other_app_tokens
         self._clock = clock
         self._issuer = issuer
         self._github = github
@@ -102,8 +108,23 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.SignInResponse:
         if not request.github_token:
             raise Unauthenticated("no GitHub token given")
+        if not _GITHUB_TOKEN.fullmatch(request.github_token):
+            # It could not even go in a header to GitHub.
+            raise Unauthenticated("this is not a GitHub token")
+        # Any site a user signed in to with GitHub holds a token of theirs: only one issued to
+        # Stackline's own app proves they meant to sign in here. A token of an app whose
+        # secret Stackline lacks (the editor's built-in GitHub sign-in) cannot be checked that
+        # way, so it is taken only where the operator chose to (docs/identity.md).
+        github_user = await self._github.own_app_user(request.github_token)
+        if github_user is not None:
+            return await self._sign_in_github(github_user, request.source_ip, "token")
+        if not self._accept_other_app_tokens:
+            raise Unauthenticated(
+                "this GitHub token was not issued to Stackline's GitHub app; sign in with a "
+                "one-time code instead (POST /api/auth/device/start)"
+            )
         github_user = await self._github.user(request.github_token)
-        return await self._sign_in_github(github_user, request.source_ip, "token")
+        return await self._sign_in_github(github_user, request.source_ip, "token_other_app")
 
     async def StartDeviceLogin(
         self, request: auth_pb2.StartDeviceLoginRequest, context: grpc.aio.ServicerContext
@@ -174,10 +195,14 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.ResolveIngestKeyRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.ResolveIngestKeyResponse:
         async with self._sessions.begin() as session:
-            project_id, key_id = await service.resolve_ingest_key(
-                session, request.key, now=self._clock()
-            )
-        return auth_pb2.ResolveIngestKeyResponse(project_id=str(project_id), key_id=str(key_id))
+            now = self._clock()
+            resolved = await service.resolve_ingest_key(session, request.key, now=now)
+        response = auth_pb2.ResolveIngestKeyResponse(
+            project_id=str(resolved.project_id), key_id=str(resolved.key_id)
+        )
+        if resolved.stops_at is not None:
+            response.stops_in_seconds = (resolved.stops_at - now).total_seconds()
+        return response
 
     async def GetUser(
         self, request: auth_pb2.GetUserRequest, context: grpc.aio.ServicerContext

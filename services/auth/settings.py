@@ -33,6 +33,11 @@ class AuthSettings(DatabaseSettings):
     # /api/auth/github/callback, as browsers reach it.
     github_callback_url: str = ""
     github_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    # POST /api/auth/token takes a GitHub token of Stackline's own OAuth app, checked as such.
+    # On, it also takes a token of any other app that has the read:user scope (the editor's
+    # built-in GitHub sign-in): convenient, but then any site holding a user's GitHub token
+    # can act as them here. Off unless the operator decides otherwise (docs/identity.md).
+    github_accept_other_app_tokens: bool = False
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> AuthSettings:

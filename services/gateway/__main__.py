@@ -6,6 +6,8 @@ import uvicorn
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
+from services.gateway.slow_clients import guarded_protocol
+from stackline_infra import otel
 from stackline_infra.logs import configure_logging
 from stackline_infra.settings import load_settings
 
@@ -13,12 +15,18 @@ from stackline_infra.settings import load_settings
 def main() -> None:
     settings = load_settings(GatewaySettings)
     configure_logging("gateway", level=settings.log_level, fmt=settings.log_format)
+    # Spans still buffered are sent by the app's lifespan as it stops.
+    otel.start("gateway", settings)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(
+            header_seconds=settings.header_timeout_seconds,
+            body_seconds=settings.body_timeout_seconds,
+            per_address=0 if settings.trusted_proxy_hops else settings.max_connections_per_address,
+        ),
         # Logged by the metrics middleware and Prometheus instead; a line per
         # ingest request would cost more than the request.
         access_log=False,

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.gateway.backends import open_backends
 from services.gateway.body_limit import BodyLimitMiddleware
@@ -34,6 +35,8 @@ from services.gateway.routers import (
 from services.gateway.schemas.ingest import IngestBatch, IngestEvent
 from services.gateway.sentry_fast_path import SentryFastPath
 from services.gateway.settings import GatewaySettings
+from services.gateway.tracing import REQUEST_ID_HEADER, TraceMiddleware
+from stackline_infra import otel
 from stackline_infra.clock import MonotonicClock
 
 DESCRIPTION = """\
@@ -60,13 +63,15 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
                 backends.auth, ttl=settings.ingest_key_cache_seconds, clock=clock
             ),
             batcher=batcher,
-            limits=RateLimits(settings, clock=clock),
+            limits=RateLimits(settings),
         )
         try:
             yield
         finally:
             await batcher.drain()
             await backends.close()
+            # Here, not after uvicorn.run: uvicorn ends the process by re-raising SIGTERM.
+            otel.shutdown()
 
     app = FastAPI(
         # Prometheus at /metrics is how Stackline is watched; FastAPI's own
@@ -101,9 +106,15 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "If-None-Match", "X-Sentry-Auth"],
-        # Sentry's browser SDK reads its back-off from these two.
-        expose_headers=["ETag", "Retry-After", "X-Sentry-Rate-Limits"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "If-None-Match",
+            "X-Sentry-Auth",
+            "traceparent",
+        ],
+        # Sentry's browser SDK reads its back-off from X-Sentry-Rate-Limits.
+        expose_headers=["ETag", "Retry-After", "X-Sentry-Rate-Limits", REQUEST_ID_HEADER],
         max_age=86_400,
     )
     app.add_middleware(
@@ -112,7 +123,12 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
         larger=[(sourcemaps.UPLOAD_PATH, sourcemaps.MAX_UPLOAD_BYTES)],
     )
     app.add_middleware(MetricsMiddleware)
+    # Outermost: every log line of the request, errors included, carries its trace.
+    app.add_middleware(TraceMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    if otel.enabled():
+        # Wraps the whole middleware stack, so the request's span is current in TraceMiddleware.
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=otel.provider())
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.errors import error_response
@@ -20,16 +21,18 @@ class BodyLimitMiddleware:
         # (path pattern, limit) for the few routes that take big bodies on purpose.
         self.larger = [(re.compile(pattern), limit) for pattern, limit in larger]
 
-    def _limit(self, path: str) -> int:
-        return next(
-            (limit for pattern, limit in self.larger if pattern.match(path)), self.max_bytes
-        )
+    def _limit(self, path: str) -> tuple[int, bool]:
+        """The path's limit, and whether it is one of the large ones."""
+        for pattern, limit in self.larger:
+            if pattern.match(path):
+                return limit, True
+        return self.max_bytes, False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        max_bytes = self._limit(scope["path"])
+        max_bytes, large = self._limit(scope["path"])
         too_large = PayloadTooLarge(f"request body is over {max_bytes} bytes")
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
@@ -38,6 +41,12 @@ class BodyLimitMiddleware:
                 return
             # The server holds the client to its declared length.
             await self.app(scope, receive, send)
+            return
+
+        if large:
+            # A large body is never held here: the app streams it on, and the count stops it
+            # at the limit (a 413 from the route that reads it).
+            await self.app(scope, _counted(receive, max_bytes), send)
             return
 
         # No length given (chunked): read up to the limit, then hand the app
@@ -67,3 +76,19 @@ class BodyLimitMiddleware:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def _counted(receive: Receive, max_bytes: int) -> Receive:
+    size = 0
+
+    async def counted() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > max_bytes:
+                # An HTTPException, so that whoever reads the body passes it on as it is.
+                raise HTTPException(413, f"request body is over {max_bytes} bytes")
+        return message
+
+    return counted

@@ -19,7 +19,7 @@ import grpc
 import jwt
 from stackline.auth.v1 import auth_pb2, auth_pb2_grpc
 
-from stackline_infra import keyformat
+from stackline_contract import keyformat
 from stackline_infra.clock import MonotonicClock
 from stackline_infra.errors import PermissionDenied, StacklineError, Unauthenticated, from_rpc_error
 
@@ -138,8 +138,14 @@ class IngestKeyCache:
 
     def forget(self, resolved: ResolvedKey) -> None:
         """Drop a key whose project turned out to be gone, so the next request asks again."""
+        self.forget_key_id(resolved.key_id)
+
+    def forget_key_id(self, key_id: str) -> None:
+        """Drop a key revoked or rotated through this gateway: it stops here at once, not when
+        its cache entry ends. The cache holds its keys by hash, so this is a scan; revocations
+        are rare and the cache is bounded."""
         for digest, entry in list(self._entries.items()):
-            if entry.key == resolved:
+            if entry.key is not None and entry.key.key_id == key_id:
                 del self._entries[digest]
 
     async def resolve(self, key: str) -> ResolvedKey:
@@ -182,7 +188,11 @@ class IngestKeyCache:
                 return _Resolution(None, error, self._clock() + self._NEGATIVE_TTL)
             raise error from None
         resolved = ResolvedKey(response.project_id, response.key_id)
-        return _Resolution(resolved, None, self._clock() + self._ttl)
+        ttl = self._ttl
+        if response.HasField("stops_in_seconds"):
+            # A key in its rotation grace is not trusted past the end of it.
+            ttl = min(ttl, max(0.0, response.stops_in_seconds))
+        return _Resolution(resolved, None, self._clock() + ttl)
 
     def _remember(self, digest: bytes, entry: _Resolution) -> None:
         self._entries[digest] = entry

@@ -16,8 +16,8 @@ from services.gateway.credentials import IngestKeyCache, ResolvedKey, TokenVerif
 from services.gateway.ingest_batcher import IngestBatcher
 from services.gateway.rate_limits import RateLimits
 from services.gateway.settings import GatewaySettings
-from stackline_infra import keyformat
-from stackline_infra.errors import PermissionDenied, RateLimited, StacklineError, Unauthenticated
+from stackline_contract import keyformat
+from stackline_infra.errors import PermissionDenied, StacklineError, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +70,9 @@ def _bearer(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-async def _refuse_if_failing(state: GatewayState, address: str, credential: str) -> None:
-    try:
-        await state.limits.refuse_if_failing(address)
-    except RateLimited:
-        log.info("refused %s from %s: too many bad credentials lately", credential, address)
-        raise
-
-
-async def _refused(state: GatewayState, address: str, credential: str, why: StacklineError) -> None:
-    """Count a bad credential against its address, and say so in the log: never the credential
-    itself, only why it was refused."""
+async def refused(state: GatewayState, address: str, credential: str, why: StacklineError) -> None:
+    """Count a bad credential against its address (429 once it is over its limit), and say so
+    in the log: never the credential itself, only why it was refused."""
     log.info("refused %s from %s: %s", credential, address, why.message)
     await state.limits.count_failure(address)
 
@@ -91,7 +83,6 @@ async def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_user_token)],
 ) -> User:
     address = client_ip(request, state.settings.trusted_proxy_hops)
-    await _refuse_if_failing(state, address, "an access token")
     try:
         token = _bearer(credentials)
         if token.startswith(keyformat.PREFIX):
@@ -100,7 +91,7 @@ async def current_user(
             )
         user = await state.tokens.verify(token)
     except Unauthenticated as exc:
-        await _refused(state, address, "an access token", exc)
+        await refused(state, address, "an access token", exc)
         raise
     await state.limits.api(str(user.id))
     return user
@@ -126,7 +117,7 @@ async def resolve_ingest_key(request: Request, state: GatewayState) -> ResolvedK
     hottest path, FastAPI's dependency solving costs more than the check.
     """
     address = client_ip(request, state.settings.trusted_proxy_hops)
-    await _refuse_if_failing(state, address, "an ingest key")
+
     try:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not key:
@@ -135,5 +126,5 @@ async def resolve_ingest_key(request: Request, state: GatewayState) -> ResolvedK
             raise Unauthenticated("POST /api/ingest takes a project's ingest key (slk_...)")
         return await state.ingest_keys.resolve(key.strip())
     except (Unauthenticated, PermissionDenied) as exc:
-        await _refused(state, address, "an ingest key", exc)
+        await refused(state, address, "an ingest key", exc)
         raise

@@ -15,6 +15,7 @@ import grpc
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from services.gateway.responses import json_response
 from services.gateway.schemas.errors import ErrorBody, ErrorResponse
@@ -111,6 +112,15 @@ async def respond_to_error(request: Request, exc: Exception) -> Response:
             str(exc.detail),
             headers=exc.headers,
         )
+    return _unexpected(request, exc)
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, ClientDisconnect):
+        # The client went away mid-body (or was closed for sending too slowly): nobody is left
+        # to answer, and nothing failed here. One line, not a traceback.
+        log.info("client went away during %s %s", request.method, request.url.path)
+        return Response(status_code=499)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(StacklineError("internal error"))
 

@@ -1,5 +1,6 @@
-"""Rate limits: per ingest key (events per minute, and a burst), per user (API requests per
-minute), and per client address for failed credentials.
+"""Rate limits: per project (ingest events per minute, and a burst), per user (API requests per
+minute), per client address for failed credentials, and for sign-in routes per address and in
+total (they reach GitHub, whose rate limit the whole instance shares).
 
 Counted in memory for one gateway, or in Redis (REDIS_URL) when several
 replicas must share the counts. The sliding-window counter keeps two numbers
@@ -20,13 +21,9 @@ from limits.storage import storage_from_string
 from prometheus_client import Counter
 
 from services.gateway.settings import GatewaySettings
-from stackline_infra.clock import MonotonicClock
 from stackline_infra.errors import RateLimited
 
 log = logging.getLogger(__name__)
-
-# Kept for a minute each; a flood of addresses beyond this starts the list afresh.
-_MAX_SUSPECTS = 100_000
 
 LIMITED = Counter(
     "stackline_gateway_rate_limited_total",
@@ -40,10 +37,7 @@ LIMITER_ERRORS = Counter(
 
 
 class RateLimits:
-    def __init__(
-        self, settings: GatewaySettings, *, clock: MonotonicClock = time.monotonic
-    ) -> None:
-        self._clock = clock
+    def __init__(self, settings: GatewaySettings) -> None:
         uri = f"async+{settings.redis_url}" if settings.redis_url else "async+memory://"
         self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(uri))
         self._ingest: list[tuple[str, RateLimitItem]] = []
@@ -60,13 +54,18 @@ class RateLimits:
             if settings.api_requests_per_minute
             else None
         )
+        self._sign_in: list[tuple[str, RateLimitItem, str | None]] = []
+        if settings.sign_in_per_address_per_minute:
+            item = RateLimitItemPerMinute(settings.sign_in_per_address_per_minute)
+            self._sign_in.append(("sign_in_per_address", item, None))
+        if settings.sign_in_per_minute:
+            item = RateLimitItemPerMinute(settings.sign_in_per_minute)
+            self._sign_in.append(("sign_in", item, "all"))
         self._failures = (
             RateLimitItemPerMinute(settings.failed_credentials_per_minute)
             if settings.failed_credentials_per_minute
             else None
         )
-        # Addresses that failed lately, and when: see refuse_if_failing.
-        self._suspects: dict[str, float] = {}
 
     async def _hit(self, name: str, item: RateLimitItem, key: str, cost: int = 1) -> None:
         try:
@@ -89,29 +88,48 @@ class RateLimits:
             return item.get_expiry()
         return max(1, math.ceil(stats.reset_time - time.time()))
 
-    async def ingest(self, key_id: str, events: int) -> None:
+    async def ingest(self, project_id: str, events: int) -> None:
+        """Per project, not per key: more keys must not mean more volume. Every limit is
+        tested before any is counted, so events one limit refuses cost nothing against the
+        others (two concurrent batches may both pass a test; the overshoot is one batch)."""
+        try:
+            for name, item in self._ingest:
+                if not await self._limiter.test(item, name, project_id, cost=events):
+                    LIMITED.labels(name).inc()
+                    raise RateLimited(
+                        f"rate limit exceeded ({name})",
+                        retry_after=await self._retry_after(name, item, project_id),
+                    )
+        except RateLimited:
+            raise
+        except Exception:  # the limiter's store, not the request, failed
+            LIMITER_ERRORS.inc()
+            log.warning("rate limiter unavailable; letting the request through", exc_info=True)
+            return
         for name, item in self._ingest:
-            await self._hit(name, item, key_id, cost=events)
+            await self._hit(name, item, project_id, cost=events)
 
     async def api(self, user_id: str) -> None:
         if self._api is not None:
             await self._hit("api_per_minute", self._api, user_id)
 
-    async def refuse_if_failing(self, client_address: str) -> None:
-        """429 for an address that has presented too many bad credentials lately.
+    async def sign_in(self, client_address: str) -> None:
+        """A sign-in call (one that reaches GitHub or writes a session or a state) from this
+        address: counted for the address and for the whole instance."""
+        for name, item, key in self._sign_in:
+            await self._hit(name, item, key or client_address or "unknown")
 
-        Only addresses this gateway saw fail in the last minute are looked up:
-        the shared count is a round trip to Redis, and nearly every request
-        comes from an address that never failed. An address failing through
-        several replicas is looked up by each from its first failure there.
+    async def count_failure(self, client_address: str) -> None:
+        """Count a refused credential against its address; 429 once the address is over its
+        limit, so that guessing from it stops being answered.
+
+        Only failures are counted and only failures are refused: a credential that verifies
+        passes whatever its neighbours behind the same NAT or proxy did.
         """
         if self._failures is None or not client_address:
             return
-        failed_at = self._suspects.get(client_address)
-        if failed_at is None or self._clock() - failed_at > 60:
-            return
         try:
-            allowed = await self._limiter.test(self._failures, "failed_credentials", client_address)
+            allowed = await self._limiter.hit(self._failures, "failed_credentials", client_address)
         except Exception:
             LIMITER_ERRORS.inc()
             return
@@ -123,14 +141,3 @@ class RateLimits:
                     "failed_credentials", self._failures, client_address
                 ),
             )
-
-    async def count_failure(self, client_address: str) -> None:
-        if self._failures is None or not client_address:
-            return
-        if len(self._suspects) >= _MAX_SUSPECTS:
-            self._suspects.clear()
-        self._suspects[client_address] = self._clock()
-        try:
-            await self._limiter.hit(self._failures, "failed_credentials", client_address)
-        except Exception:
-            LIMITER_ERRORS.inc()

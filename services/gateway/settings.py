@@ -28,6 +28,13 @@ class GatewaySettings(ProcessSettings):
     dev_login_enabled: bool = False
     # The address SDKs reach the gateway at, as DSNs name it; the request's own when empty.
     public_url: str = ""
+    # Slow clients (services/gateway/slow_clients.py): a request's headers must arrive within
+    # this, and its body may not pause longer than that between pieces.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    body_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    # Open connections one address may hold; only where clients connect directly
+    # (trusted_proxy_hops=0), since behind a proxy every connection is the proxy's. 0: no cap.
+    max_connections_per_address: int = Field(default=256, ge=0)
 
     # Rate limits; 0 switches one off. Shared through Redis when REDIS_URL is
     # set (several replicas), else counted in this process.
@@ -37,7 +44,15 @@ class GatewaySettings(ProcessSettings):
     ingest_events_per_minute: int = Field(default=60_000, ge=0)
     ingest_burst_per_second: int = Field(default=2_000, ge=0)
     api_requests_per_minute: int = Field(default=600, ge=0)
-    # Bad tokens or keys from one address before it is refused with 429.
+    # Sign-in calls (browser start and callback, GitHub token exchange, device start and poll,
+    # refresh, sign-out) per client address, and in total: each reaches GitHub or writes a row,
+    # and GitHub's rate limit is shared by every user of the instance. A device sign-in polls
+    # every 5 s, 12 a minute; the per-address default leaves room for a few at once behind one
+    # address.
+    sign_in_per_address_per_minute: int = Field(default=60, ge=0)
+    sign_in_per_minute: int = Field(default=1_200, ge=0)
+    # Bad tokens or keys from one address before its bad ones get 429 instead of 401; a
+    # credential that verifies is never refused for its address's failures.
     failed_credentials_per_minute: int = Field(default=120, ge=0)
 
     @model_validator(mode="after")

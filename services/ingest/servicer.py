@@ -3,53 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from prometheus_client import Counter, Histogram
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
-from services.ingest import service, uploads
-from services.ingest.events import ParsedEvent, PreparedEvent, finish, parse
-from services.ingest.mappings import PathMappingCache
-from services.ingest.releases import ReleaseCommitCache
+from services.ingest import uploads
+from services.ingest.batches import BatchIngestor, Outcome, Rejected
 from services.ingest.sourcemaps import MAX_SOURCEMAP_BYTES
-from services.ingest.stacks import StackFrame
-from services.ingest.symbolication import BatchMaps, Build, SourceMapStore
+from services.ingest.upload_slots import UploadSlots
 from stackline_infra.clock import MonotonicClock
 from stackline_infra.db.types import utcnow
-from stackline_infra.errors import InvalidArgument, PermissionDenied
+from stackline_infra.errors import InvalidArgument
 from stackline_infra.identity import caller_from_proto, parse_id
 from stackline_infra.timestamps import to_proto
-
-log = logging.getLogger(__name__)
-
-EVENTS = Counter(
-    "stackline_ingest_events_total",
-    "Events received, by outcome: stored, duplicate or rejected.",
-    ["outcome"],
-)
-BATCH_EVENTS = Histogram(
-    "stackline_ingest_batch_events",
-    "Events per stored batch.",
-    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
-)
-
-# PostgreSQL's deadlock_detected and serialization_failure: the transaction
-# lost a race and is safe to run again.
-_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
-_ATTEMPTS = 3
-
-
-def _is_retryable(exc: DBAPIError) -> bool:
-    return getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
@@ -57,110 +27,52 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, sessions: async_sessionmaker[AsyncSession], *, clock: MonotonicClock = time.monotonic
     ) -> None:
         self._sessions = sessions
-        # The clock the caches' periods run on.
-        self._mappings = PathMappingCache(sessions, clock=clock)
-        self._releases = ReleaseCommitCache(sessions, clock=clock)
-        self._source_maps = SourceMapStore(sessions, clock=clock)
+        self._batches = BatchIngestor(sessions, clock=clock)
+        self._upload_slots = UploadSlots()
 
     async def IngestEvents(
         self, request: ingest_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.IngestEventsResponse:
-        now = utcnow()
-        results = [ingest_pb2.EventResult(event_id=e.event_id) for e in request.events]
-        await self._commits_of_releases(request.events)
-        parsed: list[tuple[int, ParsedEvent]] = []
-        for index, event in enumerate(request.events):
-            try:
-                parsed.append((index, parse(event, now)))
-            except InvalidArgument as exc:
-                results[index].rejection.field = exc.field or ""
-                results[index].rejection.message = exc.message
-                results[index].rejection.code = exc.code
-                EVENTS.labels("rejected").inc()
-
-        # What finishing the events needs from the database, fetched once per batch.
-        mappings = await self._mappings.for_projects({p.project_id for _, p in parsed})
-        wants: dict[Build, list[StackFrame]] = {}
-        for _, p in parsed:
-            if p.build is not None:
-                wants.setdefault(p.build, []).extend(p.frames_to_map())
-        maps = await self._source_maps.for_batch(wants) if wants else BatchMaps()
-        prepared = [(index, finish(p, mappings[p.project_id], maps)) for index, p in parsed]
-
-        if prepared:
-            stored = await self._store([p for _, p in prepared], now)
-            for (index, _), outcome in zip(prepared, stored, strict=True):
-                if outcome is service.PROJECT_GONE:
-                    results[index].rejection.message = "the project of this key no longer exists"
-                    results[index].rejection.code = PermissionDenied.code
-                    EVENTS.labels("rejected").inc()
-                    continue
-                results[index].incident_id = str(outcome.incident_id)
-                results[index].duplicate = outcome.duplicate
-                EVENTS.labels("duplicate" if outcome.duplicate else "stored").inc()
-            BATCH_EVENTS.observe(len(prepared))
-        return ingest_pb2.IngestEventsResponse(results=results)
-
-    async def _commits_of_releases(self, events: Sequence[ingest_pb2.Event]) -> None:
-        """Events that name a release and no commit get the commit recorded for the release."""
-        wanting: list[tuple[ingest_pb2.Event, tuple[uuid.UUID, str]]] = []
-        for event in events:
-            if event.release and not event.commit_sha:
-                try:
-                    wanting.append((event, (uuid.UUID(event.project_id), event.release)))
-                except ValueError:
-                    continue  # refused by parse() with its reason
-        if not wanting:
-            return
-        commits = await self._releases.commits(release for _, release in wanting)
-        for event, release in wanting:
-            event.commit_sha = commits[release]
-
-    async def _store(
-        self, events: list[PreparedEvent], now: datetime
-    ) -> list[service.Stored | None]:
-        check_projects = False
-        for attempt in range(1, _ATTEMPTS + 1):
-            try:
-                async with self._sessions.begin() as session:
-                    return await service.store(session, events, now, check_projects=check_projects)
-            except IntegrityError as exc:
-                if check_projects or not service.is_project_gone(exc):
-                    raise
-                check_projects = True
-            except DBAPIError as exc:
-                if attempt == _ATTEMPTS or not _is_retryable(exc):
-                    raise
-                log.info("ingest batch lost a race (attempt %d), running it again", attempt)
-        raise AssertionError("unreachable")
+        outcomes = await self._batches.ingest(request.events, utcnow())
+        return ingest_pb2.IngestEventsResponse(
+            results=[_result(e.event_id, o) for e, o in zip(request.events, outcomes, strict=True)]
+        )
 
     async def UploadSourceMap(
         self,
         request_iterator: AsyncIterator[ingest_pb2.UploadSourceMapRequest],
         context: grpc.aio.ServicerContext,
     ) -> ingest_pb2.UploadSourceMapResponse:
-        first: ingest_pb2.UploadSourceMapRequest | None = None
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request_iterator:
-            first = first or chunk
-            size += len(chunk.data)
-            if size > MAX_SOURCEMAP_BYTES:
-                raise InvalidArgument(
-                    f"the map is over {MAX_SOURCEMAP_BYTES // (1024 * 1024)} MiB", field="data"
-                )
-            chunks.append(chunk.data)
+        messages = aiter(request_iterator)
+        first = await anext(messages, None)
         if first is None:
             raise InvalidArgument("no upload", field="data")
+        # Who and what first, before a byte of the map is read: another user's upload costs
+        # one query, not 50 MiB of memory.
         caller = caller_from_proto(first.actor)
         project_id = parse_id(first.project_id, "project")
         build = uploads.build_for_upload(project_id, first.commit_sha, first.release)
-        data = b"".join(chunks)
-        # Parsing a large map takes a moment; the event loop keeps serving meanwhile.
-        await asyncio.to_thread(uploads.validate, first.bundle, data)
+        uploads.validate_bundle(first.bundle)
         async with self._sessions.begin() as session:
-            saved = await uploads.save(session, caller, build, first.bundle, data)
-        self._source_maps.forget(build)
+            await uploads.check_owner(session, caller, project_id)
+        with self._upload_slots.slot(caller.user_id):
+            chunks = [first.data]
+            size = len(first.data)
+            async for chunk in messages:
+                size += len(chunk.data)
+                if size > MAX_SOURCEMAP_BYTES:
+                    raise InvalidArgument(
+                        f"the map is over {MAX_SOURCEMAP_BYTES // (1024 * 1024)} MiB",
+                        field="data",
+                    )
+                chunks.append(chunk.data)
+            data = b"".join(chunks)
+            del chunks
+            # Parsing a large map takes a moment; the event loop keeps serving meanwhile.
+            await asyncio.to_thread(uploads.validate, first.bundle, data)
+            async with self._sessions.begin() as session:
+                saved = await uploads.save(session, caller, build, first.bundle, data)
+        self._batches.source_maps.forget(build)
         return ingest_pb2.UploadSourceMapResponse(source_map=_source_map_info(saved))
 
     async def ListSourceMaps(
@@ -182,7 +94,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         map_id = parse_id(request.source_map_id, "source map")
         async with self._sessions.begin() as session:
             build = await uploads.delete(session, caller, project_id, map_id)
-        self._source_maps.forget(build)
+        self._batches.source_maps.forget(build)
         return ingest_pb2.DeleteSourceMapResponse()
 
 
@@ -194,4 +106,17 @@ def _source_map_info(row: Any) -> ingest_pb2.SourceMapInfo:
         bundle=row.bundle,
         size_bytes=row.size_bytes,
         uploaded_at=to_proto(row.uploaded_at),
+    )
+
+
+def _result(event_id: str, outcome: Outcome) -> ingest_pb2.EventResult:
+    if isinstance(outcome, Rejected):
+        return ingest_pb2.EventResult(
+            event_id=event_id,
+            rejection=ingest_pb2.Rejection(
+                field=outcome.field, message=outcome.message, code=outcome.code
+            ),
+        )
+    return ingest_pb2.EventResult(
+        event_id=event_id, incident_id=str(outcome.incident_id), duplicate=outcome.duplicate
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 import zlib
 from collections.abc import Sequence
@@ -13,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ingest import repository
 from services.ingest.sourcemaps import MAX_SOURCEMAP_BYTES, LoadedSourceMap, SourceMapError
 from services.ingest.symbolication import Build
+from stackline_contract import github
 from stackline_infra.db.schema import SourceMap
 from stackline_infra.errors import InvalidArgument, NotFound
 from stackline_infra.identity import Caller
 
-_SHA = re.compile(r"[0-9a-fA-F]{40}")
 MAX_BUNDLE_CHARS = 1024
 MAX_RELEASE_CHARS = 200
 
@@ -28,11 +27,12 @@ def build_for_upload(project_id: uuid.UUID, commit_sha: str, release: str) -> Bu
             "name the build by exactly one of commit_sha and release", field="commit_sha"
         )
     if commit_sha:
-        if not _SHA.fullmatch(commit_sha):
+        sha = github.normalise_sha(commit_sha, full=True)
+        if sha is None:
             raise InvalidArgument(
                 "commit_sha must be the full 40 hexadecimal digits", field="commit_sha"
             )
-        return Build(project_id, "commit", commit_sha.lower())
+        return Build(project_id, "commit", sha)
     if len(release) > MAX_RELEASE_CHARS or not release.isprintable():
         raise InvalidArgument(
             f"release must be 1-{MAX_RELEASE_CHARS} printable characters", field="release"
@@ -40,18 +40,22 @@ def build_for_upload(project_id: uuid.UUID, commit_sha: str, release: str) -> Bu
     return Build(project_id, "release", release)
 
 
-async def _check_owner(session: AsyncSession, caller: Caller, project_id: uuid.UUID) -> None:
+async def check_owner(session: AsyncSession, caller: Caller, project_id: uuid.UUID) -> None:
     if not await repository.owns_project(session, caller.user_id, project_id):
         raise NotFound("no such project")
 
 
-def validate(bundle: str, data: bytes) -> None:
-    """Refuse a map now, with the reason, rather than note it unusable on every event later."""
+def validate_bundle(bundle: str) -> None:
     if not bundle or len(bundle) > MAX_BUNDLE_CHARS or not bundle.isprintable():
         raise InvalidArgument(
             f"bundle must be 1-{MAX_BUNDLE_CHARS} printable characters: the file frames name",
             field="bundle",
         )
+
+
+def validate(bundle: str, data: bytes) -> None:
+    """Refuse a map now, with the reason, rather than note it unusable on every event later."""
+    validate_bundle(bundle)
     if len(data) > MAX_SOURCEMAP_BYTES:
         raise InvalidArgument(
             f"the map is over {MAX_SOURCEMAP_BYTES // (1024 * 1024)} MiB", field="data"
@@ -65,7 +69,7 @@ def validate(bundle: str, data: bytes) -> None:
 async def save(
     session: AsyncSession, caller: Caller, build: Build, bundle: str, data: bytes
 ) -> SourceMap:
-    await _check_owner(session, caller, build.project_id)
+    await check_owner(session, caller, build.project_id)
     return await repository.save_source_map(
         session,
         SourceMap(
@@ -82,7 +86,7 @@ async def save(
 async def list_maps(
     session: AsyncSession, caller: Caller, project_id: uuid.UUID, commit_sha: str, release: str
 ) -> Sequence[Any]:
-    await _check_owner(session, caller, project_id)
+    await check_owner(session, caller, project_id)
     build = build_for_upload(project_id, commit_sha, release) if commit_sha or release else None
     return await repository.list_source_maps(
         session, project_id, build.kind if build else None, build.version if build else None
@@ -92,7 +96,7 @@ async def list_maps(
 async def delete(
     session: AsyncSession, caller: Caller, project_id: uuid.UUID, map_id: uuid.UUID
 ) -> Build:
-    await _check_owner(session, caller, project_id)
+    await check_owner(session, caller, project_id)
     deleted = await repository.delete_source_map(session, project_id, map_id)
     if deleted is None:
         raise NotFound("no such source map")

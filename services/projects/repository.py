@@ -26,6 +26,23 @@ async def find_by_repo(session: AsyncSession, owner_id: uuid.UUID, repo: str) ->
     )
 
 
+async def count_projects(session: AsyncSession, owner_id: uuid.UUID) -> int:
+    return int(await session.scalar(select(func.count()).where(Project.owner_id == owner_id)) or 0)
+
+
+async def count_live_keys(session: AsyncSession, project_id: uuid.UUID, now: datetime) -> int:
+    """Keys that still work: never revoked, or in their rotation grace."""
+    return int(
+        await session.scalar(
+            select(func.count()).where(
+                IngestKey.project_id == project_id,
+                or_(IngestKey.revoked_at.is_(None), IngestKey.revoked_at > now),
+            )
+        )
+        or 0
+    )
+
+
 async def list_projects(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[Project]:
     result = await session.scalars(
         select(Project).where(Project.owner_id == owner_id).order_by(Project.created_at, Project.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stackline.projects.v1 import projects_pb2, projects_pb2_grpc
 
+from services.projects.service import DEFAULT_CAPS, Caps
 from services.projects.servicer import ProjectsServicer
 from stackline_infra.clock import WallClock
 from stackline_infra.db.engine import create_sessionmaker
@@ -15,9 +16,13 @@ SERVICE_NAME = projects_pb2.DESCRIPTOR.services_by_name["ProjectsService"].full_
 
 
 def build_host(
-    engine: AsyncEngine, *, database_probe_seconds: float = 2.0, clock: WallClock = utcnow
+    engine: AsyncEngine,
+    *,
+    caps: Caps = DEFAULT_CAPS,
+    database_probe_seconds: float = 2.0,
+    clock: WallClock = utcnow,
 ) -> ServiceHost:
-    servicer = ProjectsServicer(create_sessionmaker(engine), clock=clock)
+    servicer = ProjectsServicer(create_sessionmaker(engine), caps=caps, clock=clock)
     return ServiceHost(
         "projects",
         {

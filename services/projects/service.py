@@ -7,7 +7,6 @@ Takes a session; never commits. Another user's project is "not found", never
 from __future__ import annotations
 
 import posixpath
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,8 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects import repository
-from stackline_infra import cursors, keyformat
+from stackline_contract import github, keyformat
+from stackline_infra import cursors
 from stackline_infra.db import audit
+from stackline_infra.db.constraints import violation
 from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project, Release
 from stackline_infra.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
 from stackline_infra.identity import Caller
@@ -35,21 +36,26 @@ MAX_RETENTION_DAYS = 3650
 MAX_NAME_LENGTH = 100
 MAX_RELEASE_LENGTH = 200
 MAX_RELEASES_LISTED = 100
-# What the ingest event's commit_sha accepts: a commit, abbreviated or whole.
-_COMMIT_SHA = re.compile(r"[0-9a-fA-F]{7,40}")
 
-# GitHub's rules: an owner is 1-39 letters, digits or single hyphens; a
-# repository name is letters, digits, '.', '_' and '-', and not '.' or '..'.
-_REPO = re.compile(
-    r"(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})/(?P<name>[A-Za-z0-9._-]{1,100})"
-)
+
+@dataclass(frozen=True)
+class Caps:
+    """How much one user may hold. Ingest is limited per project, so without these a user
+    could multiply their ingest volume with more projects, and keys are capped so a leaked
+    account cannot mint them without end."""
+
+    projects_per_user: int = 100
+    keys_per_project: int = 10
+
+
+DEFAULT_CAPS = Caps()
 
 
 def normalise_repo(repo: str) -> str:
-    match = _REPO.fullmatch(repo.strip())
-    if match is None or match["name"] in (".", ".."):
-        raise InvalidArgument("repo must be a GitHub repository as owner/repo", field="repo")
-    return f"{match['owner']}/{match['name']}"
+    normalised = github.normalise_repo(repo)
+    if normalised is None:
+        raise InvalidArgument(f"repo must be {github.REPO_RULE}", field="repo")
+    return normalised
 
 
 def _validate_name(name: str) -> str:
@@ -97,11 +103,23 @@ async def _new_key(session: AsyncSession, caller: Caller, project_id: uuid.UUID)
 
 
 async def create_project(
-    session: AsyncSession, caller: Caller, *, name: str, repo: str, retention_days: int
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    name: str,
+    repo: str,
+    retention_days: int,
+    caps: Caps = DEFAULT_CAPS,
 ) -> tuple[Project, NewKey]:
     name = _validate_name(name)
     repo = normalise_repo(repo)
     retention_days = _validate_retention(retention_days or DEFAULT_RETENTION_DAYS)
+    if await repository.count_projects(session, caller.user_id) >= caps.projects_per_user:
+        raise Conflict(
+            f"you have {caps.projects_per_user} projects, the most one account may have;"
+            " delete one first",
+            field="repo",
+        )
     if await repository.find_by_repo(session, caller.user_id, repo) is not None:
         raise Conflict(f"you already have a project for {repo}", field="repo")
     try:
@@ -110,10 +128,11 @@ async def create_project(
             Project(owner_id=caller.user_id, name=name, repo=repo, retention_days=retention_days),
         )
     except IntegrityError as exc:
-        if "fk_projects_owner_id_users" in str(exc.orig) or "FOREIGN KEY" in str(exc.orig):
+        broken = violation(exc)
+        if broken.is_("foreign_key", "fk_projects_owner_id_users"):
             # The account was deleted while its access token still lives.
             raise Unauthenticated("this account no longer exists") from None
-        if "uq_projects_owner_id_repo" not in str(exc.orig) and "UNIQUE" not in str(exc.orig):
+        if not broken.is_("unique", "uq_projects_owner_id_repo"):
             raise
         # A concurrent create for the same repository won the race.
         raise Conflict(f"you already have a project for {repo}", field="repo") from None
@@ -193,8 +212,22 @@ async def delete_project(session: AsyncSession, caller: Caller, project_id: uuid
     )
 
 
-async def create_ingest_key(session: AsyncSession, caller: Caller, project_id: uuid.UUID) -> NewKey:
-    project = await _owned(session, caller, project_id)
+async def create_ingest_key(
+    session: AsyncSession,
+    caller: Caller,
+    project_id: uuid.UUID,
+    *,
+    now: datetime,
+    caps: Caps = DEFAULT_CAPS,
+) -> NewKey:
+    # Locked, so that concurrent creates cannot pass the cap together.
+    project = await _owned(session, caller, project_id, for_update=True)
+    if await repository.count_live_keys(session, project.id, now) >= caps.keys_per_project:
+        raise Conflict(
+            f"this project has {caps.keys_per_project} ingest keys that work, the most it may"
+            " have; revoke one first",
+            field="project_id",
+        )
     return await _new_key(session, caller, project.id)
 
 
@@ -260,6 +293,11 @@ def _validate_mapping(index: int, stack_root: str, source_root: str) -> tuple[st
     # Roots join as prefixes: a root that names a folder ends with a slash on both sides.
     if source_root and not source_root.endswith("/") and stack_root.endswith("/"):
         source_root += "/"
+    if len(source_root) > MAX_ROOT_LENGTH:  # the slash may have made it one too long
+        raise InvalidArgument(
+            f"source_root must be at most {MAX_ROOT_LENGTH} characters with its final slash",
+            field=f"{field}.source_root",
+        )
     return stack_root, source_root
 
 
@@ -310,9 +348,11 @@ async def set_release_commit(
         raise InvalidArgument(
             f"version must be 1-{MAX_RELEASE_LENGTH} printable characters", field="version"
         )
-    if not _COMMIT_SHA.fullmatch(commit_sha):
+    # What the ingest event's commit_sha accepts: a commit, abbreviated or whole.
+    sha = github.normalise_sha(commit_sha)
+    if sha is None:
         raise InvalidArgument("commit_sha must be 7 to 40 hexadecimal digits", field="commit_sha")
-    commit_sha = commit_sha.lower()
+    commit_sha = sha
     # The project's row is locked (for_update): two calls for one release cannot both insert.
     release = await repository.get_release(session, project.id, version)
     if release is None:
@@ -372,6 +412,14 @@ async def rotate_ingest_key(
         raise NotFound("no such ingest key")
     if old.revoked_at is not None and old.revoked_at <= now:
         raise Conflict("this key is revoked already; create a new one instead", field="key_id")
+    # A key in its grace period was replaced already: rotating it again would mint a second
+    # replacement and could stretch its life. Its successor is the key to rotate.
+    if old.revoked_at is not None:
+        raise Conflict(
+            "this key is being replaced already and stops at "
+            f"{old.revoked_at.isoformat()}; rotate its replacement, or revoke it to stop it now",
+            field="key_id",
+        )
     new = await _new_key(session, caller, project.id)
     await repository.set_key_expiry(session, old.id, now + grace)
     await session.refresh(old)

@@ -67,9 +67,14 @@ def _audit_entry(entry: AuditEntry) -> projects_pb2.AuditEntry:
 
 class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, clock: WallClock = utcnow
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        caps: service.Caps = service.DEFAULT_CAPS,
+        clock: WallClock = utcnow,
     ) -> None:
         self._sessions = sessions
+        self._caps = caps
         self._clock = clock
 
     async def CreateProject(
@@ -83,6 +88,7 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
                 name=request.name,
                 repo=request.repo,
                 retention_days=request.retention_days,
+                caps=self._caps,
             )
         return projects_pb2.CreateProjectResponse(
             project=_project(project),
@@ -141,7 +147,9 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
         caller = caller_from_proto(request.actor)
         project_id = parse_id(request.project_id, "project")
         async with self._sessions.begin() as session:
-            new_key = await service.create_ingest_key(session, caller, project_id)
+            new_key = await service.create_ingest_key(
+                session, caller, project_id, now=self._clock(), caps=self._caps
+            )
         return projects_pb2.CreateIngestKeyResponse(
             ingest_key=_key(new_key.key), ingest_key_secret=new_key.secret
         )
@@ -203,9 +211,10 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
         caller = caller_from_proto(request.actor)
         project_id = parse_id(request.project_id, "project")
         key_id = parse_id(request.key_id, "ingest key")
+        # Presence, not the value: 0 is "stop the old key now", absent is the default.
         grace = (
             timedelta(seconds=request.grace_seconds)
-            if request.grace_seconds
+            if request.HasField("grace_seconds")
             else service.DEFAULT_ROTATION_GRACE
         )
         async with self._sessions.begin() as session:

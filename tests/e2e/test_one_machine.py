@@ -144,7 +144,7 @@ def _walk_through(stack: LocalStack, tmp_path: Path) -> None:
         assert client.get("/ready").status_code == 200
 
 
-def _stop_with_ctrl_c(stack: LocalStack) -> None:
+def _stop_with_ctrl_c(stack: LocalStack) -> str:
     children = child_pids(stack.process.pid)
     assert len(children) == 5
     stack.process.send_signal(signal.SIGINT)
@@ -154,6 +154,7 @@ def _stop_with_ctrl_c(stack: LocalStack) -> None:
         assert (
             not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
         ), output
+    return output
 
 
 def test_postgres(postgres_stack: LocalStack, tmp_path: Path) -> None:
@@ -168,20 +169,84 @@ def test_sqlite(sqlite_stack: LocalStack, tmp_path: Path) -> None:
     _stop_with_ctrl_c(sqlite_stack)
 
 
-def test_a_service_that_dies_is_reported_and_stops_the_rest(sqlite_stack: LocalStack) -> None:
+def _service_pid(stack: LocalStack, name: str) -> int | None:
+    for pid in child_pids(stack.process.pid):
+        try:
+            if f"services.{name}".encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        except OSError:
+            continue
+    return None
+
+
+def _restarted(stack: LocalStack, name: str, old_pid: int) -> int:
+    deadline = time.monotonic() + 60
+    while True:
+        pid = _service_pid(stack, name)
+        if pid is not None and pid != old_pid:
+            return pid
+        assert stack.process.poll() is None, stack.finish()
+        assert time.monotonic() < deadline, f"{name} was not started again"
+        time.sleep(0.1)
+
+
+def test_a_service_that_dies_is_started_again(sqlite_stack: LocalStack) -> None:
     sqlite_stack.wait_until_running()
-    children = child_pids(sqlite_stack.process.pid)
-    ingest = next(
-        pid for pid in children if b"services.ingest" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    )
-    os.kill(ingest, signal.SIGKILL)
-    output = sqlite_stack.finish()
-    assert sqlite_stack.process.returncode == 1
-    assert "ingest exited with code -9" in output
-    for pid in children:
-        assert (
-            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    with httpx.Client(base_url=sqlite_stack.url, timeout=10) as client:
+        token = client.post("/api/auth/dev-login", json={"login": "octocat"}).json()["access_token"]
+        created = client.post(
+            "/api/projects",
+            json={"name": "Shop", "repo": "octo-org/shop"},
+            headers={"Authorization": f"Bearer {token}"},
         )
+        key = {"Authorization": f"Bearer {created.json()['ingest_key']}"}
+        event = {"platform": "node", "exception": {"type": "Error", "message": "m"}}
+        assert client.post("/api/ingest", json=event, headers=key).status_code == 200
+
+        for name in ("ingest", "auth"):
+            old = _service_pid(sqlite_stack, name)
+            assert old is not None
+            os.kill(old, signal.SIGKILL)
+            _restarted(sqlite_stack, name, old)
+        # The stack carries on: ready again, events stored, sign-in answered.
+        deadline = time.monotonic() + 60
+        while not (
+            client.get("/ready").status_code == 200
+            and client.post("/api/ingest", json=event, headers=key).status_code == 200
+            and client.post("/api/auth/dev-login", json={"login": "hubot"}).status_code == 200
+        ):
+            assert time.monotonic() < deadline, "the stack never came back"
+            time.sleep(0.2)
+    output = _stop_with_ctrl_c(sqlite_stack)
+    assert "ingest exited with code -9; starting it again in 0.5 s" in output
+    assert "auth exited with code -9; starting it again in 0.5 s" in output
+
+
+def test_a_service_that_keeps_dying_stops_the_stack_loudly(tmp_path: Path) -> None:
+    stack = LocalStack(
+        f"sqlite:///{tmp_path / 'stackline.db'}",
+        tmp_path,
+        env={"STACKLINE_MAX_RESTARTS": "2", "STACKLINE_RESTART_WINDOW_SECONDS": "600"},
+    )
+    try:
+        stack.wait_until_running()
+        children = child_pids(stack.process.pid)
+        pid = _service_pid(stack, "ingest")
+        assert pid is not None
+        for _ in range(2):
+            os.kill(pid, signal.SIGKILL)
+            pid = _restarted(stack, "ingest", pid)
+        os.kill(pid, signal.SIGKILL)
+        output = stack.finish()
+        assert stack.process.returncode == 1
+        assert "ingest exited with code -9, 3 times within 600 s; giving up" in output
+        for child in [*children, pid]:
+            assert (
+                not Path(f"/proc/{child}").exists()
+                or "zombie" in Path(f"/proc/{child}/status").read_text()
+            )
+    finally:
+        stack.close()
 
 
 def test_services_stop_when_the_launcher_is_killed_outright(sqlite_stack: LocalStack) -> None:

@@ -669,3 +669,53 @@ def test_command_line_prints_its_url_and_serves_the_users_file(tmp_path: Path) -
         finally:
             process.send_signal(signal.SIGTERM)
             assert process.wait(10) == 0
+
+
+def test_check_a_token_answers_only_the_app_it_was_issued_to(
+    github: GitHubStandin, http: httpx.Client
+) -> None:
+    ours = github.issue_token("octocat", ["read:user"], client_id="web-app")
+    foreign = github.issue_token("octocat")  # an app not registered here, VS Code's say
+    url = "/applications/web-app/token"
+    app_auth = ("web-app", "web-secret")
+
+    checked = http.post(url, json={"access_token": ours}, auth=app_auth)
+    assert checked.status_code == 200
+    body = checked.json()
+    assert body["scopes"] == ["read:user"]
+    assert body["app"]["client_id"] == "web-app"
+    assert body["user"]["login"] == "octocat"
+    assert body["token_last_eight"] == ours[-8:]
+
+    assert http.post(url, json={"access_token": foreign}, auth=app_auth).status_code == 404
+    wrong_secret = http.post(url, json={"access_token": ours}, auth=("web-app", "nope"))
+    assert wrong_secret.status_code == 404
+    assert http.post(url, json={"access_token": ours}).status_code == 401
+    assert http.post(url, json={}, auth=app_auth).status_code == 422
+    github.revoke_token(ours)
+    assert http.post(url, json={"access_token": ours}, auth=app_auth).status_code == 404
+
+
+def test_tokens_from_a_flow_belong_to_the_app_that_ran_it(
+    github: GitHubStandin, http: httpx.Client
+) -> None:
+    started = http.post(
+        "/login/device/code", data={"client_id": "web-app", "scope": "read:user"}, headers=JSON
+    ).json()
+    github.approve_device(started["user_code"], "hubot")
+    token = http.post(
+        "/login/oauth/access_token",
+        data={
+            "client_id": "web-app",
+            "device_code": started["device_code"],
+            "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        },
+        headers=JSON,
+    ).json()["access_token"]
+    checked = http.post(
+        "/api/v3/applications/web-app/token",
+        json={"access_token": token},
+        auth=("web-app", "web-secret"),
+    )
+    assert checked.status_code == 200
+    assert checked.json()["user"]["login"] == "hubot"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from typing import Annotated
+from collections.abc import Awaitable
+from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Cookie, Query, Request, Response, status
+import grpc
+from fastapi import APIRouter, Cookie, Depends, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from stackline.auth.v1 import auth_pb2
 
-from services.gateway.dependencies import State, client_ip
+from services.gateway.dependencies import GatewayState, State, client_ip, refused
 from services.gateway.schemas.auth import (
     DeviceLogin,
     DevicePoll,
@@ -20,9 +22,40 @@ from services.gateway.schemas.auth import (
     Session,
 )
 from services.gateway.schemas.errors import documented_errors
-from stackline_infra.errors import AccessDenied, InvalidArgument, NotFound
+from stackline_infra.errors import AccessDenied, InvalidArgument, NotFound, from_rpc_error
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+_T = TypeVar("_T")
+# Answers here carry tokens (or a device code, or a sign-in state): no cache, shared or
+# private, may keep them (RFC 9111; OAuth 2.0, RFC 6749 5.1).
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+async def _no_store(response: Response) -> None:
+    response.headers.update(_NO_STORE)
+
+
+async def _sign_in_limit(request: Request, state: State) -> None:
+    await state.limits.sign_in(client_ip(request, state.settings.trusted_proxy_hops))
+
+
+router = APIRouter(prefix="/api/auth", tags=["auth"], dependencies=[Depends(_no_store)])
+# Every route that reaches GitHub or writes a session; not dev-login, which is loopback-only.
+_LIMITED = [Depends(_sign_in_limit)]
+
+
+async def _counting_refusals(
+    request: Request, state: GatewayState, credential: str, call: Awaitable[_T]
+) -> _T:
+    """The call's answer; a credential AuthService refuses (a bad GitHub or refresh token)
+    counts against the caller's address as a bad key or access token does."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+            address = client_ip(request, state.settings.trusted_proxy_hops)
+            await refused(state, address, credential, from_rpc_error(exc))
+        raise
+
 
 # Binds a browser sign-in to the browser that started it, against login CSRF:
 # the state GitHub sends back must match the one this browser was given.
@@ -44,10 +77,13 @@ def _is_loopback(address: str) -> bool:
     summary="Start signing in with GitHub in a browser",
     response_class=RedirectResponse,
     responses={302: {"description": "To GitHub's authorize page."}, **documented_errors(400)},
+    dependencies=_LIMITED,
 )
 async def github_login(state: State) -> RedirectResponse:
     started = await state.backends.auth.StartGitHubLogin(auth_pb2.StartGitHubLoginRequest())
-    redirect = RedirectResponse(started.authorize_url, status_code=status.HTTP_302_FOUND)
+    redirect = RedirectResponse(
+        started.authorize_url, status_code=status.HTTP_302_FOUND, headers=_NO_STORE
+    )
     redirect.set_cookie(
         STATE_COOKIE,
         started.state,
@@ -64,6 +100,7 @@ async def github_login(state: State) -> RedirectResponse:
     "/github/callback",
     summary="Where GitHub sends the browser back: exchanges the code for a session",
     responses=documented_errors(400, 401, 403),
+    dependencies=_LIMITED,
 )
 async def github_callback(
     request: Request,
@@ -98,23 +135,31 @@ async def github_callback(
 
 @router.post(
     "/token",
-    summary="Exchange a GitHub token (as VS Code's built-in sign-in gives) for a Stackline session",
+    summary="Exchange a GitHub token of Stackline's own OAuth app (or, where the operator "
+    "allows, of another app) for a Stackline session",
     responses=documented_errors(400, 401),
+    dependencies=_LIMITED,
 )
 async def exchange_github_token(body: GitHubToken, request: Request, state: State) -> Session:
-    signed_in = await state.backends.auth.ExchangeGitHubToken(
-        auth_pb2.ExchangeGitHubTokenRequest(
-            github_token=body.github_token,
-            source_ip=client_ip(request, state.settings.trusted_proxy_hops),
-        )
+    signed_in = await _counting_refusals(
+        request,
+        state,
+        "a GitHub token",
+        state.backends.auth.ExchangeGitHubToken(
+            auth_pb2.ExchangeGitHubTokenRequest(
+                github_token=body.github_token,
+                source_ip=client_ip(request, state.settings.trusted_proxy_hops),
+            )
+        ),
     )
     return Session.from_proto(signed_in)
 
 
 @router.post(
     "/device/start",
-    summary="Start a GitHub device sign-in, for editors whose built-in sign-in fails",
+    summary="Start a GitHub device sign-in: the editors' default",
     responses=documented_errors(400),
+    dependencies=_LIMITED,
 )
 async def device_start(state: State) -> DeviceLogin:
     started = await state.backends.auth.StartDeviceLogin(auth_pb2.StartDeviceLoginRequest())
@@ -136,6 +181,7 @@ async def device_start(state: State) -> DeviceLogin:
         " `expired_token` once the code expired; 403 `access_denied` if the user declined."
     ),
     responses=documented_errors(400, 401, 403),
+    dependencies=_LIMITED,
 )
 async def device_poll(body: DevicePoll, request: Request, state: State) -> Session:
     signed_in = await state.backends.auth.PollDeviceLogin(
@@ -151,13 +197,19 @@ async def device_poll(body: DevicePoll, request: Request, state: State) -> Sessi
     "/refresh",
     summary="Spend a refresh token for a new access token and refresh token",
     responses=documented_errors(400, 401),
+    dependencies=_LIMITED,
 )
 async def refresh(body: RefreshRequest, request: Request, state: State) -> Session:
-    signed_in = await state.backends.auth.RefreshSession(
-        auth_pb2.RefreshSessionRequest(
-            refresh_token=body.refresh_token,
-            source_ip=client_ip(request, state.settings.trusted_proxy_hops),
-        )
+    signed_in = await _counting_refusals(
+        request,
+        state,
+        "a refresh token",
+        state.backends.auth.RefreshSession(
+            auth_pb2.RefreshSessionRequest(
+                refresh_token=body.refresh_token,
+                source_ip=client_ip(request, state.settings.trusted_proxy_hops),
+            )
+        ),
     )
     return Session.from_proto(signed_in)
 
@@ -167,6 +219,7 @@ async def refresh(body: RefreshRequest, request: Request, state: State) -> Sessi
     status_code=status.HTTP_204_NO_CONTENT,
     summary="End the session a refresh token belongs to",
     responses=documented_errors(400),
+    dependencies=_LIMITED,
 )
 async def logout(body: RefreshRequest, state: State) -> Response:
     await state.backends.auth.EndSession(

@@ -114,7 +114,6 @@ def _credential(request: Request, envelope: Envelope | None) -> str:
 
 async def _resolve(request: Request, state: GatewayState, key: str) -> ResolvedKey:
     address = client_ip(request, state.settings.trusted_proxy_hops)
-    await state.limits.refuse_if_failing(address)
     try:
         if not key:
             raise Unauthenticated(

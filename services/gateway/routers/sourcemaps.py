@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import grpc
 from fastapi import APIRouter, Query, Request, Response, status
 from stackline.ingest.v1 import ingest_pb2
+from stackline.projects.v1 import projects_pb2
+from starlette.exceptions import HTTPException
 
 from services.gateway.dependencies import Actor, State
 from services.gateway.schemas.errors import documented_errors
@@ -48,6 +52,12 @@ async def upload(
     commit_sha: Build = "",
     release: Build = "",
 ) -> SourceMapInfo:
+    # Whose project, before a byte of the body is read; IngestService checks again.
+    await state.backends.projects.GetProject(
+        projects_pb2.GetProjectRequest(actor=actor, project_id=project_id)
+    )
+    over_limit: list[HTTPException] = []
+
     async def chunks() -> AsyncIterator[ingest_pb2.UploadSourceMapRequest]:
         yield ingest_pb2.UploadSourceMapRequest(
             actor=actor,
@@ -57,17 +67,27 @@ async def upload(
             bundle=bundle,
         )
         pending = b""
-        async for piece in request.stream():
-            pending += piece
-            while len(pending) >= _CHUNK_BYTES:
-                yield ingest_pb2.UploadSourceMapRequest(data=pending[:_CHUNK_BYTES])
-                pending = pending[_CHUNK_BYTES:]
+        try:
+            async for piece in request.stream():
+                pending += piece
+                while len(pending) >= _CHUNK_BYTES:
+                    yield ingest_pb2.UploadSourceMapRequest(data=pending[:_CHUNK_BYTES])
+                    pending = pending[_CHUNK_BYTES:]
+        except HTTPException as exc:  # the body limit: the call is cancelled, and says why
+            over_limit.append(exc)
+            raise
         if pending:
             yield ingest_pb2.UploadSourceMapRequest(data=pending)
 
-    response = await state.backends.ingest.UploadSourceMap(
-        chunks(), timeout=_UPLOAD_DEADLINE_SECONDS
-    )
+    try:
+        response = await state.backends.ingest.UploadSourceMap(
+            chunks(), timeout=_UPLOAD_DEADLINE_SECONDS
+        )
+    except (grpc.aio.AioRpcError, asyncio.CancelledError):
+        # A body over the limit ends the call from this side; anything else is the call's own.
+        if over_limit:
+            raise over_limit[0] from None
+        raise
     return SourceMapInfo.from_proto(response.source_map)
 
 

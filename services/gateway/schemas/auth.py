@@ -41,7 +41,12 @@ class DevLogin(_Request):
 
 class GitHubToken(_Request):
     github_token: str = Field(
-        min_length=1, max_length=512, description="A GitHub OAuth or personal access token."
+        min_length=1,
+        max_length=512,
+        # GitHub's tokens are letters, digits and underscores (gho_..., github_pat_...); anything
+        # else could not even be sent to GitHub in a header.
+        pattern=r"^[A-Za-z0-9_]+$",
+        description="A GitHub OAuth token of Stackline's app (or another, where allowed).",
     )
 
 

@@ -126,7 +126,8 @@ class KeyRotation(_Write):
         default=86_400,
         ge=0,
         le=7 * 86_400,
-        description="How long the old key keeps working: deployments have this long to switch.",
+        description="How long the old key keeps working: deployments have this long to switch. "
+        "0 stops it now. A key already in its grace period cannot be rotated again (409).",
     )
 
 

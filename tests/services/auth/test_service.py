@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import service
 from services.auth.tokens import TokenIssuer
-from stackline_infra import keyformat
+from stackline_contract import keyformat
 from stackline_infra.db.schema import AuditEntry, IngestKey
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import (
@@ -19,7 +19,7 @@ from stackline_infra.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from tests.infra.test_keyformat import ISSUED_KEY, ISSUED_KEY_DIGEST
+from tests.contract.test_keyformat import ISSUED_KEY, ISSUED_KEY_DIGEST
 from tests.support import factories
 
 REFRESH_TTL = timedelta(days=30)
@@ -131,8 +131,8 @@ async def _key(session: AsyncSession, **fields: object) -> tuple[str, IngestKey]
 async def test_a_key_resolves_to_its_project_and_is_marked_used(session: AsyncSession) -> None:
     secret, row = await _key(session)
     assert row.last_used_at is None
-    project_id, key_id = await service.resolve_ingest_key(session, secret, now=utcnow())
-    assert (project_id, key_id) == (row.project_id, row.id)
+    resolved = await service.resolve_ingest_key(session, secret, now=utcnow())
+    assert resolved == service.ResolvedKey(row.project_id, row.id, stops_at=None)
     await session.refresh(row)
     assert row.last_used_at is not None
 
@@ -153,12 +153,10 @@ async def test_a_key_in_its_rotation_grace_works_until_the_end_of_it(
     now = utcnow()
     stops_at = now + timedelta(hours=24)
     secret, row = await _key(session, revoked_at=stops_at)
-    assert await service.resolve_ingest_key(session, secret, now=now) == (row.project_id, row.id)
+    expected = service.ResolvedKey(row.project_id, row.id, stops_at=stops_at)
+    assert await service.resolve_ingest_key(session, secret, now=now) == expected
     last_moment = stops_at - timedelta(microseconds=1)
-    assert await service.resolve_ingest_key(session, secret, now=last_moment) == (
-        row.project_id,
-        row.id,
-    )
+    assert await service.resolve_ingest_key(session, secret, now=last_moment) == expected
     with pytest.raises(PermissionDenied):
         await service.resolve_ingest_key(session, secret, now=stops_at)
 
@@ -184,7 +182,6 @@ async def test_a_key_stored_by_an_earlier_release_resolves(session: AsyncSession
     )
     session.add(row)
     await session.flush()
-    assert await service.resolve_ingest_key(session, ISSUED_KEY, now=utcnow()) == (
-        project.id,
-        row.id,
-    )
+    assert await service.resolve_ingest_key(
+        session, ISSUED_KEY, now=utcnow()
+    ) == service.ResolvedKey(project.id, row.id, stops_at=None)

@@ -40,6 +40,7 @@ class Clocked:
     client: httpx.AsyncClient
     gateway_clock: FakeClock  # the key cache's
     wall_clock: FakeWallClock  # AuthService's and ProjectsService's
+    targets: dict[str, str]
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ async def clocked(
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40020))
             async with httpx.AsyncClient(transport=transport, base_url=GATEWAY_URL) as client:
-                yield Clocked(client, gateway_clock, wall_clock)
+                yield Clocked(client, gateway_clock, wall_clock, stack.targets)
 
 
 async def _ingest_status(client: httpx.AsyncClient, key: str) -> int:
@@ -69,21 +70,88 @@ async def _first_key_id(
     return str(detail["project"]["ingest_keys"][0]["id"])
 
 
-async def test_a_revoked_key_stops_when_the_cache_period_ends(clocked: Clocked) -> None:
+async def test_a_revoked_key_stops_at_once_here_and_on_other_replicas_within_the_cache_period(
+    clocked: Clocked,
+) -> None:
     client = clocked.client
     account = await sign_in(client)
     project = await create_project(client, account)
-    assert await _ingest_status(client, project.key) == 200
+    other_clock = FakeClock()
+    other = create_app(gateway_settings(clocked.targets), clock=other_clock)
+    async with other.router.lifespan_context(other):
+        transport = httpx.ASGITransport(app=other, client=("127.0.0.1", 40021))
+        async with httpx.AsyncClient(transport=transport, base_url=GATEWAY_URL) as replica:
+            assert await _ingest_status(client, project.key) == 200
+            assert await _ingest_status(replica, project.key) == 200
+            key_id = await _first_key_id(client, account, project)
+            revoked = await client.delete(
+                f"/api/projects/{project.id}/keys/{key_id}", headers=account.headers
+            )
+            assert revoked.status_code == 200
+            # The gateway that revoked it refuses it at once, though it had it cached...
+            assert await _ingest_status(client, project.key) == 403
+            # ...another replica trusts what it resolved for its cache period (docs/identity.md)
+            other_clock.advance(KEY_CACHE_SECONDS - 0.001)
+            assert await _ingest_status(replica, project.key) == 200
+            # ...and asks again once it is over.
+            other_clock.advance(0.001)
+            assert await _ingest_status(replica, project.key) == 403
+
+
+async def _rotate(
+    client: httpx.AsyncClient, account: Account, project: ProjectWithKey, key_id: str, **body: int
+) -> httpx.Response:
+    return await client.post(
+        f"/api/projects/{project.id}/keys/{key_id}/rotate", json=body, headers=account.headers
+    )
+
+
+async def _key_count(client: httpx.AsyncClient, account: Account, project: ProjectWithKey) -> int:
+    detail = (await client.get(f"/api/projects/{project.id}", headers=account.headers)).json()
+    return len(detail["project"]["ingest_keys"])
+
+
+async def test_rotating_with_no_grace_stops_the_old_key_now(clocked: Clocked) -> None:
+    client = clocked.client
+    account = await sign_in(client)
+    project = await create_project(client, account)
+    assert await _ingest_status(client, project.key) == 200  # resolved, and cached
     key_id = await _first_key_id(client, account, project)
+    rotated = await _rotate(client, account, project, key_id, grace_seconds=0)
+    assert rotated.status_code == 201, rotated.text
+    assert await _ingest_status(client, project.key) == 403
+    assert await _ingest_status(client, rotated.json()["ingest_key"]) == 200
+
+
+async def test_a_key_in_its_grace_is_not_rotated_again_and_revoking_it_stops_it_now(
+    clocked: Clocked,
+) -> None:
+    client = clocked.client
+    account = await sign_in(client)
+    project = await create_project(client, account)
+    key_id = await _first_key_id(client, account, project)
+    assert (await _rotate(client, account, project, key_id, grace_seconds=3600)).status_code == 201
+    again = await _rotate(client, account, project, key_id, grace_seconds=3600)
+    assert again.status_code == 409
+    assert "being replaced already" in again.json()["error"]["message"]
+    assert await _key_count(client, account, project) == 2
+    assert await _ingest_status(client, project.key) == 200  # in its grace, and cached
     revoked = await client.delete(
         f"/api/projects/{project.id}/keys/{key_id}", headers=account.headers
     )
     assert revoked.status_code == 200
-    # The gateway trusts what it resolved for its cache period (docs/architecture.md)...
-    clocked.gateway_clock.advance(KEY_CACHE_SECONDS - 0.001)
-    assert await _ingest_status(client, project.key) == 200
-    # ...and asks again once it is over.
-    clocked.gateway_clock.advance(0.001)
+    assert await _ingest_status(client, project.key) == 403
+
+
+async def test_the_cache_does_not_trust_a_key_past_the_end_of_its_grace(clocked: Clocked) -> None:
+    client = clocked.client
+    account = await sign_in(client)
+    project = await create_project(client, account)
+    key_id = await _first_key_id(client, account, project)
+    assert (await _rotate(client, account, project, key_id, grace_seconds=10)).status_code == 201
+    assert await _ingest_status(client, project.key) == 200  # cached for 10 s, not 30
+    clocked.wall_clock.advance(10)
+    clocked.gateway_clock.advance(10)
     assert await _ingest_status(client, project.key) == 403
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.gateway.sentry_envelope import project_number
-from stackline_infra import keyformat
+from stackline_contract import keyformat
 from stackline_infra.db.engine import create_sessionmaker
 from stackline_infra.db.schema import Event
 from tests.support.api import COMMIT, Account, ProjectWithKey, create_project, sign_in

@@ -19,7 +19,14 @@ from services.auth.server import build_host as build_auth
 from services.auth.tokens import RetiredKey, SigningKey, TokenIssuer
 from services.gateway.app import create_app
 from services.gateway.routers.auth import STATE_COOKIE
-from tests.conftest import GATEWAY_URL, GITHUB_CALLBACK, Stack, gateway_settings, github_client
+from tests.conftest import (
+    GATEWAY_URL,
+    GITHUB_CALLBACK,
+    GITHUB_CLIENT_ID,
+    Stack,
+    gateway_settings,
+    github_client,
+)
 from tests.support.clocks import HANG_GUARD_SECONDS, FakeClock
 from tools.github_standin import GitHubStandin
 
@@ -162,7 +169,7 @@ async def test_github_down_is_503_not_a_hang(
 async def test_editor_token_exchange(
     gateway: httpx.AsyncClient, github_standin: GitHubStandin
 ) -> None:
-    token = github_standin.issue_token("hubot")
+    token = github_standin.issue_token("hubot", client_id=GITHUB_CLIENT_ID)
     signed_in = await gateway.post("/api/auth/token", json={"github_token": token})
     assert signed_in.status_code == 200
     assert signed_in.json()["user"]["login"] == "hubot"
@@ -174,6 +181,61 @@ async def test_editor_token_exchange(
         await gateway.post("/api/auth/token", json={"github_token": "gho_" + "x" * 36})
     ).status_code == 401
     assert (await gateway.post("/api/auth/token", json={"token": token})).status_code == 400
+
+
+async def test_a_github_token_of_another_app_or_without_read_user_signs_no_one_in(
+    gateway: httpx.AsyncClient, github_standin: GitHubStandin
+) -> None:
+    # Minted for some other site's OAuth app (or VS Code's): GitHub says it is not Stackline's.
+    foreign = github_standin.issue_token("octocat")
+    refused = await gateway.post("/api/auth/token", json={"github_token": foreign})
+    assert refused.status_code == 401
+    assert "not issued to Stackline's GitHub app" in refused.json()["error"]["message"]
+    # Stackline's own app, but granted no scope: it says nothing about meaning to sign in.
+    for scopes in ([], ["repo"]):
+        bare = github_standin.issue_token("octocat", scopes, client_id=GITHUB_CLIENT_ID)
+        refused = await gateway.post("/api/auth/token", json={"github_token": bare})
+        assert refused.status_code == 401
+        assert "read:user" in refused.json()["error"]["message"]
+    # `user` includes read:user.
+    broad = github_standin.issue_token("octocat", ["user"], client_id=GITHUB_CLIENT_ID)
+    assert (await gateway.post("/api/auth/token", json={"github_token": broad})).status_code == 200
+    checks = [p for m, p in github_standin.requests if p.endswith(f"/{GITHUB_CLIENT_ID}/token")]
+    assert checks, "AuthService never asked GitHub whose token it was"
+
+
+async def test_an_operator_can_accept_other_apps_tokens_with_read_user(
+    engine: AsyncEngine, stack: Stack, token_issuer: TokenIssuer, github_standin: GitHubStandin
+) -> None:
+    host = build_auth(
+        engine,
+        token_issuer,
+        github_client(github_standin),
+        dev_login_enabled=False,
+        accept_other_app_tokens=True,
+    )
+    port = host.bind("127.0.0.1:0")
+    await host.start()
+    try:
+        app = create_app(gateway_settings({**stack.targets, "auth": f"127.0.0.1:{port}"}))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40012))
+            async with httpx.AsyncClient(transport=transport, base_url=GATEWAY_URL) as client:
+
+                async def exchange(token: str) -> httpx.Response:
+                    return await client.post("/api/auth/token", json={"github_token": token})
+
+                editor = github_standin.issue_token("octocat")  # VS Code's sign-in, say
+                signed_in = await exchange(editor)
+                assert signed_in.status_code == 200, signed_in.text
+                assert signed_in.json()["user"]["login"] == "octocat"
+                # Still not one without the scope, nor one GitHub does not know.
+                assert (
+                    await exchange(github_standin.issue_token("octocat", []))
+                ).status_code == 401
+                assert (await exchange("gho_" + "y" * 36)).status_code == 401
+    finally:
+        await host.stop(grace=1)
 
 
 async def test_device_flow(

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects import service
-from stackline_infra import keyformat
+from stackline_contract import keyformat
 from stackline_infra.db.schema import AuditEntry, IngestKey, Project
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import Conflict, InvalidArgument, NotFound
@@ -119,7 +119,7 @@ async def test_users_see_and_change_only_their_projects(session: AsyncSession) -
         service.get_project(session, stranger, project.id),
         service.update_project(session, stranger, project.id, name="stolen", retention_days=None),
         service.delete_project(session, stranger, project.id),
-        service.create_ingest_key(session, stranger, project.id),
+        service.create_ingest_key(session, stranger, project.id, now=utcnow()),
     ):
         with pytest.raises(NotFound):
             await attempt
@@ -168,7 +168,7 @@ async def test_keys_are_added_and_revoked(session: AsyncSession) -> None:
     project, first = await service.create_project(
         session, caller, name="k", repo="octo/keys", retention_days=0
     )
-    second = await service.create_ingest_key(session, caller, project.id)
+    second = await service.create_ingest_key(session, caller, project.id, now=utcnow())
     assert second.secret != first.secret
 
     now = utcnow()
@@ -199,12 +199,16 @@ async def test_a_rotated_key_stops_at_the_end_of_its_grace(session: AsyncSession
     )
     assert rotated.old.revoked_at == now + timedelta(hours=1)
     assert rotated.new.key.revoked_at is None
-    # Still in its grace: it can be cut short, or rotated again (a second new key).
-    again = await service.rotate_ingest_key(
-        session, caller, project.id, first.key.id, grace=timedelta(0), now=now
-    )
-    assert again.old.revoked_at == now
-    with pytest.raises(Conflict):
+    # Still in its grace: it has a successor already, so it is not rotated again...
+    with pytest.raises(Conflict, match="being replaced already"):
+        await service.rotate_ingest_key(
+            session, caller, project.id, first.key.id, grace=timedelta(0), now=now
+        )
+    # ...revoking it cuts the grace short...
+    cut = await service.revoke_ingest_key(session, caller, project.id, first.key.id, now=now)
+    assert cut.revoked_at == now
+    # ...and a revoked key is not rotated either.
+    with pytest.raises(Conflict, match="revoked already"):
         await service.rotate_ingest_key(
             session,
             caller,
@@ -259,3 +263,39 @@ async def test_a_source_root_that_leaves_the_repository_is_refused(
     with pytest.raises(InvalidArgument) as refused:
         await service.set_path_mappings(session, caller, project.id, [("/srv/app/", source_root)])
     assert refused.value.field == "mappings[0].source_root"
+
+
+async def test_a_user_holds_at_most_the_projects_the_cap_allows(session: AsyncSession) -> None:
+    caller = await factories.caller(session)
+    caps = service.Caps(projects_per_user=2, keys_per_project=10)
+    for repo in ("octo/one", "octo/two"):
+        await service.create_project(
+            session, caller, name="p", repo=repo, retention_days=0, caps=caps
+        )
+    with pytest.raises(Conflict, match="delete one first"):
+        await service.create_project(
+            session, caller, name="p", repo="octo/three", retention_days=0, caps=caps
+        )
+    # Another user's count is their own.
+    other = await factories.caller(session)
+    await service.create_project(
+        session, other, name="p", repo="octo/one", retention_days=0, caps=caps
+    )
+
+
+async def test_keys_in_their_grace_count_towards_the_cap_until_it_ends(
+    session: AsyncSession,
+) -> None:
+    caller = await factories.caller(session)
+    caps = service.Caps(projects_per_user=5, keys_per_project=2)
+    project, first = await service.create_project(
+        session, caller, name="p", repo="octo/keys", retention_days=0, caps=caps
+    )
+    now = utcnow()
+    await service.rotate_ingest_key(
+        session, caller, project.id, first.key.id, grace=timedelta(hours=1), now=now
+    )
+    with pytest.raises(Conflict, match="revoke one first"):
+        await service.create_ingest_key(session, caller, project.id, now=now, caps=caps)
+    later = now + timedelta(hours=1)
+    await service.create_ingest_key(session, caller, project.id, now=later, caps=caps)

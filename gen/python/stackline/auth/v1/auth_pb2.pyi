@@ -410,19 +410,27 @@ class ResolveIngestKeyResponse(_message.Message):
 
     PROJECT_ID_FIELD_NUMBER: _builtins.int
     KEY_ID_FIELD_NUMBER: _builtins.int
+    STOPS_IN_SECONDS_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
     key_id: _builtins.str
+    stops_in_seconds: _builtins.float
+    """Set for a key in its rotation grace period: how long it keeps working, so
+    that no cache trusts it past its end.
+    """
     def __init__(
         self,
         *,
         project_id: _builtins.str = ...,
         key_id: _builtins.str = ...,
+        stops_in_seconds: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_stops_in_seconds", b"_stops_in_seconds", "stops_in_seconds", b"stops_in_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_id", b"key_id", "project_id", b"project_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_stops_in_seconds", b"_stops_in_seconds", "key_id", b"key_id", "project_id", b"project_id", "stops_in_seconds", b"stops_in_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__stops_in_seconds: _TypeAlias = _typing.Literal["stops_in_seconds"]  # noqa: Y015
+    _WhichOneofArgType__stops_in_seconds: _TypeAlias = _typing.Literal["_stops_in_seconds", b"_stops_in_seconds"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__stops_in_seconds) -> _WhichOneofReturnType__stops_in_seconds | None: ...
 
 Global___ResolveIngestKeyResponse: _TypeAlias = ResolveIngestKeyResponse  # noqa: Y015
 

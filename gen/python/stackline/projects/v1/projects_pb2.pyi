@@ -473,7 +473,9 @@ class RotateIngestKeyRequest(_message.Message):
     project_id: _builtins.str
     key_id: _builtins.str
     grace_seconds: _builtins.int
-    """How long the old key keeps working; 0 takes the default (24 hours)."""
+    """How long the old key keeps working: absent takes the default (24 hours),
+    0 stops it now. Presence, not the value, says whether it was set.
+    """
     @_builtins.property
     def actor(self) -> _common_pb2.Actor: ...
     def __init__(
@@ -482,13 +484,15 @@ class RotateIngestKeyRequest(_message.Message):
         actor: _common_pb2.Actor | None = ...,
         project_id: _builtins.str = ...,
         key_id: _builtins.str = ...,
-        grace_seconds: _builtins.int = ...,
+        grace_seconds: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_grace_seconds", b"_grace_seconds", "actor", b"actor", "grace_seconds", b"grace_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "grace_seconds", b"grace_seconds", "key_id", b"key_id", "project_id", b"project_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_grace_seconds", b"_grace_seconds", "actor", b"actor", "grace_seconds", b"grace_seconds", "key_id", b"key_id", "project_id", b"project_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__grace_seconds: _TypeAlias = _typing.Literal["grace_seconds"]  # noqa: Y015
+    _WhichOneofArgType__grace_seconds: _TypeAlias = _typing.Literal["_grace_seconds", b"_grace_seconds"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__grace_seconds) -> _WhichOneofReturnType__grace_seconds | None: ...
 
 Global___RotateIngestKeyRequest: _TypeAlias = RotateIngestKeyRequest  # noqa: Y015
 
