@@ -7,6 +7,7 @@ item is acknowledged and dropped, so that SDKs neither retry it nor log an error
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter as Tally
 from typing import Annotated, Any
@@ -38,6 +39,8 @@ from stackline_infra.errors import (
     RateLimited,
     Unauthenticated,
 )
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["sentry"])
 
@@ -81,7 +84,7 @@ _MAX_EVENTS = 100
 SENTRY_ITEMS = Counter(
     "stackline_gateway_sentry_items_total",
     "Items of Sentry envelopes and store requests, by item type and outcome (stored, dropped, "
-    "rejected).",
+    "rejected, rate_limited).",
     ["type", "outcome"],
 )
 
@@ -117,7 +120,9 @@ async def _resolve(request: Request, state: GatewayState, key: str) -> ResolvedK
                 "missing credentials: send X-Sentry-Auth, ?sentry_key= or a DSN in the envelope"
             )
         return await state.ingest_keys.resolve(key.strip())
-    except (Unauthenticated, PermissionDenied):
+    except (Unauthenticated, PermissionDenied) as exc:
+        # Why, never the key itself.
+        log.info("refused a Sentry key from %s: %s", address, exc.message)
         await state.limits.count_failure(address)
         raise
 
@@ -228,7 +233,8 @@ async def envelope(project_id: ProjectInPath, request: Request) -> Response:
                 continue
             payload = json_object(item.payload, f"item {index + 1} (event)")
             try:
-                events.append(_event(payload, key, event_id))
+                # The envelope's id is its one event's; a second event makes its own.
+                events.append(_event(payload, key, None if events else event_id))
             except UnsupportedPlatform:
                 dropped["event"] += 1
         for kind, count in dropped.items():

@@ -1,4 +1,5 @@
-"""Sentry bodies decoded within bounds: a compression bomb costs at most the limit in memory."""
+"""Sentry bodies decoded within bounds (a compression bomb costs at most the limit in memory),
+and any event shape translated or refused with a reason, never a crash."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import gzip
 import tracemalloc
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 import brotli
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.gateway.sentry_envelope import decompressed, parse_dsn, parse_envelope
+from services.gateway.sentry_events import UnsupportedPlatform, to_ingest_event
 from stackline_infra.errors import InvalidArgument, PayloadTooLarge
 
 LIMIT = 1024 * 1024
@@ -84,3 +89,73 @@ def test_dsns() -> None:
     assert (parts.public_key, parts.project) == ("slk_abc", "123")
     assert parse_dsn("https://stackline.example.com/123") is None
     assert parse_dsn("not a url") is None
+
+
+_ANY = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_FRAME = st.fixed_dictionaries(
+    {},
+    optional={
+        key: _ANY | st.text(max_size=40) | st.integers(-5, 10**40)
+        for key in ("filename", "abs_path", "function", "lineno", "colno", "context_line", "in_app")
+    },
+)
+_EVENT = st.fixed_dictionaries(
+    {"platform": st.sampled_from(["python", "node", "javascript"]) | _ANY},
+    optional={
+        "event_id": _ANY | st.uuids().map(lambda u: u.hex),
+        "timestamp": _ANY | st.floats(-1e20, 1e20) | st.text(max_size=30),
+        "exception": _ANY
+        | st.fixed_dictionaries(
+            {
+                "values": st.lists(
+                    st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "type": _ANY,
+                            "value": _ANY,
+                            "stacktrace": st.fixed_dictionaries(
+                                {"frames": st.lists(_FRAME | _ANY, max_size=5)}
+                            )
+                            | _ANY,
+                        },
+                    )
+                    | _ANY,
+                    max_size=8,
+                )
+            }
+        ),
+        **{
+            key: _ANY
+            for key in (
+                "message",
+                "logentry",
+                "release",
+                "environment",
+                "level",
+                "tags",
+                "user",
+                "breadcrumbs",
+                "contexts",
+                "request",
+                "sdk",
+                "fingerprint",
+            )
+        },
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_EVENT)
+def test_any_event_shape_is_translated_or_refused_with_a_reason(event: dict[str, Any]) -> None:
+    try:
+        translated = to_ingest_event(event, "0b1e6f8e-0000-4000-8000-000000000001")
+    except (InvalidArgument, UnsupportedPlatform):
+        return
+    translated.SerializeToString()

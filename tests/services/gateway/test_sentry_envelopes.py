@@ -365,6 +365,7 @@ BAD_ENVELOPES: list[tuple[str, bytes, dict[str, str], int]] = [
     ),
     ("says br, is not", b"plain text", {"Content-Encoding": "br"}, 400),
     ("unknown encoding", b"x", {"Content-Encoding": "zstd"}, 400),
+    ("over the limit as sent", b"{}\n" + b" " * LIMIT, {}, 413),
     ("gzip bomb", _bomb(), {"Content-Encoding": "gzip"}, 413),
     ("brotli bomb", brotli.compress(b"\0" * (8 * LIMIT)), {"Content-Encoding": "br"}, 413),
 ]
@@ -432,6 +433,18 @@ async def test_browsers_may_post_across_origins(
     assert sent.status_code == 200, sent.text
     assert sent.headers["access-control-allow-origin"] == "*"
     assert "x-sentry-rate-limits" in sent.headers["access-control-expose-headers"].lower()
+
+    # A page that sends the key in Sentry's header asks first.
+    preflight = await gateway.options(
+        envelope_url(project),
+        headers={
+            "Origin": "https://shop.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-sentry-auth, content-type",
+        },
+    )
+    assert preflight.status_code == 200, preflight.text
+    assert "x-sentry-auth" in preflight.headers["access-control-allow-headers"].lower()
 
 
 async def test_a_release_recorded_by_ci_gives_its_events_their_commit(

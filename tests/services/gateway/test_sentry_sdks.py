@@ -30,6 +30,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.app import create_app
 from services.gateway.routers.sentry import ENVELOPE_PATH
@@ -48,7 +49,7 @@ MARKER = "the line Stackline must show"
 
 
 @asynccontextmanager
-async def served(app: FastAPI | Starlette) -> AsyncIterator[str]:
+async def served(app: ASGIApp) -> AsyncIterator[str]:
     """The app on a real loopback port. The socket listens before the server starts, so a
     client that connects early waits in the backlog instead of being refused."""
     sock = socket.create_server(("127.0.0.1", 0))
@@ -143,13 +144,17 @@ def installed_js_packages() -> Path:
     return folder / "node_modules"
 
 
-@pytest.fixture
-def node_app(tmp_path: Path) -> Path:
+def node_app(folder: Path) -> Path:
     """A Node app's checkout with Sentry's SDKs installed beside it."""
-    shutil.copytree(JS_PROGRAMS / "src", tmp_path / "src")
-    shutil.copy(JS_PROGRAMS / "package.json", tmp_path)
-    (tmp_path / "node_modules").symlink_to(installed_js_packages())
-    return tmp_path
+    shutil.copytree(JS_PROGRAMS / "src", folder / "src")
+    shutil.copy(JS_PROGRAMS / "package.json", folder)
+    (folder / "node_modules").symlink_to(installed_js_packages())
+    return folder
+
+
+@pytest.fixture(name="node_app")
+def node_app_fixture(tmp_path: Path) -> Path:
+    return node_app(tmp_path)
 
 
 async def run(app: Path, env: dict[str, str], *command: str) -> tuple[int, str, str]:
@@ -263,8 +268,9 @@ async def test_fastapi_app_errors_group_and_transactions_are_dropped(
     assert "Unexpected status code" not in err
 
 
-async def test_a_rate_limited_sdk_stops_sending(stack: Stack, shop: Path) -> None:
-    limited = create_app(
+def limited_gateway(stack: Stack) -> FastAPI:
+    """A gateway that lets each key store two events a minute."""
+    return create_app(
         gateway_settings(
             stack.targets,
             failed_credentials_per_minute=0,
@@ -272,15 +278,45 @@ async def test_a_rate_limited_sdk_stops_sending(stack: Stack, shop: Path) -> Non
             ingest_burst_per_second=0,
         )
     )
-    async with served(limited) as url:
-        project = await new_project(url, "flood")
-        before = {status: envelope_requests(status) for status in (200, 429)}
-        code, _, err = await run_python(shop, project.dsn, "shop/flood.py", "6")
-        assert code == 0, err
-        seen = {status: envelope_requests(status) - before[status] for status in (200, 429)}
-        # Two stored, the third answered 429 with X-Sentry-Rate-Limits, and the SDK held the
-        # other three back rather than send them.
-        assert seen == {200: 2, 429: 1}
+
+
+class EnvelopeAnswers:
+    """The app, noting the status of every envelope it answers, in order."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.statuses: list[int] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.start" and scope["path"].endswith("/envelope/"):
+                self.statuses.append(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, noting)
+
+
+@pytest.mark.parametrize("sdk", ["python", "node"])
+async def test_a_rate_limited_sdk_stops_sending(sdk: str, stack: Stack, tmp_path: Path) -> None:
+    gateway = EnvelopeAnswers(limited_gateway(stack))
+    async with served(gateway) as url:
+        project = await new_project(url, f"flood-{sdk}")
+        env = {"SENTRY_DSN": project.dsn, "SENTRY_RELEASE": COMMIT}
+        if sdk == "python":
+            shutil.copytree(PROGRAMS / "shop", tmp_path / "shop")
+            code, out, err = await run(tmp_path, env, sys.executable, "shop/flood.py", "6")
+        else:
+            app = node_app(tmp_path)
+            code, out, err = await run(
+                app, env, "node", "--import", "./src/instrument.mjs", "src/flood.mjs", "6"
+            )
+        assert code == 0, out + err
+        # Six errors: two stored, the third answered 429 with X-Sentry-Rate-Limits, and after
+        # it the SDK sent nothing more (not the other three errors, not a session, not a
+        # client report).
+        statuses = gateway.statuses
+        assert statuses.count(429) == 1, statuses
+        assert statuses[-1] == 429, statuses
         [incident] = await project.incidents()
         assert incident["count"] == 2
 
