@@ -1,16 +1,19 @@
 """Stackline on one machine: every service as its own process on loopback.
 
 `make run` runs this. It migrates the database (an SQLite file by default,
-PostgreSQL when DATABASE_URL says so), starts the four services and the
-gateway, waits until the gateway is ready, and stops everything on Ctrl-C. A
+PostgreSQL when DATABASE_URL says so), starts the four services, the gateway
+and the dashboard, waits until the gateway and the dashboard are ready, and
+stops everything on Ctrl-C. A
 service that dies is reported by name and takes the rest down with it, so
 nothing runs half-started.
 
 Settings (environment):
   DATABASE_URL               default sqlite:///.stackline/stackline.db
   STACKLINE_GATEWAY_PORT     default 8080
+  STACKLINE_DASHBOARD_PORT   default 8081
   STACKLINE_GRPC_PORT_BASE   default 50051 (auth, projects, ingest, incidents follow)
-  STACKLINE_DATA_DIR         default .stackline (database file, signing key)
+  STACKLINE_DATA_DIR         default .stackline (database file, signing key, session key)
+  STACKLINE_GITHUB_*         passed through: sign in with GitHub (see docs/dashboard.md)
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("auth", "projects", "ingest", "incidents")
@@ -45,6 +50,7 @@ def _environment() -> tuple[dict[str, str], dict[str, int], Path]:
     grpc_base = int(os.environ.get("STACKLINE_GRPC_PORT_BASE", "50051"))
     ports = {name: grpc_base + i for i, name in enumerate(SERVICES)}
     ports["gateway"] = int(os.environ.get("STACKLINE_GATEWAY_PORT", "8080"))
+    ports["dashboard"] = int(os.environ.get("STACKLINE_DASHBOARD_PORT", "8081"))
     env = {
         **os.environ,
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'stackline.db'}"),
@@ -58,6 +64,15 @@ def _environment() -> tuple[dict[str, str], dict[str, int], Path]:
     return env, ports, data_dir
 
 
+def _session_key(data_dir: Path) -> str:
+    """The dashboard's cookie key, kept in the data folder so a restart signs no one out."""
+    path = data_dir / "dashboard-session.key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_bytes(Fernet.generate_key())
+    return path.read_text().strip()
+
+
 def _die_with_parent() -> None:
     """Runs in each child before exec: on Linux, if this launcher is killed outright
     (SIGKILL, a crashed terminal), the kernel sends the service SIGTERM instead of
@@ -67,9 +82,9 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _start(name: str, env: dict[str, str]) -> Child:
+def _start(name: str, env: dict[str, str], module: str = "") -> Child:
     process = subprocess.Popen(
-        [sys.executable, "-m", f"services.{name}"],
+        [sys.executable, "-m", module or f"services.{name}"],
         cwd=ROOT,
         env=env,
         preexec_fn=_die_with_parent,  # noqa: PLW1509 - the launcher starts no threads
@@ -105,17 +120,19 @@ def _ready(url: str) -> bool:
 
 def _banner(ports: dict[str, int], database_url: str, data_dir: Path) -> str:
     gateway = f"http://127.0.0.1:{ports['gateway']}"
+    dashboard = f"http://127.0.0.1:{ports['dashboard']}"
     database = database_url.rsplit("@", maxsplit=1)[-1] if "@" in database_url else database_url
     services = "\n".join(f"  {name:<10} gRPC 127.0.0.1:{ports[name]}" for name in SERVICES)
     return f"""
 Stackline is running.
 
+  dashboard  {dashboard}   (open it to sign in and create a project)
   gateway    {gateway}   (API docs: {gateway}/docs)
 {services}
   database   {database}
   data       {data_dir}
 
-Sign in locally and create a project:
+Or from a shell, sign in locally and create a project:
   TOKEN=$(curl -s -X POST {gateway}/api/auth/dev-login -H 'Content-Type: application/json' \\
       -d '{{"login": "octocat"}}' \\
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
@@ -171,8 +188,24 @@ def main() -> int:
         )
     )
 
+    children.append(
+        _start(
+            "dashboard",
+            {
+                **env,
+                "STACKLINE_HOST": "127.0.0.1",
+                "STACKLINE_PORT": str(ports["dashboard"]),
+                "STACKLINE_GATEWAY_URL": f"http://127.0.0.1:{ports['gateway']}",
+                "STACKLINE_PUBLIC_URL": f"http://127.0.0.1:{ports['dashboard']}",
+                "STACKLINE_SESSION_KEY": _session_key(data_dir),
+            },
+            module="dashboard",
+        )
+    )
+
     exit_code = 0
     ready_url = f"http://127.0.0.1:{ports['gateway']}/ready"
+    dashboard_url = f"http://127.0.0.1:{ports['dashboard']}/health"
     started = time.monotonic()
     announced = False
     while not stopping:
@@ -186,7 +219,7 @@ def main() -> int:
             exit_code = 1
             break
         if not announced:
-            if _ready(ready_url):
+            if _ready(ready_url) and _ready(dashboard_url):
                 print(_banner(ports, env["DATABASE_URL"], data_dir), flush=True)
                 announced = True
             elif time.monotonic() - started > READY_TIMEOUT_SECONDS:
