@@ -252,6 +252,7 @@ async def test_keys_rotate_and_revoke(browser: httpx.AsyncClient) -> None:
     await sign_in(browser, _login())
     project_id, first_key = await create_project(browser, f"octo-org/{secrets.token_hex(4)}")
     keys = await browser.get(f"/projects/{project_id}/keys")
+    assert f'href="/projects/{project_id}/keys" aria-current="page"' in keys.text
     assert first_key[:8] in keys.text and first_key not in keys.text
     key_id = re.search(r"/keys/([0-9a-f-]{36})/rotate", keys.text)
     assert key_id
