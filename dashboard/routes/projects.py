@@ -206,6 +206,12 @@ async def rotate_key(
         token=session.access_token,
         json={"grace_seconds": grace},
     )
+    if grace == 0:
+        # The API reads a grace of 0 as "the default" (a 0 does not survive its protobuf
+        # request), so "now" is a rotation followed by revoking the old key.
+        await state.gateway.json(
+            "DELETE", f"/api/projects/{project_id}/keys/{key_id}", token=session.access_token
+        )
     session.new_key = {"project_id": project_id, "key": rotated["ingest_key"]}
     return redirect(f"/projects/{project_id}/key")
 

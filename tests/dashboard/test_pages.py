@@ -266,12 +266,22 @@ async def test_keys_rotate_and_revoke(browser: httpx.AsyncClient) -> None:
     assert new_key and new_key.group(1) != first_key
     keys = await browser.get(f"/projects/{project_id}/keys")
     assert "stops" in keys.text
+    # Rotating the new key with no grace: the key it replaces is revoked at once.
+    newer_id = re.search(r"/keys/([0-9a-f-]{36})/rotate", keys.text)
+    assert newer_id
+    now = await browser.post(
+        f"/projects/{project_id}/keys/{newer_id.group(1)}/rotate",
+        data={"csrf": csrf_of(keys), "grace_seconds": "0"},
+    )
+    assert now.status_code == 303
+    keys = await browser.get(f"/projects/{project_id}/keys")
+    assert keys.text.count(">revoked ") == 1 and keys.text.count(">stops ") == 1
     revoked = await browser.post(
         f"/projects/{project_id}/keys/{key_id.group(1)}/revoke", data={"csrf": csrf_of(keys)}
     )
     assert revoked.status_code == 303
     keys = await browser.get(f"/projects/{project_id}/keys")
-    assert "is revoked" in keys.text and "revoked " in keys.text
+    assert "is revoked" in keys.text and keys.text.count(">revoked ") == 2
 
 
 async def test_stale_sessions_sign_in_again(browser: httpx.AsyncClient) -> None:

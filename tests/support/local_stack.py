@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,8 +52,12 @@ def child_pids(pid: int) -> list[int]:
 
 class LocalStack:
     def __init__(
-        self, database_url: str, data_dir: Path, env: Mapping[str, str] | None = None
+        self,
+        database_url: str,
+        data_dir: Path,
+        env: Mapping[str, str] | Callable[[LocalStack], Mapping[str, str]] | None = None,
     ) -> None:
+        """`env` may be a function of the stack, for settings that name its ports."""
         self.gateway_port, self.grpc_base = pick_ports()
         self.url = f"http://127.0.0.1:{self.gateway_port}"
         self.dashboard_port = self.gateway_port + 1
@@ -68,7 +72,7 @@ class LocalStack:
                 "STACKLINE_DASHBOARD_PORT": str(self.dashboard_port),
                 "STACKLINE_GRPC_PORT_BASE": str(self.grpc_base),
                 "STACKLINE_DATA_DIR": str(data_dir),
-                **(env or {}),
+                **((env(self) if callable(env) else env) or {}),
             },
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
