@@ -21,7 +21,7 @@ from dashboard.routes import account, auth, incidents, projects
 from dashboard.sessions import COOKIE, Refresher, Session, SessionCodec
 from dashboard.settings import DashboardSettings
 from dashboard.submissions import Submissions
-from dashboard.web import DashboardState, NeedsSignIn, PageError, login_path, render
+from dashboard.web import TEMPLATES, DashboardState, NeedsSignIn, PageError, login_path, render
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +131,20 @@ def _install_error_pages(app: FastAPI) -> None:
         assert isinstance(exc, GatewayError)
         if exc.status == 404:
             return _not_found(request)
-        title = "Too many requests" if exc.status == 429 else "That did not work"
-        return render(request, "error.html", {"title": title, "message": exc.message}, status=400)
+        if exc.status == 429:
+            return render(
+                request,
+                "error.html",
+                {"title": "Too many requests", "message": exc.message},
+                status=429,
+                headers={"Retry-After": exc.retry_after or "60"},
+            )
+        return render(
+            request,
+            "error.html",
+            {"title": "That did not work", "message": exc.message},
+            status=400,
+        )
 
     async def unavailable(request: Request, exc: Exception) -> Response:
         return render(
@@ -166,6 +178,23 @@ def _install_error_pages(app: FastAPI) -> None:
             status=400,
         )
 
+    async def internal(request: Request, exc: Exception) -> Response:
+        # A bug: logged with its trace for whoever runs the dashboard, never shown to the user.
+        log.exception("page failed: %s %s", request.method, request.url.path, exc_info=exc)
+        return TEMPLATES.TemplateResponse(
+            request,
+            "error.html",
+            {
+                "session": None,
+                "notice": "",
+                "title": "Something went wrong",
+                "message": "This page failed on our side. Nothing was changed; try again.",
+            },
+            status_code=500,
+            headers=_SECURITY_HEADERS,
+        )
+
+    app.add_exception_handler(Exception, internal)
     app.add_exception_handler(NeedsSignIn, needs_sign_in)
     app.add_exception_handler(SignedOut, signed_out)
     app.add_exception_handler(PageError, page_error)

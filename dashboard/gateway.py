@@ -24,9 +24,12 @@ class SignedOut(Exception):
 
 
 class GatewayError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, field: str | None, retry_after: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
         self.code = code
         self.message = message
         self.field = field
@@ -40,7 +43,11 @@ def _error(response: httpx2.Response) -> Exception:
     try:
         body = response.json()["error"]
         return GatewayError(
-            response.status_code, str(body["code"]), str(body["message"]), body.get("field")
+            response.status_code,
+            str(body["code"]),
+            str(body["message"]),
+            body.get("field"),
+            retry_after=response.headers.get("retry-after", ""),
         )
     except (ValueError, KeyError, TypeError):
         return GatewayError(response.status_code, "unknown", "the API refused the request", None)

@@ -330,3 +330,30 @@ async def test_gateway_down_page() -> None:
         # Signing in needs no API until the form is sent.
         browser.cookies.clear()
         assert (await browser.get("/login")).status_code == 200
+
+
+async def test_a_gateway_answer_not_understood_shows_no_internals() -> None:
+    # A gateway (or something in its place) answering 200 with a body of another shape.
+    def garbage(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json={"unexpected": "shape"})
+
+    app = create_app(dashboard_settings(), transport=httpx2.MockTransport(garbage))
+    codec = SessionCodec(SESSION_KEY.encode())
+    session = Session.fresh()
+    session.access_token, session.access_expires = "eyJ.x.y", 4e9
+    session.refresh_token, session.refresh_expires = "slr_x", 4e9
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(
+                app=app, client=("127.0.0.1", 40006), raise_app_exceptions=False
+            ),
+            base_url=DASHBOARD_URL,
+        ) as browser,
+    ):
+        _put_cookie(browser, codec.dump(session))
+        answer = await browser.get("/projects")
+        assert answer.status_code == 500
+        assert "Something went wrong" in answer.text
+        assert "KeyError" not in answer.text and "Traceback" not in answer.text
+        assert "script-src 'self'" in answer.headers["content-security-policy"]
