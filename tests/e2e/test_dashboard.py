@@ -230,6 +230,8 @@ def test_from_sign_in_to_deleting_the_account(
         expect(page.get_by_role("heading", name="Python", exact=True)).to_be_visible()
         assert f"STACKLINE_ENDPOINT={gateway}" in page.content()
         look("setup")
+        # The README's picture: the first screen of the setup page.
+        page.screenshot(path=SCREENSHOTS / "readme-setup.png")
         page.go_back()
         assert page.url == key_url
         expect(page.get_by_role("heading", name="This key is no longer shown")).to_be_visible()
