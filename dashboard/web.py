@@ -61,7 +61,8 @@ async def signed_in_session(request: Request) -> Session:
     """The request's session with an access token good for the next minute, or a sign-in."""
     session = session_of(request)
     if not session.signed_in:
-        raise NeedsSignIn(request.url.path)
+        query = request.url.query
+        raise NeedsSignIn(request.url.path + (f"?{query}" if query else ""))
     await state_of(request).refresher.ensure_fresh(session)
     return session
 

@@ -94,8 +94,14 @@ def _new_form(
 
 
 @router.get("/new")
-async def new_project(request: Request, session: User) -> Response:
-    return _new_form(request, {"retention_days": str(DEFAULT_RETENTION_DAYS)})
+async def new_project(
+    request: Request, session: User, repo: Annotated[str, Query(max_length=140)] = ""
+) -> Response:
+    # The editor extension's "Create Project" comes here with the workspace's repository.
+    values = {"retention_days": str(DEFAULT_RETENTION_DAYS), "repo": repo}
+    if repo:
+        values["name"] = repo.rsplit("/", 1)[-1]
+    return _new_form(request, values)
 
 
 def _retention(text: str) -> int | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+import socket
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import httpx2
@@ -45,6 +47,34 @@ async def test_signed_out_pages_send_to_sign_in(browser: httpx.AsyncClient) -> N
     assert answer.headers["location"] == "/login?next=/projects/new"
     page = await browser.get("/login")
     assert "Sign in with GitHub" in page.text and "Sign in locally" in page.text
+
+
+async def test_the_editor_link_to_create_a_project_survives_signing_in(
+    browser: httpx.AsyncClient,
+) -> None:
+    answer = await browser.get("/projects/new?repo=octo-org/shop-api")
+    assert answer.status_code == 303
+    next_path = parse_qs(urlsplit(answer.headers["location"]).query)["next"][0]
+    assert next_path == "/projects/new?repo=octo-org/shop-api"
+    login = await browser.get(answer.headers["location"])
+    signed_in = await browser.post(
+        "/login/local",
+        data={"csrf": csrf_of(login), "login": _login(), "next": next_path},
+    )
+    assert signed_in.headers["location"] == next_path
+    form = await browser.get(next_path)
+    assert 'value="octo-org/shop-api"' in form.text and 'value="shop-api"' in form.text
+
+
+async def test_sign_in_goes_nowhere_but_here(browser: httpx.AsyncClient) -> None:
+    login = await browser.get("/login")
+    for elsewhere in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        answer = await browser.post(
+            "/login/local", data={"csrf": csrf_of(login), "login": _login(), "next": elsewhere}
+        )
+        assert answer.headers["location"] == "/projects"
+        await browser.post("/logout", data={"csrf": csrf_of(await browser.get("/projects"))})
+        login = await browser.get("/login")
 
 
 async def test_session_cookie_and_security_headers(browser: httpx.AsyncClient) -> None:
@@ -357,3 +387,29 @@ async def test_a_gateway_answer_not_understood_shows_no_internals() -> None:
         assert "Something went wrong" in answer.text
         assert "KeyError" not in answer.text and "Traceback" not in answer.text
         assert "script-src 'self'" in answer.headers["content-security-policy"]
+
+
+async def test_a_gateway_that_does_not_answer_in_time() -> None:
+    # Connections are accepted (by the kernel's backlog) and never answered.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        app = create_app(
+            dashboard_settings(gateway_url=f"http://127.0.0.1:{port}", gateway_timeout_seconds=0.5)
+        )
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 40007)),
+                base_url=DASHBOARD_URL,
+            ) as browser,
+        ):
+            login = await browser.get("/login")
+            answer = await browser.post(
+                "/login/local", data={"csrf": csrf_of(login), "login": _login()}
+            )
+            assert answer.status_code == 503
+            assert "Stackline's API is not answering" in answer.text
+            assert answer.headers["retry-after"] == "5"
+            assert "send the form again" in answer.text
