@@ -15,18 +15,21 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
+import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from stackline_infra import otel, tracecontext
 from stackline_infra.db.engine import create_engine, is_connection_error, ping
 from stackline_infra.errors import StacklineError, Unavailable
+from stackline_infra.logs import configure_logging
 from stackline_infra.metrics import RpcMetrics, rpc_metrics
-from stackline_infra.settings import DatabaseSettings
+from stackline_infra.settings import DatabaseSettings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -102,24 +105,36 @@ class _Answering:
 
     @asynccontextmanager
     async def call(self, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-        started = time.perf_counter()
-        code = grpc.StatusCode.OK
-        try:
-            yield
-        except StacklineError as exc:
-            code = exc.grpc_status
-            await _abort(context, exc)
-        except Exception as exc:
-            if is_connection_error(exc):
-                code = grpc.StatusCode.UNAVAILABLE
-                log.warning("database unreachable in %s: %s", self.method, type(exc).__name__)
-                await _abort(context, Unavailable("database unavailable", retry_after=5))
-            code = grpc.StatusCode.INTERNAL
-            log.exception("unhandled error in %s", self.method)
-            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-        finally:
-            self.metrics.requests.labels(self.method, code.name).inc()
-            self.metrics.duration.labels(self.method).observe(time.perf_counter() - started)
+        # The caller's trace, or a new one for a call from outside Stackline (grpcurl).
+        trace = tracecontext.active_span() or _trace_of(context) or tracecontext.new()
+        with tracecontext.use(trace):
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                yield
+            except StacklineError as exc:
+                code = exc.grpc_status
+                await _abort(context, exc)
+            except Exception as exc:
+                if is_connection_error(exc):
+                    code = grpc.StatusCode.UNAVAILABLE
+                    log.warning("database unreachable in %s: %s", self.method, type(exc).__name__)
+                    await _abort(context, Unavailable("database unavailable", retry_after=5))
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in %s", self.method)
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            finally:
+                elapsed = time.perf_counter() - started
+                self.metrics.requests.labels(self.method, code.name).inc()
+                self.metrics.duration.labels(self.method).observe(elapsed)
+                log.debug("%s answered %s in %.1f ms", self.method, code.name, elapsed * 1000)
+
+
+def _trace_of(context: grpc.aio.ServicerContext) -> tracecontext.TraceContext | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == tracecontext.HEADER and isinstance(value, str):
+            return tracecontext.parse(value)
+    return None
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: StacklineError) -> None:
@@ -146,7 +161,8 @@ class ServiceHost:
         self._probe_seconds = database_probe_seconds
         self._probe_task: asyncio.Task[None] | None = None
         self.server = grpc.aio.server(
-            interceptors=[_ServerInterceptor(name)],
+            # OpenTelemetry's first, so its span is current while ours runs and logs.
+            interceptors=[*otel.server_interceptors(), _ServerInterceptor(name)],
             options=[
                 ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
@@ -249,3 +265,21 @@ async def serve(
         await host.run_until_signalled(settings.shutdown_grace_seconds)
     finally:
         await engine.dispose()
+
+
+Settings = TypeVar("Settings", bound=DatabaseSettings)
+
+
+def run(
+    name: str,
+    settings_type: type[Settings],
+    build_host: Callable[[Settings, AsyncEngine], ServiceHost],
+) -> None:
+    """A service's whole `__main__`: settings once, logging, then serve on uvloop."""
+    settings = load_settings(settings_type)
+    configure_logging(name, level=settings.log_level, fmt=settings.log_format)
+    otel.start(name, settings)
+    try:
+        uvloop.run(serve(settings, lambda engine: build_host(settings, engine)))
+    finally:
+        otel.shutdown()

@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from stackline_infra import tracecontext
+
 # Ingest keys and JWTs are credentials: whatever code logs them by mistake,
 # they never reach a log sink.
 _SECRET_PATTERNS = re.compile(
@@ -30,11 +32,26 @@ def redact(text: str) -> str:
     return _SECRET_PATTERNS.sub("[redacted]", text)
 
 
+class _TraceFilter(logging.Filter):
+    """Writes the current request's trace id on every record made while serving it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        trace = tracecontext.current()
+        if trace is not None and not hasattr(record, "trace_id"):
+            record.trace_id = trace.trace_id
+        return True
+
+
 class _JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self._service = service
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
+            "service": self._service,
             "logger": record.name,
             "msg": redact(record.getMessage()),
         }
@@ -48,17 +65,20 @@ class _JsonFormatter(logging.Formatter):
 
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        text = redact(super().format(record))
+        trace_id = getattr(record, "trace_id", None)
+        return f"{text} [trace {trace_id}]" if trace_id else text
 
 
 def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
+        handler.setFormatter(_JsonFormatter(service))
     else:
         handler.setFormatter(
             _TextFormatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s")
         )
+    handler.addFilter(_TraceFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -22,6 +22,10 @@ class ProcessSettings(BaseSettings):
     environment: Literal["development", "production"] = "production"
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+    # OpenTelemetry spans for every request and gRPC call, sent by OTLP over HTTP to
+    # <otel_endpoint>/v1/traces. Off by default: no exporter, no interceptor, no cost.
+    otel_enabled: bool = False
+    otel_endpoint: str = "http://127.0.0.1:4318"
 
 
 class ServiceSettings(ProcessSettings):

@@ -30,6 +30,7 @@ from stackline_infra.db.migrate import alembic_config
 from stackline_infra.db.types import utcnow
 from stackline_infra.grpc_server import ServiceHost
 from tests.support import postgres
+from tests.support.table_access import Recorder, documented
 from tools.github_standin import GitHubStandin, OAuthApp
 from tools.github_standin import User as GitHubUser
 
@@ -189,16 +190,33 @@ async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With STACKLINE_NO_SKIPS=1 (as .ci/run sets it) a skipped test fails the run.
+_TABLE_ACCESS = Recorder()
 
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _TABLE_ACCESS.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Two checks over the whole run.
+
+    Every table a service touched, it touched as docs/architecture.md declares.
+
+    With STACKLINE_NO_SKIPS=1 (as .ci/run sets it) a skipped test fails the run.
     Tests that need a real engine (Chromium, gjs, jsc, node) skip on a laptop
     that lacks it; in CI a skip would hide that the engine never ran.
     """
-    if os.environ.get("STACKLINE_NO_SKIPS") != "1" or exitstatus != 0:
-        return
+    _TABLE_ACCESS.remove()
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
+        return
+    undeclared = _TABLE_ACCESS.violations(documented())
+    if undeclared:
+        reporter.write_line("table access that docs/architecture.md does not declare:")
+        for line in undeclared:
+            reporter.write_line(f"  {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if os.environ.get("STACKLINE_NO_SKIPS") != "1" or exitstatus != 0:
         return
     skipped = reporter.stats.get("skipped", [])
     if skipped:

@@ -13,14 +13,16 @@ from dashboard import snippets
 from dashboard.gateway import GatewayError
 from dashboard.sessions import Session
 from dashboard.web import AppState, DashboardState, Form, PageError, User, redirect, render
+from stackline_contract.github import OWNER_PATTERN, REPO_RULE, normalise_repo
 
 router = APIRouter(prefix="/projects")
 
 # Ids are UUIDs; anything else is a missing page, not a call to the API.
 ProjectId = Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{36}$")]
 KeyId = Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{36}$")]
-# GitHub's rule for owner/repo, as the API checks it; the browser checks it first.
-REPO_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/[A-Za-z0-9._\-]{1,100}"
+# GitHub's rule for owner/repo, the one the API applies, for the browser to check first (an
+# HTML pattern is a JavaScript regex with the v flag, where a class's '-' must be escaped).
+REPO_PATTERN = rf"{OWNER_PATTERN}/[A-Za-z0-9._\-]{{1,100}}"
 DEFAULT_RETENTION_DAYS = 90
 GRACE_CHOICES = (
     (0, "now"),
@@ -117,6 +119,8 @@ async def create_project(request: Request, state: AppState, session: User, form:
     retention = _retention(values["retention_days"])
     if retention is None:
         return _new_form(request, values, "Retention must be a number of days.", "retention_days")
+    if normalise_repo(values["repo"]) is None:
+        return _new_form(request, values, f"The repository must be {REPO_RULE}.", "repo")
     payload = {"name": values["name"], "repo": values["repo"], "retention_days": retention}
 
     async def create() -> dict[str, Any]:

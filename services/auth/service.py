@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth import repository
 from services.auth.github import GitHubUser
 from services.auth.tokens import TokenIssuer, new_refresh_token, refresh_digest
-from stackline_infra import keyformat
+from stackline_contract import keyformat
 from stackline_infra.db import audit
 from stackline_infra.db.schema import OAuthState, RefreshToken, User
 from stackline_infra.db.types import new_id

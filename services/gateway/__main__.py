@@ -6,6 +6,7 @@ import uvicorn
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
+from stackline_infra import otel
 from stackline_infra.logs import configure_logging
 from stackline_infra.settings import load_settings
 
@@ -13,6 +14,8 @@ from stackline_infra.settings import load_settings
 def main() -> None:
     settings = load_settings(GatewaySettings)
     configure_logging("gateway", level=settings.log_level, fmt=settings.log_format)
+    # Spans still buffered are sent by the app's lifespan as it stops.
+    otel.start("gateway", settings)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from services.gateway.backends import open_backends
 from services.gateway.body_limit import BodyLimitMiddleware
@@ -23,6 +24,8 @@ from services.gateway.rate_limits import RateLimits
 from services.gateway.routers import auth, health, incidents, ingest, me, projects, sourcemaps
 from services.gateway.schemas.ingest import IngestBatch, IngestEvent
 from services.gateway.settings import GatewaySettings
+from services.gateway.tracing import REQUEST_ID_HEADER, TraceMiddleware
+from stackline_infra import otel
 from stackline_infra.clock import MonotonicClock
 
 DESCRIPTION = """\
@@ -56,6 +59,8 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
         finally:
             await batcher.drain()
             await backends.close()
+            # Here, not after uvicorn.run: uvicorn ends the process by re-raising SIGTERM.
+            otel.shutdown()
 
     app = FastAPI(
         # Prometheus at /metrics is how Stackline is watched; FastAPI's own
@@ -85,8 +90,8 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "If-None-Match"],
-        expose_headers=["ETag", "Retry-After"],
+        allow_headers=["Authorization", "Content-Type", "If-None-Match", "traceparent"],
+        expose_headers=["ETag", "Retry-After", REQUEST_ID_HEADER],
         max_age=86_400,
     )
     app.add_middleware(
@@ -95,7 +100,12 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
         larger=[(sourcemaps.UPLOAD_PATH, sourcemaps.MAX_UPLOAD_BYTES)],
     )
     app.add_middleware(MetricsMiddleware)
+    # Outermost: every log line of the request, errors included, carries its trace.
+    app.add_middleware(TraceMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    if otel.enabled():
+        # Wraps the whole middleware stack, so the request's span is current in TraceMiddleware.
+        FastAPIInstrumentor.instrument_app(app, tracer_provider=otel.provider())
     return app
 
 

@@ -19,7 +19,7 @@ import grpc
 import jwt
 from stackline.auth.v1 import auth_pb2, auth_pb2_grpc
 
-from stackline_infra import keyformat
+from stackline_contract import keyformat
 from stackline_infra.clock import MonotonicClock
 from stackline_infra.errors import PermissionDenied, StacklineError, Unauthenticated, from_rpc_error
 

@@ -16,7 +16,7 @@ from services.gateway.credentials import IngestKeyCache, ResolvedKey, TokenVerif
 from services.gateway.ingest_batcher import IngestBatcher
 from services.gateway.rate_limits import RateLimits
 from services.gateway.settings import GatewaySettings
-from stackline_infra import keyformat
+from stackline_contract import keyformat
 from stackline_infra.errors import PermissionDenied, RateLimited, StacklineError, Unauthenticated
 
 log = logging.getLogger(__name__)

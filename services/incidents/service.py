@@ -5,16 +5,16 @@ Takes a session; never commits. Another user's incident is "not found".
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.incidents import repository
+from stackline_contract import github
+from stackline_contract.frames import FrameJSON
 from stackline_infra import cursors
 from stackline_infra.db import audit
 from stackline_infra.db.schema import INCIDENT_STATUSES, Event, Incident, IncidentCommit
@@ -24,8 +24,6 @@ from stackline_infra.identity import Caller
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
-
-_REPO = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/[A-Za-z0-9._-]{1,100}")
 
 
 # Commits listed with one incident, most recently seen first.
@@ -70,18 +68,18 @@ def permalink(
 
 
 def frame_links(
-    web_url: str, repo: str, commit_sha: str | None, frames: Sequence[dict[str, Any]]
+    web_url: str, repo: str, commit_sha: str | None, frames: Sequence[FrameJSON]
 ) -> list[FrameLinks]:
     links = []
     for frame in frames:
         origin = frame.get("eval_origin")
         links.append(
             FrameLinks(
-                permalink(web_url, repo, commit_sha, frame.get("file"), frame.get("line"))
-                if frame.get("in_app")
+                permalink(web_url, repo, commit_sha, frame["file"], frame["line"])
+                if frame["in_app"]
                 else "",
-                permalink(web_url, repo, commit_sha, origin.get("file"), origin.get("line"))
-                if isinstance(origin, dict)
+                permalink(web_url, repo, commit_sha, origin["file"], origin["line"])
+                if origin is not None
                 else "",
             )
         )
@@ -105,8 +103,8 @@ async def list_incidents(
     cursor: str,
     github_web_url: str,
 ) -> Page:
-    if not _REPO.fullmatch(repo):
-        raise InvalidArgument("repo must be a GitHub repository as owner/repo", field="repo")
+    if github.normalise_repo(repo) != repo:
+        raise InvalidArgument(f"repo must be {github.REPO_RULE}", field="repo")
     if status is not None and status not in INCIDENT_STATUSES:
         raise InvalidArgument(
             f"status must be one of {', '.join(INCIDENT_STATUSES)}", field="status"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import grpc
 import orjson
@@ -12,18 +11,12 @@ from stackline.common.v1 import common_pb2
 from stackline.incidents.v1 import incidents_pb2, incidents_pb2_grpc
 
 from services.incidents import service
+from stackline_contract import statuses
+from stackline_contract.frames import CauseJSON, FrameJSON
 from stackline_infra.db.schema import Event
 from stackline_infra.errors import InvalidArgument
 from stackline_infra.identity import caller_from_proto, parse_id
 from stackline_infra.timestamps import to_proto
-
-_STATUS_TO_PROTO = {
-    "open": incidents_pb2.INCIDENT_STATUS_OPEN,
-    "resolved": incidents_pb2.INCIDENT_STATUS_RESOLVED,
-    "ignored": incidents_pb2.INCIDENT_STATUS_IGNORED,
-}
-_STATUS_FROM_PROTO: dict[int, str] = {value: name for name, value in _STATUS_TO_PROTO.items()}
-
 
 _RELATION_TO_PROTO = {
     "cause": incidents_pb2.CAUSE_RELATION_CAUSE,
@@ -32,59 +25,59 @@ _RELATION_TO_PROTO = {
 }
 
 
-def _frame(frame: dict[str, object], links: service.FrameLinks) -> common_pb2.Frame:
+def _frame(frame: FrameJSON, links: service.FrameLinks) -> common_pb2.Frame:
     message = common_pb2.Frame(
         github_url=links.frame,
-        line=int(frame.get("line") or 0),  # type: ignore[call-overload]
-        column=int(frame.get("column") or 0),  # type: ignore[call-overload]
-        function=str(frame.get("function") or ""),
-        in_app=bool(frame.get("in_app")),
-        abs_path=str(frame.get("abs_path") or ""),
+        line=frame["line"] or 0,
+        column=frame["column"] or 0,
+        function=frame["function"],
+        in_app=frame["in_app"],
+        abs_path=frame.get("abs_path", ""),
     )
-    if frame.get("file"):
-        message.file = str(frame["file"])
+    if frame["file"]:
+        message.file = frame["file"]
     minified = frame.get("minified")
-    if isinstance(minified, dict):
+    if minified is not None:
         message.minified.CopyFrom(
             common_pb2.MinifiedLocation(
-                abs_path=str(minified.get("abs_path") or ""),
-                line=int(minified.get("line") or 0),
-                column=int(minified.get("column") or 0),
-                function=str(minified.get("function") or ""),
+                abs_path=minified["abs_path"],
+                line=minified["line"] or 0,
+                column=minified["column"] or 0,
+                function=minified["function"],
             )
         )
     origin = frame.get("eval_origin")
-    if isinstance(origin, dict):
+    if origin is not None:
         message.eval_origin.CopyFrom(
             common_pb2.EvalOrigin(
-                line=int(origin.get("line") or 0),
-                column=int(origin.get("column") or 0),
-                abs_path=str(origin.get("abs_path") or ""),
+                line=origin["line"] or 0,
+                column=origin["column"] or 0,
+                abs_path=origin["abs_path"],
                 github_url=links.origin,
             )
         )
-        if origin.get("file"):
-            message.eval_origin.file = str(origin["file"])
+        if origin["file"]:
+            message.eval_origin.file = origin["file"]
     return message
 
 
 def _frames(
-    frames: Sequence[dict[str, object]], links: Sequence[service.FrameLinks]
+    frames: Sequence[FrameJSON], links: Sequence[service.FrameLinks]
 ) -> list[common_pb2.Frame]:
     return [_frame(f, link) for f, link in zip(frames, links, strict=True)]
 
 
-def _cause(cause: dict[str, Any], links: Sequence[service.FrameLinks]) -> incidents_pb2.Cause:
+def _cause(cause: CauseJSON, links: Sequence[service.FrameLinks]) -> incidents_pb2.Cause:
     message = incidents_pb2.Cause(
-        type=str(cause.get("type") or ""),
-        message=str(cause.get("message") or ""),
+        type=cause["type"],
+        message=cause["message"],
         relation=_RELATION_TO_PROTO.get(
-            str(cause.get("relation")), incidents_pb2.CAUSE_RELATION_UNSPECIFIED
+            cause["relation"], incidents_pb2.CAUSE_RELATION_UNSPECIFIED
         ),
-        frames=_frames(cause.get("frames") or [], links),
+        frames=_frames(cause["frames"], links),
     )
-    if cause.get("parent") is not None:
-        message.parent = int(cause["parent"])
+    if cause["parent"] is not None:
+        message.parent = cause["parent"]
     return message
 
 
@@ -114,7 +107,7 @@ def _incident(view: service.IncidentView) -> incidents_pb2.Incident:
         id=str(incident.id),
         project_id=str(incident.project_id),
         repo=view.repo,
-        status=_STATUS_TO_PROTO[incident.status],
+        status=statuses.to_proto(incident.status),
         title=incident.title,
         exception_type=incident.exception_type,
         message=incident.message,
@@ -157,9 +150,11 @@ def _incident(view: service.IncidentView) -> incidents_pb2.Incident:
 def _status(value: int, *, required: bool) -> str | None:
     if value == incidents_pb2.INCIDENT_STATUS_UNSPECIFIED and not required:
         return None
-    status = _STATUS_FROM_PROTO.get(value)
+    status = statuses.from_proto(value)
     if status is None:
-        raise InvalidArgument("status must be open, resolved or ignored", field="status")
+        raise InvalidArgument(
+            f"status must be one of {', '.join(statuses.STATUSES)}", field="status"
+        )
     return status
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +27,9 @@ from services.ingest.symbolication import (
     MappedFrame,
     build_of,
 )
+from stackline_contract import github
+from stackline_contract.events import without_nul
+from stackline_contract.frames import CauseJSON, EvalOriginJSON, FrameJSON
 from stackline_infra.errors import InvalidArgument
 from stackline_infra.timestamps import from_proto
 
@@ -39,7 +41,6 @@ MAX_CAUSE_MESSAGE_CHARS = 2 * 1024
 MAX_CAUSE_FRAMES = 50
 # Causes an SDK sends beside the stack (`exception.cause`), followed this deep.
 MAX_SENT_CAUSES = 5
-_COMMIT_SHA = re.compile(r"[0-9a-fA-F]{7,40}")
 # A client clock this far ahead is wrong; the event happened when it arrived.
 _MAX_CLOCK_SKEW = timedelta(minutes=5)
 
@@ -56,8 +57,8 @@ class PreparedEvent:
     exception_type: str
     message: str
     raw_stack: str
-    frames: list[dict[str, Any]]
-    causes: list[dict[str, Any]]
+    frames: list[FrameJSON]
+    causes: list[CauseJSON]
     context: dict[str, Any]
     # By grouping version, oldest first: the event joins the incident the first of them finds.
     fingerprints: dict[int, str]
@@ -68,11 +69,6 @@ class PreparedEvent:
     def fingerprint(self) -> str:
         """The fingerprint a new incident of this event is made with."""
         return self.fingerprints[grouping.GROUPING_VERSION]
-
-
-def _clean(text: str) -> str:
-    # PostgreSQL refuses NUL in text and JSONB; the rest of the text is kept.
-    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def _truncate_stack(stack: str, platform: str) -> str:
@@ -87,9 +83,9 @@ def _cause_chain(cause: ingest_pb2.ExceptionInfo) -> list[dict[str, str]]:
     while cause.type or cause.message or cause.stack:
         chain.append(
             {
-                "type": _clean(cause.type),
-                "message": _clean(cause.message[:MAX_MESSAGE_CHARS]),
-                "stack": _clean(cause.stack[:MAX_STACK_CHARS]),
+                "type": without_nul(cause.type),
+                "message": without_nul(cause.message[:MAX_MESSAGE_CHARS]),
+                "stack": without_nul(cause.stack[:MAX_STACK_CHARS]),
             }
         )
         if not cause.HasField("cause") or len(chain) >= 5:
@@ -102,32 +98,35 @@ def _context(event: ingest_pb2.Event) -> dict[str, Any]:
     context: dict[str, Any] = {}
     if event.HasField("runtime"):
         context["runtime"] = {
-            "name": _clean(event.runtime.name),
-            "version": _clean(event.runtime.version),
+            "name": without_nul(event.runtime.name),
+            "version": without_nul(event.runtime.version),
         }
     if event.HasField("sdk"):
-        context["sdk"] = {"name": _clean(event.sdk.name), "version": _clean(event.sdk.version)}
+        context["sdk"] = {
+            "name": without_nul(event.sdk.name),
+            "version": without_nul(event.sdk.version),
+        }
     if event.HasField("request"):
         context["request"] = {
-            "method": _clean(event.request.method),
-            "url": _clean(event.request.url),
+            "method": without_nul(event.request.method),
+            "url": without_nul(event.request.url),
         }
     if event.tags:
-        context["tags"] = {_clean(k): _clean(v) for k, v in event.tags.items()}
+        context["tags"] = {without_nul(k): without_nul(v) for k, v in event.tags.items()}
     if event.breadcrumbs:
         context["breadcrumbs"] = [
             {
                 "timestamp": b.timestamp or None,
-                "category": _clean(b.category),
-                "message": _clean(b.message),
-                "level": _clean(b.level),
+                "category": without_nul(b.category),
+                "message": without_nul(b.message),
+                "level": without_nul(b.level),
             }
             for b in event.breadcrumbs
         ]
     if event.level:
         context["level"] = event.level
     if event.deploy_root:
-        context["deploy_root"] = _clean(event.deploy_root)
+        context["deploy_root"] = without_nul(event.deploy_root)
     if event.exception.HasField("cause"):
         context["causes"] = _cause_chain(event.exception.cause)
     return context
@@ -190,7 +189,7 @@ def parse(event: ingest_pb2.Event, received_at: datetime) -> ParsedEvent:
         raise InvalidArgument(
             f"platform must be one of {', '.join(sorted(PLATFORMS))}", field="platform"
         )
-    if event.commit_sha and not _COMMIT_SHA.fullmatch(event.commit_sha):
+    if event.commit_sha and github.normalise_sha(event.commit_sha) is None:
         raise InvalidArgument("commit_sha must be 7 to 40 hexadecimal digits", field="commit_sha")
 
     occurred_at = from_proto(event.timestamp) if event.HasField("timestamp") else received_at
@@ -198,12 +197,12 @@ def parse(event: ingest_pb2.Event, received_at: datetime) -> ParsedEvent:
         occurred_at = received_at
 
     if event.HasField("exception"):
-        exception_type = _clean(event.exception.type[:256]) or "Error"
-        message = _clean(event.exception.message[:MAX_MESSAGE_CHARS])
+        exception_type = without_nul(event.exception.type[:256]) or "Error"
+        message = without_nul(event.exception.message[:MAX_MESSAGE_CHARS])
         full_stack = event.exception.stack
     else:
         exception_type = "Message"
-        message = _clean(event.message[:MAX_MESSAGE_CHARS])
+        message = without_nul(event.message[:MAX_MESSAGE_CHARS])
         full_stack = ""
     # The parser reads the whole stack (it bounds its own work), so a huge
     # message before the frames does not cost the frames; only what is
@@ -230,7 +229,7 @@ def parse(event: ingest_pb2.Event, received_at: datetime) -> ParsedEvent:
 
 def _frame(
     mapped: MappedFrame, deploy_root: str, mappings: PathMappings, *, pseudo_files: bool = True
-) -> dict[str, Any]:
+) -> FrameJSON:
     frame = mapped.frame
     if frame.eval_origin is not None:
         # Code made at run time is in no file of the repository; where it was made is.
@@ -239,7 +238,7 @@ def _frame(
         file, in_app = to_repo_path(
             frame.abs_path, deploy_root, mappings, pseudo_files=pseudo_files
         )
-    row: dict[str, Any] = {
+    row: FrameJSON = {
         "file": file,
         "line": frame.line,
         "column": frame.column,
@@ -259,7 +258,7 @@ def _frame(
     return row
 
 
-def _origin(origin: EvalOrigin, deploy_root: str, mappings: PathMappings) -> dict[str, Any]:
+def _origin(origin: EvalOrigin, deploy_root: str, mappings: PathMappings) -> EvalOriginJSON:
     file, _ = to_repo_path(origin.abs_path, deploy_root, mappings)
     return {
         "file": file,
@@ -285,14 +284,12 @@ class _Placer:
         self.notes.extend(notes)
         return mapped
 
-    def placed(
-        self, mapped: list[MappedFrame], *, pseudo_files: bool = True
-    ) -> list[dict[str, Any]]:
+    def placed(self, mapped: list[MappedFrame], *, pseudo_files: bool = True) -> list[FrameJSON]:
         root = self._parsed.event.deploy_root
         return [_frame(m, root, self._mappings, pseudo_files=pseudo_files) for m in mapped]
 
 
-def _keys(rows: list[dict[str, Any]], mapped: list[MappedFrame]) -> list[tuple[str, str]]:
+def _keys(rows: list[FrameJSON], mapped: list[MappedFrame]) -> list[tuple[str, str]]:
     """Grouping version 2's (file, function key) of each in-app frame."""
     return [
         (
@@ -309,10 +306,10 @@ def _keys(rows: list[dict[str, Any]], mapped: list[MappedFrame]) -> list[tuple[s
 def _fingerprints(
     parsed: ParsedEvent,
     placer: _Placer,
-    frames: tuple[list[dict[str, Any]], list[MappedFrame]],
+    frames: tuple[list[FrameJSON], list[MappedFrame]],
     nested: list[tuple[str, str]],
 ) -> dict[int, str]:
-    custom = _clean(parsed.event.fingerprint)
+    custom = without_nul(parsed.event.fingerprint)
     rows, mapped = frames
     v1_rows = rows
     stack = parsed.stack
@@ -336,7 +333,7 @@ def finish(
     placer = _Placer(parsed, mappings, maps)
     mapped = placer.mapped(parsed.frames)
     frames = placer.placed(mapped)
-    causes: list[dict[str, Any]] = []
+    causes: list[CauseJSON] = []
     nested: list[tuple[str, str]] = []
     for cause in parsed.stack.causes:
         cause_mapped = placer.mapped(list(cause.frames[:MAX_CAUSE_FRAMES]))
@@ -344,8 +341,8 @@ def finish(
         nested.extend(_keys(cause_rows, cause_mapped))
         causes.append(
             {
-                "type": _clean(cause.type[:256]),
-                "message": _clean(cause.message[:MAX_CAUSE_MESSAGE_CHARS]),
+                "type": without_nul(cause.type[:256]),
+                "message": without_nul(cause.message[:MAX_CAUSE_MESSAGE_CHARS]),
                 "relation": cause.relation,
                 "parent": cause.parent,
                 "frames": cause_rows,
@@ -368,11 +365,11 @@ def finish(
         occurred_at=parsed.occurred_at,
         platform=event.platform,
         commit_sha=event.commit_sha.lower() or None,
-        environment=_clean(event.environment[:64]) or None,
-        release=_clean(event.release[:200]) or None,
+        environment=without_nul(event.environment[:64]) or None,
+        release=without_nul(event.release[:200]) or None,
         exception_type=parsed.exception_type,
         message=parsed.message,
-        raw_stack=_clean(_truncate_stack(parsed.full_stack, event.platform)),
+        raw_stack=without_nul(_truncate_stack(parsed.full_stack, event.platform)),
         frames=frames,
         causes=causes,
         context=context,

@@ -14,6 +14,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from stackline_contract.frames import FrameJSON
+
 GROUPING_VERSION = 2
 """The version new incidents are made under."""
 VERSIONS = (1, 2)
@@ -57,7 +59,7 @@ def normalise_message(message: str) -> str:
 
 
 def fingerprint_v1(
-    exception_type: str, message: str, frames: Sequence[dict[str, Any]], custom: str = ""
+    exception_type: str, message: str, frames: Sequence[FrameJSON], custom: str = ""
 ) -> str:
     """Version 1: exception type plus the in-app frames' files and functions, not their lines.
 

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ingest import repository
 from services.ingest.events import PreparedEvent
 from services.ingest.grouping import GROUPING_VERSION, VERSIONS
+from stackline_infra.db.constraints import violation
+from stackline_infra.db.schema import Base, Project
 from stackline_infra.db.types import new_id
 
 
@@ -130,10 +132,23 @@ async def store(
     return [next(stored) if e.project_id in live_projects else PROJECT_GONE for e in events]
 
 
+# Every foreign key that points at a project: breaking one means the project was deleted
+# while its events were in flight.
+_PROJECT_KEYS = frozenset(
+    str(key.name)
+    for table in Base.metadata.tables.values()
+    for key in table.foreign_key_constraints
+    if key.referred_table.name == Project.__tablename__
+)
+
+
 def is_project_gone(exc: IntegrityError) -> bool:
     """Whether a batch failed because one of its projects no longer exists."""
-    text = str(exc.orig)
-    return "_project_id_projects" in text or "FOREIGN KEY constraint failed" in text
+    broken = violation(exc)
+    # SQLite names no constraint; every foreign key ingest writes leads to a project.
+    return broken.kind == "foreign_key" and (
+        broken.constraint is None or broken.constraint in _PROJECT_KEYS
+    )
 
 
 async def _incident_ids(

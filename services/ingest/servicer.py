@@ -3,51 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 import grpc
-from prometheus_client import Counter, Histogram
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
-from services.ingest import service, uploads
-from services.ingest.events import ParsedEvent, PreparedEvent, finish, parse
-from services.ingest.mappings import PathMappingCache
+from services.ingest import uploads
+from services.ingest.batches import BatchIngestor, Outcome, Rejected
 from services.ingest.sourcemaps import MAX_SOURCEMAP_BYTES
-from services.ingest.stacks import StackFrame
-from services.ingest.symbolication import BatchMaps, Build, SourceMapStore
 from stackline_infra.clock import MonotonicClock
 from stackline_infra.db.types import utcnow
-from stackline_infra.errors import InvalidArgument, PermissionDenied
+from stackline_infra.errors import InvalidArgument
 from stackline_infra.identity import caller_from_proto, parse_id
 from stackline_infra.timestamps import to_proto
-
-log = logging.getLogger(__name__)
-
-EVENTS = Counter(
-    "stackline_ingest_events_total",
-    "Events received, by outcome: stored, duplicate or rejected.",
-    ["outcome"],
-)
-BATCH_EVENTS = Histogram(
-    "stackline_ingest_batch_events",
-    "Events per stored batch.",
-    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
-)
-
-# PostgreSQL's deadlock_detected and serialization_failure: the transaction
-# lost a race and is safe to run again.
-_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
-_ATTEMPTS = 3
-
-
-def _is_retryable(exc: DBAPIError) -> bool:
-    return getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
@@ -55,65 +26,15 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, sessions: async_sessionmaker[AsyncSession], *, clock: MonotonicClock = time.monotonic
     ) -> None:
         self._sessions = sessions
-        # The clock the caches' periods run on.
-        self._mappings = PathMappingCache(sessions, clock=clock)
-        self._source_maps = SourceMapStore(sessions, clock=clock)
+        self._batches = BatchIngestor(sessions, clock=clock)
 
     async def IngestEvents(
         self, request: ingest_pb2.IngestEventsRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.IngestEventsResponse:
-        now = utcnow()
-        results = [ingest_pb2.EventResult(event_id=e.event_id) for e in request.events]
-        parsed: list[tuple[int, ParsedEvent]] = []
-        for index, event in enumerate(request.events):
-            try:
-                parsed.append((index, parse(event, now)))
-            except InvalidArgument as exc:
-                results[index].rejection.field = exc.field or ""
-                results[index].rejection.message = exc.message
-                results[index].rejection.code = exc.code
-                EVENTS.labels("rejected").inc()
-
-        # What finishing the events needs from the database, fetched once per batch.
-        mappings = await self._mappings.for_projects({p.project_id for _, p in parsed})
-        wants: dict[Build, list[StackFrame]] = {}
-        for _, p in parsed:
-            if p.build is not None:
-                wants.setdefault(p.build, []).extend(p.frames_to_map())
-        maps = await self._source_maps.for_batch(wants) if wants else BatchMaps()
-        prepared = [(index, finish(p, mappings[p.project_id], maps)) for index, p in parsed]
-
-        if prepared:
-            stored = await self._store([p for _, p in prepared], now)
-            for (index, _), outcome in zip(prepared, stored, strict=True):
-                if outcome is service.PROJECT_GONE:
-                    results[index].rejection.message = "the project of this key no longer exists"
-                    results[index].rejection.code = PermissionDenied.code
-                    EVENTS.labels("rejected").inc()
-                    continue
-                results[index].incident_id = str(outcome.incident_id)
-                results[index].duplicate = outcome.duplicate
-                EVENTS.labels("duplicate" if outcome.duplicate else "stored").inc()
-            BATCH_EVENTS.observe(len(prepared))
-        return ingest_pb2.IngestEventsResponse(results=results)
-
-    async def _store(
-        self, events: list[PreparedEvent], now: datetime
-    ) -> list[service.Stored | None]:
-        check_projects = False
-        for attempt in range(1, _ATTEMPTS + 1):
-            try:
-                async with self._sessions.begin() as session:
-                    return await service.store(session, events, now, check_projects=check_projects)
-            except IntegrityError as exc:
-                if check_projects or not service.is_project_gone(exc):
-                    raise
-                check_projects = True
-            except DBAPIError as exc:
-                if attempt == _ATTEMPTS or not _is_retryable(exc):
-                    raise
-                log.info("ingest batch lost a race (attempt %d), running it again", attempt)
-        raise AssertionError("unreachable")
+        outcomes = await self._batches.ingest(request.events, utcnow())
+        return ingest_pb2.IngestEventsResponse(
+            results=[_result(e.event_id, o) for e, o in zip(request.events, outcomes, strict=True)]
+        )
 
     async def UploadSourceMap(
         self,
@@ -141,7 +62,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         await asyncio.to_thread(uploads.validate, first.bundle, data)
         async with self._sessions.begin() as session:
             saved = await uploads.save(session, caller, build, first.bundle, data)
-        self._source_maps.forget(build)
+        self._batches.source_maps.forget(build)
         return ingest_pb2.UploadSourceMapResponse(source_map=_source_map_info(saved))
 
     async def ListSourceMaps(
@@ -163,7 +84,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         map_id = parse_id(request.source_map_id, "source map")
         async with self._sessions.begin() as session:
             build = await uploads.delete(session, caller, project_id, map_id)
-        self._source_maps.forget(build)
+        self._batches.source_maps.forget(build)
         return ingest_pb2.DeleteSourceMapResponse()
 
 
@@ -175,4 +96,17 @@ def _source_map_info(row: Any) -> ingest_pb2.SourceMapInfo:
         bundle=row.bundle,
         size_bytes=row.size_bytes,
         uploaded_at=to_proto(row.uploaded_at),
+    )
+
+
+def _result(event_id: str, outcome: Outcome) -> ingest_pb2.EventResult:
+    if isinstance(outcome, Rejected):
+        return ingest_pb2.EventResult(
+            event_id=event_id,
+            rejection=ingest_pb2.Rejection(
+                field=outcome.field, message=outcome.message, code=outcome.code
+            ),
+        )
+    return ingest_pb2.EventResult(
+        event_id=event_id, incident_id=str(outcome.incident_id), duplicate=outcome.duplicate
     )

@@ -25,12 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.ingest import repository
 from services.ingest.sourcemaps import LoadedSourceMap, SourceMapError, match_bundle
 from services.ingest.stacks import EvalOrigin, StackFrame
+from stackline_contract import github
 from stackline_infra.clock import MonotonicClock
 
 log = logging.getLogger(__name__)
 
 JS_PLATFORMS = frozenset({"node", "browser", "edge"})
-_SHA = re.compile(r"[0-9a-f]{40}")
 # Where builds put bundles, and how minifiers name them: a frame there without
 # a map is worth a note. Frames elsewhere (plain Node code) need no map.
 _BUNDLE_HINTS = re.compile(
@@ -52,8 +52,8 @@ class Build:
 
 
 def build_of(project_id: uuid.UUID, commit_sha: str, release: str) -> Build | None:
-    sha = commit_sha.lower()
-    if _SHA.fullmatch(sha):
+    sha = github.normalise_sha(commit_sha, full=True)
+    if sha is not None:
         return Build(project_id, "commit", sha)
     if release:
         return Build(project_id, "release", release)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 import zlib
 from collections.abc import Sequence
@@ -13,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ingest import repository
 from services.ingest.sourcemaps import MAX_SOURCEMAP_BYTES, LoadedSourceMap, SourceMapError
 from services.ingest.symbolication import Build
+from stackline_contract import github
 from stackline_infra.db.schema import SourceMap
 from stackline_infra.errors import InvalidArgument, NotFound
 from stackline_infra.identity import Caller
 
-_SHA = re.compile(r"[0-9a-fA-F]{40}")
 MAX_BUNDLE_CHARS = 1024
 MAX_RELEASE_CHARS = 200
 
@@ -28,11 +27,12 @@ def build_for_upload(project_id: uuid.UUID, commit_sha: str, release: str) -> Bu
             "name the build by exactly one of commit_sha and release", field="commit_sha"
         )
     if commit_sha:
-        if not _SHA.fullmatch(commit_sha):
+        sha = github.normalise_sha(commit_sha, full=True)
+        if sha is None:
             raise InvalidArgument(
                 "commit_sha must be the full 40 hexadecimal digits", field="commit_sha"
             )
-        return Build(project_id, "commit", commit_sha.lower())
+        return Build(project_id, "commit", sha)
     if len(release) > MAX_RELEASE_CHARS or not release.isprintable():
         raise InvalidArgument(
             f"release must be 1-{MAX_RELEASE_CHARS} printable characters", field="release"

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import uvloop
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.projects.server import build_host
 from services.projects.settings import ProjectsSettings
-from stackline_infra.grpc_server import serve
-from stackline_infra.logs import configure_logging
-from stackline_infra.settings import load_settings
+from stackline_infra.grpc_server import ServiceHost, run
 
 
-def main() -> None:
-    settings = load_settings(ProjectsSettings)
-    configure_logging("projects", level=settings.log_level, fmt=settings.log_format)
-    uvloop.run(
-        serve(
-            settings,
-            lambda engine: build_host(
-                engine, database_probe_seconds=settings.database_probe_seconds
-            ),
-        )
-    )
+def build(settings: ProjectsSettings, engine: AsyncEngine) -> ServiceHost:
+    return build_host(engine, database_probe_seconds=settings.database_probe_seconds)
 
 
 if __name__ == "__main__":
-    main()
+    run("projects", ProjectsSettings, build)

@@ -7,7 +7,6 @@ Takes a session; never commits. Another user's project is "not found", never
 from __future__ import annotations
 
 import posixpath
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,8 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects import repository
-from stackline_infra import cursors, keyformat
+from stackline_contract import github, keyformat
+from stackline_infra import cursors
 from stackline_infra.db import audit
+from stackline_infra.db.constraints import violation
 from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project
 from stackline_infra.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
 from stackline_infra.identity import Caller
@@ -34,18 +35,12 @@ MAX_ROOT_LENGTH = 1024
 MAX_RETENTION_DAYS = 3650
 MAX_NAME_LENGTH = 100
 
-# GitHub's rules: an owner is 1-39 letters, digits or single hyphens; a
-# repository name is letters, digits, '.', '_' and '-', and not '.' or '..'.
-_REPO = re.compile(
-    r"(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38})/(?P<name>[A-Za-z0-9._-]{1,100})"
-)
-
 
 def normalise_repo(repo: str) -> str:
-    match = _REPO.fullmatch(repo.strip())
-    if match is None or match["name"] in (".", ".."):
-        raise InvalidArgument("repo must be a GitHub repository as owner/repo", field="repo")
-    return f"{match['owner']}/{match['name']}"
+    normalised = github.normalise_repo(repo)
+    if normalised is None:
+        raise InvalidArgument(f"repo must be {github.REPO_RULE}", field="repo")
+    return normalised
 
 
 def _validate_name(name: str) -> str:
@@ -106,10 +101,11 @@ async def create_project(
             Project(owner_id=caller.user_id, name=name, repo=repo, retention_days=retention_days),
         )
     except IntegrityError as exc:
-        if "fk_projects_owner_id_users" in str(exc.orig) or "FOREIGN KEY" in str(exc.orig):
+        broken = violation(exc)
+        if broken.is_("foreign_key", "fk_projects_owner_id_users"):
             # The account was deleted while its access token still lives.
             raise Unauthenticated("this account no longer exists") from None
-        if "uq_projects_owner_id_repo" not in str(exc.orig) and "UNIQUE" not in str(exc.orig):
+        if not broken.is_("unique", "uq_projects_owner_id_repo"):
             raise
         # A concurrent create for the same repository won the race.
         raise Conflict(f"you already have a project for {repo}", field="repo") from None

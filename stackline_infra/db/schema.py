@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from stackline_contract import statuses
+from stackline_contract.frames import CauseJSON, FrameJSON
 from stackline_infra.db.types import JSONType, UTCDateTime, new_id, utcnow
 
 # Explicit constraint names, so migrations can refer to them on both databases.
@@ -39,7 +41,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-INCIDENT_STATUSES = ("open", "resolved", "ignored")
+INCIDENT_STATUSES = statuses.STATUSES
 
 
 class Base(DeclarativeBase):
@@ -236,11 +238,11 @@ class Event(Base):
     raw_stack: Mapped[str] = mapped_column(Text)
     # Innermost first; each {"file", "line", "column", "function", "in_app", "abs_path"}, and
     # "minified" for a frame a source map moved, "eval_origin" for one in code made at run time.
-    frames: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    frames: Mapped[list[FrameJSON]] = mapped_column(JSONType)
     # The errors printed or sent with the thrown one: {"type", "message", "relation" (cause,
     # context or sub_error), "parent" (index in this list, null for the thrown error),
     # "frames"}, parents first. Events stored before 0002 have none.
-    causes: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, server_default=text("'[]'"))
+    causes: Mapped[list[CauseJSON]] = mapped_column(JSONType, server_default=text("'[]'"))
     # Runtime, SDK, request, tags, breadcrumbs, exception cause.
     context: Mapped[dict[str, Any]]
 

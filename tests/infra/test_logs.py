@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from stackline_infra import keyformat
+from stackline_contract import keyformat
+from stackline_infra import tracecontext
 from stackline_infra.logs import configure_logging, redact
 
 
@@ -40,3 +41,28 @@ def test_json_lines_carry_extras_and_mask_secrets(capsys: pytest.CaptureFixture[
     assert entry["level"] == "warning"
     assert entry["route"] == "/api/ingest"
     assert key not in line
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_every_line_names_its_service_and_the_trace_it_was_written_in(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("ingest", fmt="json")
+    logger = logging.getLogger("stackline.test")
+    logger.warning("outside any request")
+    trace = tracecontext.new()
+    with tracecontext.use(trace):
+        logger.warning("while serving one")
+    outside, inside = (json.loads(line) for line in capsys.readouterr().err.splitlines()[-2:])
+    assert outside["service"] == inside["service"] == "ingest"
+    assert "trace_id" not in outside
+    assert inside["trace_id"] == trace.trace_id
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_text_lines_carry_the_trace_too(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("gateway", fmt="text")
+    trace = tracecontext.new()
+    with tracecontext.use(trace):
+        logging.getLogger("stackline.test").warning("while serving one")
+    assert capsys.readouterr().err.rstrip().endswith(f"[trace {trace.trace_id}]")

@@ -7,6 +7,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -79,6 +80,7 @@ class LocalStack:
             text=True,
         )
         self.output: list[str] = []
+        self._reader: threading.Thread | None = None
 
     def wait_until_running(self, timeout: float = 90) -> None:
         assert self.process.stdout is not None
@@ -92,16 +94,29 @@ class LocalStack:
             assert time.monotonic() < deadline, "".join(self.output)
         raise AssertionError("run_local exited early:\n" + "".join(self.output))
 
+    def keep_reading(self) -> None:
+        """Read the stack's output from now on in a thread, so that a chatty log level never
+        fills the pipe and stalls the services; `finish` returns it all."""
+        assert self.process.stdout is not None
+        stdout = self.process.stdout
+        self._reader = threading.Thread(target=lambda: self.output.extend(stdout), daemon=True)
+        self._reader.start()
+
     def close(self) -> None:
         """Stop the stack the way a user would (SIGTERM), killing it only if it hangs."""
         if self.process.poll() is None:
             self.process.terminate()
+            wait = self.process.wait if self._reader is not None else self.process.communicate
             try:
-                self.process.communicate(timeout=30)
+                wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                self.process.communicate()
+                wait(timeout=30)
 
     def finish(self, timeout: float = 30) -> str:
+        if self._reader is not None:
+            self.process.wait(timeout=timeout)
+            self._reader.join(timeout=timeout)
+            return "".join(self.output)
         rest, _ = self.process.communicate(timeout=timeout)
         return "".join(self.output) + rest

@@ -11,12 +11,12 @@ from stackline.incidents.v1 import incidents_pb2
 from services.gateway.dependencies import Actor, State
 from services.gateway.schemas.errors import documented_errors
 from services.gateway.schemas.incidents import (
-    STATUS_TO_PROTO,
     Incident,
     IncidentDetail,
     IncidentList,
     IncidentUpdate,
 )
+from stackline_contract import statuses
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 
@@ -47,7 +47,7 @@ async def list_incidents(
         incidents_pb2.ListIncidentsRequest(
             actor=actor,
             repo=repo,
-            status=STATUS_TO_PROTO.get(status, incidents_pb2.INCIDENT_STATUS_UNSPECIFIED),
+            status=statuses.to_proto(status),
             page_size=limit,
             cursor=cursor,
         )
@@ -86,7 +86,7 @@ async def update_incident(
 ) -> Incident:
     response = await state.backends.incidents.UpdateIncidentStatus(
         incidents_pb2.UpdateIncidentStatusRequest(
-            actor=actor, incident_id=incident_id, status=STATUS_TO_PROTO[body.status]
+            actor=actor, incident_id=incident_id, status=statuses.to_proto(body.status)
         )
     )
     return Incident.from_proto(response.incident)

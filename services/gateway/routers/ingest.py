@@ -20,20 +20,17 @@ from services.gateway.schemas.ingest import (
     IngestBatchAccepted,
     IngestEvent,
 )
+from stackline_contract.events import MAX_CAUSE_DEPTH
 from stackline_infra.errors import InvalidArgument, PermissionDenied
 
 router = APIRouter(tags=["ingest"])
-
-# Deeper cause chains are cut here: nobody reads the tenth cause, and protobuf
-# refuses messages nested past its recursion limit.
-_MAX_CAUSE_DEPTH = 5
 
 
 def _exception(source: ExceptionIn, target: ingest_pb2.ExceptionInfo, depth: int = 0) -> None:
     target.type = source.type
     target.message = source.message
     target.stack = source.stack
-    if source.cause is not None and depth < _MAX_CAUSE_DEPTH:
+    if source.cause is not None and depth < MAX_CAUSE_DEPTH:
         _exception(source.cause, target.cause, depth + 1)
 
 

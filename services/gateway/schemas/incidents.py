@@ -1,25 +1,21 @@
-"""Incidents as the API shows them (DESIGN.md, "Incident, as the API returns it")."""
+"""Incidents as the API shows them: list items, one incident with its latest event."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from stackline.common.v1 import common_pb2
 from stackline.incidents.v1 import incidents_pb2
 
+from stackline_contract import statuses
 from stackline_infra.timestamps import from_proto
 
+# The OpenAPI document lists the words; tests/contract/test_statuses.py holds them to
+# stackline_contract.statuses, which derives them from the proto enum.
 Status = Literal["open", "resolved", "ignored"]
-
-STATUS_TO_PROTO: dict[str, incidents_pb2.IncidentStatus.ValueType] = {
-    "open": incidents_pb2.INCIDENT_STATUS_OPEN,
-    "resolved": incidents_pb2.INCIDENT_STATUS_RESOLVED,
-    "ignored": incidents_pb2.INCIDENT_STATUS_IGNORED,
-}
-_STATUS_NAMES = {value: name for name, value in STATUS_TO_PROTO.items()}
 
 
 class MinifiedLocation(BaseModel):
@@ -224,7 +220,7 @@ class Incident(BaseModel):
             id=incident.id,
             project_id=incident.project_id,
             repo=incident.repo,
-            status=_STATUS_NAMES[incident.status],
+            status=cast(Status, statuses.from_proto(incident.status)),
             title=incident.title,
             exception_type=incident.exception_type,
             message=incident.message,

@@ -1,4 +1,4 @@
-"""The ingest event an SDK sends to POST /api/ingest (DESIGN.md, "Ingest event")."""
+"""The ingest event an SDK sends to POST /api/ingest (docs/api.md, "POST /api/ingest")."""
 
 from __future__ import annotations
 
@@ -7,21 +7,19 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from stackline_contract import github
+from stackline_contract.events import without_nul
+
 MAX_BATCH = 100
 
 
-def _no_nul(text: str) -> str:
-    # Valid JSON may spell NUL as \u0000; PostgreSQL stores no NUL in text.
-    return text.replace("\x00", "\ufffd") if "\x00" in text else text
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
-Text16 = Annotated[str, StringConstraints(max_length=16), AfterValidator(_no_nul)]
-Text64 = Annotated[str, StringConstraints(max_length=64), AfterValidator(_no_nul)]
-Text200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_nul)]
-Text256 = Annotated[str, StringConstraints(max_length=256), AfterValidator(_no_nul)]
-Text1024 = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_no_nul)]
-Text2048 = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(without_nul)]
+Text16 = Annotated[str, StringConstraints(max_length=16), AfterValidator(without_nul)]
+Text64 = Annotated[str, StringConstraints(max_length=64), AfterValidator(without_nul)]
+Text200 = Annotated[str, StringConstraints(max_length=200), AfterValidator(without_nul)]
+Text256 = Annotated[str, StringConstraints(max_length=256), AfterValidator(without_nul)]
+Text1024 = Annotated[str, StringConstraints(max_length=1024), AfterValidator(without_nul)]
+Text2048 = Annotated[str, StringConstraints(max_length=2048), AfterValidator(without_nul)]
 
 
 class _Model(BaseModel):
@@ -31,7 +29,9 @@ class _Model(BaseModel):
 
 
 class ExceptionIn(_Model):
-    type: Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_no_nul)]
+    type: Annotated[
+        str, StringConstraints(min_length=1, max_length=256), AfterValidator(without_nul)
+    ]
     # Long messages and stacks are truncated by IngestService, not refused:
     # an error is worth keeping even when its text is huge.
     message: Text = ""
@@ -80,7 +80,7 @@ class IngestEvent(_Model):
         default=None, description="For an event captured from a message rather than an exception."
     )
     level: Literal["fatal", "error", "warning", "info", "debug"] | None = None
-    commit_sha: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{7,40}$")] | None = None
+    commit_sha: Annotated[str, StringConstraints(pattern=github.SHA_PATTERN)] | None = None
     environment: Text64 | None = None
     deploy_root: Text1024 | None = None
     release: Text200 | None = None

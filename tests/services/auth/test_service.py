@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.auth import service
 from services.auth.tokens import TokenIssuer
-from stackline_infra import keyformat
+from stackline_contract import keyformat
 from stackline_infra.db.schema import AuditEntry, IngestKey
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import (
@@ -19,7 +19,7 @@ from stackline_infra.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from tests.infra.test_keyformat import ISSUED_KEY, ISSUED_KEY_DIGEST
+from tests.contract.test_keyformat import ISSUED_KEY, ISSUED_KEY_DIGEST
 from tests.support import factories
 
 REFRESH_TTL = timedelta(days=30)

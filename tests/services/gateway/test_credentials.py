@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.auth.tokens import TokenIssuer
 from services.gateway.app import create_app
-from stackline_infra import keyformat
+from stackline_contract import keyformat
 from tests.conftest import Stack, gateway_settings
 from tests.support.api import Account, create_project, node_event, sign_in
 

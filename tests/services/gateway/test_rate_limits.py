@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.gateway.app import create_app
-from stackline_infra import keyformat
+from stackline_contract import keyformat
 from tests.conftest import GATEWAY_URL, Stack, gateway_settings
 from tests.support.api import create_project, node_event, sign_in
 from tests.support.redis import redis_url

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from services.ingest import grouping
+from stackline_contract.frames import FrameJSON
 
 
-def _frames(*pairs: tuple[str, str, int]) -> list[dict[str, Any]]:
-    return [{"file": f, "function": fn, "line": line, "in_app": True} for f, fn, line in pairs]
+def _frame(file: str | None, function: str, line: int, *, in_app: bool = True) -> FrameJSON:
+    return {"file": file, "function": function, "line": line, "column": 1, "in_app": in_app}
+
+
+def _frames(*pairs: tuple[str, str, int]) -> list[FrameJSON]:
+    return [_frame(f, fn, line) for f, fn, line in pairs]
 
 
 def test_a_moved_line_keeps_the_fingerprint() -> None:
@@ -28,7 +31,7 @@ def test_another_exception_type_in_the_same_function_is_another_incident() -> No
 
 def test_frames_outside_the_app_do_not_count() -> None:
     app = _frames(("src/a.ts", "getUser", 42))
-    vendor = [{"file": None, "function": "Layer.handle", "line": 9, "in_app": False}]
+    vendor = [_frame(None, "Layer.handle", 9, in_app=False)]
     assert grouping.fingerprint_v1("E", "m", app) == grouping.fingerprint_v1("E", "m", app + vendor)
 
 
@@ -89,7 +92,7 @@ def test_version_2_keys_functions_without_how_they_were_called(printed: str, key
 
 def test_version_2_is_version_1_where_no_name_changes() -> None:
     frames = _frames(("src/a.ts", "getUser", 42), ("src/b.ts", "Widget.render", 7))
-    keys = [(f["file"], grouping.function_key(f["function"])) for f in frames]
+    keys = [(str(f["file"]), grouping.function_key(f["function"])) for f in frames]
     assert grouping.fingerprint_v2("E", "m", keys) == grouping.fingerprint_v1("E", "m", frames)
     assert grouping.fingerprint_v2("E", "m", [], "checkout") == grouping.fingerprint_v1(
         "E", "m", [], "checkout"

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects import service
-from stackline_infra import keyformat
+from stackline_contract import keyformat
 from stackline_infra.db.schema import AuditEntry, IngestKey, Project
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import Conflict, InvalidArgument, NotFound

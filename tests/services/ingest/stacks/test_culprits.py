@@ -163,10 +163,10 @@ def test_causes_are_kept_with_their_frames_placed(runs: Runs) -> None:
     middle, inner = stored.causes
     assert middle["message"] == "cannot load the configuration"
     want = expected(sent, "chain-middle", "loadConfig")
-    assert {k: middle["frames"][0][k] for k in want} == want
+    assert {k: dict(middle["frames"][0])[k] for k in want} == want
     assert middle["frames"][0]["in_app"] is True
     want = expected(sent, "chain-inner", "readConfig")
-    assert {k: inner["frames"][0][k] for k in want} == want
+    assert {k: dict(inner["frames"][0])[k] for k in want} == want
 
 
 def test_sub_errors_of_a_group_are_kept_with_their_frames_placed(runs: Runs) -> None:
@@ -210,7 +210,7 @@ def test_a_cause_the_sdk_sends_on_its_own_is_parsed_and_placed(runs: Runs) -> No
         None,
     )
     want = expected(sent, "charge", "charge")
-    assert {k: declined["frames"][0][k] for k in want} == want
+    assert {k: dict(declined["frames"][0])[k] for k in want} == want
     # The raw cause stays in the context, as before.
     assert stored.context["causes"][0]["type"] == "TypeError"
 

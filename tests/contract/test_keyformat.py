@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from stackline_infra import keyformat
+from stackline_contract import keyformat
 
 
 def test_generated_keys_are_well_formed_and_distinct() -> None:

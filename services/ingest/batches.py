@@ -1,0 +1,121 @@
+"""One batch of events from parse to commit: what IngestEvents does, without the proto answer.
+
+The servicer stays a translation: it hands the request's events here and turns
+each outcome into an `EventResult`. Here the batch is parsed, finished with
+what it needs from the database (path mappings, source maps, fetched once per
+batch), and stored in one transaction that is run again when it loses a race.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from prometheus_client import Counter, Histogram
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from stackline.ingest.v1 import ingest_pb2
+
+from services.ingest import service
+from services.ingest.events import ParsedEvent, PreparedEvent, finish, parse
+from services.ingest.mappings import PathMappingCache
+from services.ingest.stacks import StackFrame
+from services.ingest.symbolication import BatchMaps, Build, SourceMapStore
+from stackline_infra.clock import MonotonicClock
+from stackline_infra.errors import InvalidArgument, PermissionDenied
+
+log = logging.getLogger(__name__)
+
+EVENTS = Counter(
+    "stackline_ingest_events_total",
+    "Events received, by outcome: stored, duplicate or rejected.",
+    ["outcome"],
+)
+BATCH_EVENTS = Histogram(
+    "stackline_ingest_batch_events",
+    "Events per stored batch.",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction
+# lost a race and is safe to run again.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Rejected:
+    code: str
+    message: str
+    field: str = ""
+
+
+Outcome = service.Stored | Rejected
+_PROJECT_GONE = Rejected(PermissionDenied.code, "the project of this key no longer exists")
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+
+
+class BatchIngestor:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, clock: MonotonicClock = time.monotonic
+    ) -> None:
+        self._sessions = sessions
+        # The clock the caches' periods run on.
+        self._mappings = PathMappingCache(sessions, clock=clock)
+        self.source_maps = SourceMapStore(sessions, clock=clock)
+
+    async def ingest(self, events: Sequence[ingest_pb2.Event], now: datetime) -> list[Outcome]:
+        """Each event's outcome, in the order given; stored ones are committed."""
+        outcomes: dict[int, Outcome] = {}
+        parsed: list[tuple[int, ParsedEvent]] = []
+        for index, event in enumerate(events):
+            try:
+                parsed.append((index, parse(event, now)))
+            except InvalidArgument as exc:
+                outcomes[index] = Rejected(exc.code, exc.message, exc.field or "")
+
+        mappings = await self._mappings.for_projects({p.project_id for _, p in parsed})
+        wants: dict[Build, list[StackFrame]] = {}
+        for _, p in parsed:
+            if p.build is not None:
+                wants.setdefault(p.build, []).extend(p.frames_to_map())
+        maps = await self.source_maps.for_batch(wants) if wants else BatchMaps()
+        prepared = [(index, finish(p, mappings[p.project_id], maps)) for index, p in parsed]
+
+        if prepared:
+            stored = await self._store([p for _, p in prepared], now)
+            for (index, _), result in zip(prepared, stored, strict=True):
+                outcomes[index] = _PROJECT_GONE if result is service.PROJECT_GONE else result
+            BATCH_EVENTS.observe(len(prepared))
+
+        done = [outcomes[index] for index in range(len(events))]
+        for outcome in done:
+            if isinstance(outcome, Rejected):
+                EVENTS.labels("rejected").inc()
+            else:
+                EVENTS.labels("duplicate" if outcome.duplicate else "stored").inc()
+        return done
+
+    async def _store(
+        self, events: list[PreparedEvent], now: datetime
+    ) -> list[service.Stored | None]:
+        check_projects = False
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                async with self._sessions.begin() as session:
+                    return await service.store(session, events, now, check_projects=check_projects)
+            except IntegrityError as exc:
+                if check_projects or not service.is_project_gone(exc):
+                    raise
+                check_projects = True
+            except DBAPIError as exc:
+                if attempt == _ATTEMPTS or not _is_retryable(exc):
+                    raise
+                log.info("ingest batch lost a race (attempt %d), running it again", attempt)
+        raise AssertionError("unreachable")
