@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from cryptography.fernet import Fernet, InvalidToken
 
-from dashboard.gateway import Gateway, SignedOut
+from dashboard.gateway import Gateway, GatewayError, SignedOut
 
 COOKIE = "stackline_session"
 # An access token this close to expiry is refreshed before use, so that no gateway call
@@ -131,9 +131,13 @@ class Refresher:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._in_flight[digest] = future
         try:
-            tokens = await self._gateway.json(
-                "POST", "/api/auth/refresh", json={"refresh_token": session.refresh_token}
-            )
+            try:
+                tokens = await self._gateway.json(
+                    "POST", "/api/auth/refresh", json={"refresh_token": session.refresh_token}
+                )
+            except GatewayError:
+                # Any refusal of a refresh token (malformed, unknown) ends the session.
+                raise SignedOut() from None
             future.set_result(tokens)
         except BaseException as exc:
             future.set_exception(exc)

@@ -322,6 +322,12 @@ async def test_stale_sessions_sign_in_again(browser: httpx.AsyncClient) -> None:
     _put_cookie(browser, other.dump(stale))
     answer = await browser.get("/projects")
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    # A refresh token the API has never seen (sealed by this dashboard's key all the same).
+    forged = Session.fresh()
+    forged.refresh_token, forged.refresh_expires = "slr_" + "x" * 300, 4e9
+    _put_cookie(browser, SessionCodec(SESSION_KEY.encode()).dump(forged))
+    answer = await browser.get("/projects")
+    assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/projects"
     # Tokens the server no longer honours: the refresh is refused, and the user told so.
     await sign_in(browser, _login())
     codec = SessionCodec(SESSION_KEY.encode())
