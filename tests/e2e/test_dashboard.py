@@ -5,12 +5,15 @@ and screenshots of every page, light, dark and 375 px wide, in .stackline/test-o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,6 +143,53 @@ def _send_error_with_the_python_sdk(key: str, gateway: str, app: Path) -> None:
     assert result.returncode == 1, result.stderr  # the program dies of its exception
     stats = json.loads(result.stdout.strip().splitlines()[-1])
     assert stats["sent"] == 1, (stats, result.stderr)
+
+
+@contextlib.contextmanager
+def _dashboard_without_api(tmp_path: Path) -> Iterator[str]:
+    """`python -m dashboard` alone, pointed at a port where nothing listens."""
+    nothing, port = _free_port(), _free_port()
+    log = (tmp_path / "lonely-dashboard.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dashboard"],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ["PATH"],
+            "STACKLINE_ENVIRONMENT": "development",
+            "STACKLINE_DEV_LOGIN_ENABLED": "true",
+            "STACKLINE_PORT": str(port),
+            "STACKLINE_GATEWAY_URL": f"http://127.0.0.1:{nothing}",
+            "STACKLINE_GATEWAY_TIMEOUT_SECONDS": "1",
+        },
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60  # a hang guard
+        while not _answers(f"{url}/health"):
+            assert process.poll() is None, (tmp_path / "lonely-dashboard.log").read_text()
+            assert time.monotonic() < deadline, "the dashboard did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def _ingest_status(gateway: str, key: str) -> int:
@@ -283,6 +333,16 @@ def test_from_sign_in_to_deleting_the_account(
         # Settings, the audit log, then delete the project by typing its repository.
         page.goto(f"{project_url}/settings")
         look("settings")
+        # A form whose CSRF token is not the session's changes nothing.
+        page.locator("form[action$='/settings'] input[name=csrf]").evaluate(
+            "input => { input.value = 'forged'; }"
+        )
+        page.get_by_label("Name").fill("Forged name")
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.get_by_role("heading", name="This form has expired")).to_be_visible()
+        look("form-expired")
+        page.goto(f"{project_url}/settings")
+        expect(page.get_by_label("Name")).to_have_value("Shop API")
         page.goto(f"{project_url}/audit")
         expect(page.get_by_role("cell", name="ingest_key.rotate")).to_be_visible()
         look("audit")
@@ -308,6 +368,16 @@ def test_from_sign_in_to_deleting_the_account(
         page.wait_for_url(f"{dashboard}/login")
         expect(page.get_by_role("status")).to_contain_text("Your account and everything")
         look("signed-out")
+
+        # A dashboard whose API does not answer.
+        with _dashboard_without_api(tmp_path) as lonely:
+            page.goto(f"{lonely}/login")
+            page.get_by_label("Name").fill("octocat")
+            page.get_by_role("button", name="Sign in locally").click()
+            expect(
+                page.get_by_role("heading", name="Stackline's API is not answering")
+            ).to_be_visible()
+            look("api-not-answering")
         browser.close()
 
     assert not csp_violations, csp_violations
