@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.support.axe import installed_axe
+from tests.support.clocks import HANG_GUARD_SECONDS
 from tests.support.local_stack import LocalStack
 from tools.github_standin import GitHubStandin, User
 
@@ -166,7 +167,7 @@ def _dashboard_without_api(tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60  # a hang guard
+        deadline = time.monotonic() + HANG_GUARD_SECONDS
         while not _answers(f"{url}/health"):
             assert process.poll() is None, (tmp_path / "lonely-dashboard.log").read_text()
             assert time.monotonic() < deadline, "the dashboard did not start"
