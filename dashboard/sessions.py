@@ -47,6 +47,8 @@ class Session:
     oauth_state: str = ""
     # A new ingest key on its way to the one page that shows it, then dropped.
     new_key: dict[str, str] | None = None
+    # The create form whose key was shown: sending that form again does not show it again.
+    key_shown_for: str = ""
     # One line for the next page ("Project deleted.").
     notice: str = ""
 

@@ -128,14 +128,21 @@ async def create_project(request: Request, state: AppState, session: User, form:
             "POST", "/api/projects", token=session.access_token, json=payload
         )
 
+    submission = form.get("submission", "")
     try:
-        created = await state.submissions.once(session.csrf, form.get("submission", ""), create)
+        created = await state.submissions.once(session.csrf, submission, create)
     except GatewayError as exc:
         if exc.status == 404:
             raise
         return _new_form(request, values, exc.message, exc.field or "")
     project = created["project"]
-    session.new_key = {"project_id": project["id"], "key": created["ingest_key"], "first": "1"}
+    if not submission or submission != session.key_shown_for:
+        session.new_key = {
+            "project_id": project["id"],
+            "key": created["ingest_key"],
+            "first": "1",
+            "submission": submission,
+        }
     return redirect(f"/projects/{project['id']}/key")
 
 
@@ -147,6 +154,8 @@ async def show_key(
     project = await project_of(state, session, project_id)
     new_key, session.new_key = session.new_key, None
     shown = new_key if new_key and new_key.get("project_id") == project["id"] else None
+    if shown and shown.get("submission"):
+        session.key_shown_for = shown["submission"]
     return render(
         request,
         "key.html",

@@ -215,10 +215,15 @@ async def test_double_submit_makes_one_project(browser: httpx.AsyncClient) -> No
     assert first.status_code == second.status_code == 303
     assert first.headers["location"] == second.headers["location"]
     assert len(await _project_ids(browser)) == 1
-    # A third, later (the page resubmitted), is answered the same and still makes none.
+    # Whichever answer the browser kept, its page shows the key.
+    shown = await browser.get(first.headers["location"])
+    assert "slk_" in shown.text
+    # Sent again later (the page resubmitted): the same project, and the key is not shown again.
     third = await browser.post("/projects", data=data)
     assert third.headers["location"] == first.headers["location"]
     assert len(await _project_ids(browser)) == 1
+    again = await browser.get(third.headers["location"])
+    assert "slk_" not in again.text and "no longer shown" in again.text
 
 
 async def test_another_users_project_is_not_found(browser: httpx.AsyncClient) -> None:
