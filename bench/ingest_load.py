@@ -8,6 +8,10 @@ API that every acknowledged event was committed (the incidents' counts add up).
   closed loop, sustained throughput:  python bench/ingest_load.py --connections 32 --duration 20
   batches as the SDKs send them:      python bench/ingest_load.py --batch 20
   open loop, latency at a fixed rate: python bench/ingest_load.py --rate 500 --duration 20
+  the same events as Sentry envelopes: python bench/ingest_load.py --sentry [--gzip]
+
+With --gateway-pid, the gateway's CPU time over the measured window is read from /proc and
+printed per event, the figure the Sentry route is held to beside native ingest.
 
 Latency in fixed-rate mode runs from the moment a request was due, so a
 stalled server is not hidden by the generator waiting for it.
@@ -17,7 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
+import os
 import random
+import re
 import statistics
 import time
 import uuid
@@ -100,6 +107,81 @@ def make_event(rng: random.Random) -> dict[str, object]:
     }
 
 
+_FRAME = re.compile(r"    at (?:(.+) \()?(.+):(\d+):(\d+)\)?$")
+
+
+def as_sentry_event(event: dict[str, object]) -> dict[str, object]:
+    """The same event as @sentry/node sends it: structured frames, oldest first."""
+    exception = event["exception"]
+    assert isinstance(exception, dict)
+    frames = []
+    for line in reversed(exception["stack"].split("\n")[1:]):
+        found = _FRAME.match(line)
+        assert found is not None, line
+        function, path, lineno, colno = found.groups()
+        frames.append(
+            {
+                "filename": path,
+                "abs_path": path,
+                "function": function or "?",
+                "lineno": int(lineno),
+                "colno": int(colno),
+                "in_app": "node_modules" not in path,
+            }
+        )
+    request = event["request"]
+    assert isinstance(request, dict)
+    crumbs = event["breadcrumbs"]
+    assert isinstance(crumbs, list)
+    return {
+        "event_id": uuid.UUID(str(event["event_id"])).hex,
+        "timestamp": time.time(),
+        "platform": "node",
+        "level": "error",
+        "release": "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39",
+        "environment": event["environment"],
+        "sdk": {"name": "sentry.javascript.node", "version": "11.12.0"},
+        "contexts": {"runtime": {"name": "node", "version": "v20.11.1"}},
+        "request": request,
+        "tags": {**dict(event["tags"]), "deploy_root": "/var/task"},  # type: ignore[call-overload]
+        "breadcrumbs": {
+            "values": [
+                {
+                    "timestamp": time.time(),
+                    "category": c["category"],
+                    "level": c["level"],
+                    "message": c["message"],
+                }
+                for c in crumbs
+            ]
+        },
+        "exception": {
+            "values": [
+                {
+                    "type": exception["type"],
+                    "value": exception["message"],
+                    "mechanism": {"type": "onuncaughtexception", "handled": False},
+                    "stacktrace": {"frames": frames},
+                }
+            ]
+        },
+    }
+
+
+def as_envelope(event: dict[str, object]) -> bytes:
+    payload = orjson.dumps(as_sentry_event(event))
+    header = {"event_id": uuid.UUID(str(event["event_id"])).hex, "sent_at": "2026-12-04T10:00:00Z"}
+    item = {"type": "event", "content_type": "application/json", "length": len(payload)}
+    return orjson.dumps(header) + b"\n" + orjson.dumps(item) + b"\n" + payload + b"\n"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Results:
     latencies: list[float] = field(default_factory=list)
@@ -135,6 +217,20 @@ def build_request(host: str, key: str, body: bytes) -> bytes:
     head = (
         f"POST /api/ingest HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def build_sentry_request(host: str, key: str, project: str, body: bytes, gzipped: bool) -> bytes:
+    """As sentry-sdk sends it: X-Sentry-Auth, an envelope, gzip when asked."""
+    if gzipped:
+        body = gzip.compress(body, 6)
+    head = (
+        f"POST /api/{project}/envelope/ HTTP/1.1\r\nHost: {host}\r\n"
+        f"X-Sentry-Auth: Sentry sentry_key={key}, sentry_version=7, sentry_client=bench/1.0\r\n"
+        "Content-Type: application/x-sentry-envelope\r\n"
+        + ("Content-Encoding: gzip\r\n" if gzipped else "")
+        + f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 
@@ -208,7 +304,7 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else values[0]
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -222,7 +318,35 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, default=1, help='events per request, as {"events": [...]} when over 1'
     )
-    args = parser.parse_args()
+    parser.add_argument("--sentry", action="store_true", help="send Sentry envelopes instead")
+    parser.add_argument("--gzip", action="store_true", help="gzip the envelopes (--sentry)")
+    parser.add_argument("--gateway-pid", type=int, help="report the gateway's CPU per event")
+    return parser.parse_args()
+
+
+def _requests(args: argparse.Namespace, host: str, key: str, project: str) -> list[bytes]:
+    """Every request of the run, built beforehand."""
+    rng = random.Random(7)
+    budget = int((args.rate or 6000 / args.batch) * (args.duration + args.warmup) * 1.2)
+    print(f"preparing {budget} requests of {args.batch} event(s) ...", flush=True)
+
+    def request() -> bytes:
+        if args.sentry:
+            envelope = as_envelope(make_event(rng))
+            return build_sentry_request(host, key, project, envelope, args.gzip)
+        if args.batch == 1:
+            return build_request(host, key, orjson.dumps(make_event(rng)))
+        events = [make_event(rng) for _ in range(args.batch)]
+        return build_request(host, key, orjson.dumps({"events": events}))
+
+    requests = [request() for _ in range(budget)]
+    sizes = [len(r) for r in requests[:1000]]
+    print(f"request size {min(sizes)}-{max(sizes)} bytes, mean {statistics.mean(sizes):.0f}")
+    return requests
+
+
+def main() -> None:
+    args = _arguments()
 
     parts = urlsplit(args.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -240,21 +364,11 @@ def main() -> None:
             headers={"Authorization": f"Bearer {token}"},
         )
         key = created.raise_for_status().json()["ingest_key"]
+        project = created.json()["dsn"].rpartition("/")[2]
 
-        rng = random.Random(7)
-        budget = int((args.rate or 6000 / args.batch) * (args.duration + args.warmup) * 1.2)
-        print(f"preparing {budget} requests of {args.batch} event(s) ...", flush=True)
+        requests = _requests(args, host, key, project)
 
-        def body() -> bytes:
-            if args.batch == 1:
-                return orjson.dumps(make_event(rng))
-            return orjson.dumps({"events": [make_event(rng) for _ in range(args.batch)]})
-
-        requests = [build_request(host, key, body()) for _ in range(budget)]
-        sizes = [len(r) for r in requests[:1000]]
-        print(f"request size {min(sizes)}-{max(sizes)} bytes, mean {statistics.mean(sizes):.0f}")
-
-        async def run() -> tuple[Results, Results, float]:
+        async def run() -> tuple[Results, Results, float, float]:
             conns = [Connection(host, port) for _ in range(args.connections)]
             warm = Results()
             # At a fixed rate, warming up as fast as it goes would spend the requests prepared.
@@ -262,13 +376,16 @@ def main() -> None:
             await closed_loop(conns, warm_up, args.warmup, warm)
             rest = requests[sum(warm.statuses.values()) :]
             measured = Results()
+            cpu = -cpu_seconds(args.gateway_pid) if args.gateway_pid else 0.0
             if args.rate:
                 elapsed = await open_loop(conns, rest, args.rate, args.duration, measured)
             else:
                 elapsed = await closed_loop(conns, rest, args.duration, measured)
-            return warm, measured, elapsed
+            if args.gateway_pid:
+                cpu += cpu_seconds(args.gateway_pid)
+            return warm, measured, elapsed, cpu
 
-        warm, results, elapsed = uvloop.run(run())
+        warm, results, elapsed, cpu = uvloop.run(run())
         committed = committed_count(client, token, repo)
 
     acknowledged = (warm.acknowledged + results.acknowledged) * args.batch
@@ -283,6 +400,9 @@ def main() -> None:
     print(f"measured      {measured_count} requests in {elapsed:.1f} s -> {rate:,.0f} events/s")
     print(f"latency       p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {lat[-1] * 1000:.1f} ms")
     print(f"statuses      {dict(results.statuses + warm.statuses)}")
+    if args.gateway_pid:
+        per_event = cpu / (measured_count * args.batch) * 1000
+        print(f"gateway CPU   {cpu:.2f} s, {per_event:.3f} ms per event")
     print(
         f"acknowledged  {acknowledged} events (warm-up included); committed per the API {committed}"
     )

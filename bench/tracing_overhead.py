@@ -68,11 +68,13 @@ def _round(tracing: bool, database_url: str, load: list[str], sink: _Sink, data:
     )
     try:
         assert stack.stdout is not None
+        seen = []
         for line in stack.stdout:
+            seen.append(line)
             if "Stackline is running." in line:
                 break
         else:
-            raise SystemExit("the stack did not start")
+            raise SystemExit("the stack did not start:\n" + "".join(seen))
         threading.Thread(target=stack.stdout.read, daemon=True).start()
         print(f"--- tracing {'on' if tracing else 'off'}", flush=True)
         subprocess.run(

@@ -21,8 +21,19 @@ from services.gateway.ingest_batcher import IngestBatcher
 from services.gateway.ingest_fast_path import IngestFastPath
 from services.gateway.metrics import MetricsMiddleware
 from services.gateway.rate_limits import RateLimits
-from services.gateway.routers import auth, health, incidents, ingest, me, projects, sourcemaps
+from services.gateway.routers import (
+    auth,
+    health,
+    incidents,
+    ingest,
+    me,
+    projects,
+    releases,
+    sentry,
+    sourcemaps,
+)
 from services.gateway.schemas.ingest import IngestBatch, IngestEvent
+from services.gateway.sentry_fast_path import SentryFastPath
 from services.gateway.settings import GatewaySettings
 from services.gateway.tracing import REQUEST_ID_HEADER, TraceMiddleware
 from stackline_infra import otel
@@ -73,7 +84,9 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
     )
     for router in (
         ingest.router,
+        sentry.router,
         projects.router,
+        releases.router,
         sourcemaps.router,
         incidents.router,
         auth.router,
@@ -84,14 +97,24 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
     install_error_handlers(app)
     # Added first, so it sits innermost: CORS, the body limit and the metrics still apply.
     app.add_middleware(IngestFastPath, router=ingest.router, endpoint=ingest.ingest)
+    app.add_middleware(
+        SentryFastPath, router=sentry.router, endpoints=[sentry.envelope, sentry.store]
+    )
     # Browser SDKs post errors from any site. No route trusts cookies, so a
     # cross-origin call carries no ambient authority.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "POST", "PATCH", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "If-None-Match", "traceparent"],
-        expose_headers=["ETag", "Retry-After", REQUEST_ID_HEADER],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "If-None-Match",
+            "X-Sentry-Auth",
+            "traceparent",
+        ],
+        # Sentry's browser SDK reads its back-off from X-Sentry-Rate-Limits.
+        expose_headers=["ETag", "Retry-After", "X-Sentry-Rate-Limits", REQUEST_ID_HEADER],
         max_age=86_400,
     )
     app.add_middleware(
@@ -125,6 +148,19 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "type": "http",
         "scheme": "bearer",
         "description": "A project's ingest key, `slk_...`.",
+    }
+    # Sentry SDKs send the key in their own header, or in the query (browsers, @sentry/node).
+    schema["components"]["securitySchemes"]["SentryKey"] = {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Sentry-Auth",
+        "description": "`Sentry sentry_key=<ingest key>, sentry_version=7, ...`",
+    }
+    schema["components"]["securitySchemes"]["SentryKeyQuery"] = {
+        "type": "apiKey",
+        "in": "query",
+        "name": "sentry_key",
+        "description": "A project's ingest key, as the DSN names it.",
     }
     components = schema["components"].setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):

@@ -26,6 +26,8 @@ class GatewaySettings(ProcessSettings):
     # believed, counted from the right. 0 trusts none.
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
     dev_login_enabled: bool = False
+    # The address SDKs reach the gateway at, as DSNs name it; the request's own when empty.
+    public_url: str = ""
 
     # Rate limits; 0 switches one off. Shared through Redis when REDIS_URL is
     # set (several replicas), else counted in this process.

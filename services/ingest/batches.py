@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from stackline.ingest.v1 import ingest_pb2
 from services.ingest import service
 from services.ingest.events import ParsedEvent, PreparedEvent, finish, parse
 from services.ingest.mappings import PathMappingCache
+from services.ingest.releases import ReleaseCommitCache
 from services.ingest.stacks import StackFrame
 from services.ingest.symbolication import BatchMaps, Build, SourceMapStore
 from stackline_infra.clock import MonotonicClock
@@ -68,11 +70,13 @@ class BatchIngestor:
         self._sessions = sessions
         # The clock the caches' periods run on.
         self._mappings = PathMappingCache(sessions, clock=clock)
+        self._releases = ReleaseCommitCache(sessions, clock=clock)
         self.source_maps = SourceMapStore(sessions, clock=clock)
 
     async def ingest(self, events: Sequence[ingest_pb2.Event], now: datetime) -> list[Outcome]:
         """Each event's outcome, in the order given; stored ones are committed."""
         outcomes: dict[int, Outcome] = {}
+        await self._commits_of_releases(events)
         parsed: list[tuple[int, ParsedEvent]] = []
         for index, event in enumerate(events):
             try:
@@ -101,6 +105,21 @@ class BatchIngestor:
             else:
                 EVENTS.labels("duplicate" if outcome.duplicate else "stored").inc()
         return done
+
+    async def _commits_of_releases(self, events: Sequence[ingest_pb2.Event]) -> None:
+        """Events that name a release and no commit get the commit recorded for the release."""
+        wanting: list[tuple[ingest_pb2.Event, tuple[uuid.UUID, str]]] = []
+        for event in events:
+            if event.release and not event.commit_sha:
+                try:
+                    wanting.append((event, (uuid.UUID(event.project_id), event.release)))
+                except ValueError:
+                    continue  # refused by parse() with its reason
+        if not wanting:
+            return
+        commits = await self._releases.commits(release for _, release in wanting)
+        for event, release in wanting:
+            event.commit_sha = commits[release]
 
     async def _store(
         self, events: list[PreparedEvent], now: datetime

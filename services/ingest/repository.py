@@ -40,6 +40,7 @@ from stackline_infra.db.schema import (
     IncidentCommit,
     PathMapping,
     Project,
+    Release,
     SourceMap,
 )
 from stackline_infra.db.types import json_dumps
@@ -318,6 +319,21 @@ async def path_mappings(
     for project_id, stack_root, source_root in rows:
         found.setdefault(project_id, []).append((stack_root, source_root))
     return found
+
+
+async def release_commits(
+    session: AsyncSession, wanted: Sequence[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], str]:
+    """The recorded commit of each (project, release) that has one."""
+    projects = {project_id for project_id, _ in wanted}
+    versions = {version for _, version in wanted}
+    # Both lists are short (one batch's releases); the pairs are picked from the few rows.
+    rows = await session.execute(
+        select(Release.project_id, Release.version, Release.commit_sha).where(
+            Release.project_id.in_(projects), Release.version.in_(versions)
+        )
+    )
+    return {(project_id, version): commit_sha for project_id, version, commit_sha in rows}
 
 
 async def owns_project(session: AsyncSession, owner_id: uuid.UUID, project_id: uuid.UUID) -> bool:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project
+from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project, Release
 
 
 async def add_project(session: AsyncSession, project: Project) -> Project:
@@ -87,6 +87,28 @@ async def replace_path_mappings(
         for stack_root, source_root in mappings
     )
     await session.flush()
+
+
+async def get_release(session: AsyncSession, project_id: uuid.UUID, version: str) -> Release | None:
+    return await session.get(Release, (project_id, version))
+
+
+async def add_release(session: AsyncSession, release: Release) -> Release:
+    session.add(release)
+    await session.flush()
+    return release
+
+
+async def recent_releases(
+    session: AsyncSession, project_id: uuid.UUID, limit: int
+) -> Sequence[Release]:
+    result = await session.scalars(
+        select(Release)
+        .where(Release.project_id == project_id)
+        .order_by(Release.updated_at.desc(), Release.version)
+        .limit(limit)
+    )
+    return result.all()
 
 
 async def set_key_expiry(session: AsyncSession, key_id: uuid.UUID, when: datetime) -> None:

@@ -20,7 +20,7 @@ from stackline_contract import github, keyformat
 from stackline_infra import cursors
 from stackline_infra.db import audit
 from stackline_infra.db.constraints import violation
-from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project
+from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project, Release
 from stackline_infra.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
 from stackline_infra.identity import Caller
 
@@ -34,6 +34,8 @@ MAX_PATH_MAPPINGS = 50
 MAX_ROOT_LENGTH = 1024
 MAX_RETENTION_DAYS = 3650
 MAX_NAME_LENGTH = 100
+MAX_RELEASE_LENGTH = 200
+MAX_RELEASES_LISTED = 100
 
 
 def normalise_repo(repo: str) -> str:
@@ -286,6 +288,61 @@ async def set_path_mappings(
         details={"mappings": [{"stack_root": a, "source_root": b} for a, b in valid]},
     )
     return await repository.path_mappings(session, project.id)
+
+
+async def set_release_commit(
+    session: AsyncSession,
+    caller: Caller,
+    project_id: uuid.UUID,
+    version: str,
+    commit_sha: str,
+    *,
+    now: datetime,
+) -> Release:
+    project = await _owned(session, caller, project_id, for_update=True)
+    if not version or len(version) > MAX_RELEASE_LENGTH or not version.isprintable():
+        raise InvalidArgument(
+            f"version must be 1-{MAX_RELEASE_LENGTH} printable characters", field="version"
+        )
+    # What the ingest event's commit_sha accepts: a commit, abbreviated or whole.
+    sha = github.normalise_sha(commit_sha)
+    if sha is None:
+        raise InvalidArgument("commit_sha must be 7 to 40 hexadecimal digits", field="commit_sha")
+    commit_sha = sha
+    # The project's row is locked (for_update): two calls for one release cannot both insert.
+    release = await repository.get_release(session, project.id, version)
+    if release is None:
+        release = await repository.add_release(
+            session,
+            Release(
+                project_id=project.id,
+                version=version,
+                commit_sha=commit_sha,
+                created_at=now,
+                updated_at=now,
+            ),
+        )
+    else:
+        release.commit_sha = commit_sha
+        release.updated_at = now
+        await session.flush()
+    await audit.record(
+        session,
+        action="release.set_commit",
+        actor_user_id=caller.user_id,
+        source_ip=caller.source_ip,
+        project_id=project.id,
+        target=f"project:{project.id}",
+        details={"version": version, "commit_sha": commit_sha},
+    )
+    return release
+
+
+async def list_releases(
+    session: AsyncSession, caller: Caller, project_id: uuid.UUID
+) -> Sequence[Release]:
+    project = await _owned(session, caller, project_id)
+    return await repository.recent_releases(session, project.id, MAX_RELEASES_LISTED)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from stackline.projects.v1 import projects_pb2, projects_pb2_grpc
 
 from services.projects import service
 from stackline_infra.clock import WallClock
-from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project
+from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project, Release
 from stackline_infra.db.types import json_dumps, utcnow
 from stackline_infra.identity import caller_from_proto, parse_id
 from stackline_infra.timestamps import to_proto
@@ -43,6 +43,14 @@ def _mappings(rows: Sequence[PathMapping]) -> list[projects_pb2.PathMapping]:
     return [
         projects_pb2.PathMapping(stack_root=m.stack_root, source_root=m.source_root) for m in rows
     ]
+
+
+def _release(release: Release) -> projects_pb2.Release:
+    return projects_pb2.Release(
+        version=release.version,
+        commit_sha=release.commit_sha,
+        updated_at=to_proto(release.updated_at),
+    )
 
 
 def _audit_entry(entry: AuditEntry) -> projects_pb2.AuditEntry:
@@ -168,6 +176,26 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
         async with self._sessions.begin() as session:
             rows = await service.set_path_mappings(session, caller, project_id, wanted)
         return projects_pb2.SetPathMappingsResponse(mappings=_mappings(rows))
+
+    async def SetReleaseCommit(
+        self, request: projects_pb2.SetReleaseCommitRequest, context: grpc.aio.ServicerContext
+    ) -> projects_pb2.SetReleaseCommitResponse:
+        caller = caller_from_proto(request.actor)
+        project_id = parse_id(request.project_id, "project")
+        async with self._sessions.begin() as session:
+            release = await service.set_release_commit(
+                session, caller, project_id, request.version, request.commit_sha, now=self._clock()
+            )
+        return projects_pb2.SetReleaseCommitResponse(release=_release(release))
+
+    async def ListReleases(
+        self, request: projects_pb2.ListReleasesRequest, context: grpc.aio.ServicerContext
+    ) -> projects_pb2.ListReleasesResponse:
+        caller = caller_from_proto(request.actor)
+        project_id = parse_id(request.project_id, "project")
+        async with self._sessions.begin() as session:
+            rows = await service.list_releases(session, caller, project_id)
+        return projects_pb2.ListReleasesResponse(releases=[_release(r) for r in rows])
 
     async def RotateIngestKey(
         self, request: projects_pb2.RotateIngestKeyRequest, context: grpc.aio.ServicerContext

@@ -212,6 +212,21 @@ class PathMapping(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Release(Base):
+    """The commit each release of a project was built from. Written by ProjectsService (a CI
+    step's call), read by IngestService for events that name a release and no commit."""
+
+    __tablename__ = "releases"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[str] = mapped_column(String(200), primary_key=True)
+    commit_sha: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class Event(Base):
     """Written by IngestService; read by IncidentsService."""
 

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -58,6 +59,17 @@ class Platform:
             assert detail.status_code == 200, detail.text
             incident: dict[str, Any] = detail.json()
             return incident
+
+    def incidents_at(self, file: str) -> list[dict[str, Any]]:
+        """The incidents whose culprit is in `file`."""
+        with httpx.Client(base_url=self.url, headers=self.user, timeout=10) as client:
+            listed = client.get("/api/incidents", params={"repo": REPO, "limit": 100})
+            assert listed.status_code == 200, listed.text
+            return [
+                i
+                for i in listed.json()["incidents"]
+                if i["culprit"] is not None and i["culprit"]["file"] == file
+            ]
 
     def revoked_key(self) -> str:
         with httpx.Client(base_url=self.url, headers=self.user, timeout=10) as client:
@@ -113,6 +125,8 @@ def node_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(_built_js_sdk(), package / "dist")
     shutil.copy(JS_SDK / "package.json", package)
     (app / "src").mkdir()
+    # What makes it a project: the SDK finds the repository root by it, from any directory.
+    (app / "package.json").write_text('{"name": "shop", "private": true}\n')
     for program in PROGRAMS.glob("*.mjs"):
         shutil.copy(program, app / "src")
     return app
@@ -122,6 +136,7 @@ def node_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def python_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     app = tmp_path_factory.mktemp("python-app")
     (app / "shop").mkdir()
+    (app / "pyproject.toml").write_text('[project]\nname = "shop"\nversion = "1"\n')
     for program in PROGRAMS.glob("*.py"):
         shutil.copy(program, app / "shop")
     return app
@@ -141,8 +156,9 @@ class Programs:
         return self.python_app / "shop" / f"{name}.py"
 
     def run(
-        self, sdk: str, name: str, key: str | None = None, **env: str
+        self, sdk: str, name: str, key: str | None = None, cwd: Path | None = None, **env: str
     ) -> subprocess.CompletedProcess[str]:
+        """Run a program by absolute path, from its app's folder unless `cwd` says otherwise."""
         key = key or self.platform.key
         if sdk == "node":
             # The Node programs pass these to init() themselves.
@@ -151,7 +167,7 @@ class Programs:
                 "APP_ENDPOINT": self.platform.url,
                 "APP_COMMIT_SHA": COMMIT,
             }
-            return _run(["node", f"src/{name}.mjs"], self.node_app, env)
+            return _run(["node", str(self.path(sdk, name))], cwd or self.node_app, env)
         # The Python programs call init() bare: it reads the SDKs' shared variables.
         env |= {
             "PYTHONPATH": str(PYTHON_SDK),
@@ -159,7 +175,7 @@ class Programs:
             "STACKLINE_ENDPOINT": self.platform.url,
             "STACKLINE_COMMIT_SHA": COMMIT,
         }
-        return _run([sys.executable, f"shop/{name}.py"], self.python_app, env)
+        return _run([sys.executable, str(self.path(sdk, name))], cwd or self.python_app, env)
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +217,17 @@ def stats_of(output: str) -> dict[str, Any]:
 
 def counters(**counts: Any) -> dict[str, Any]:
     dropped_by = dict.fromkeys(
-        ("queue_full", "rate_limited", "disabled", "before_send", "too_large", "shutdown"), 0
+        (
+            "queue_full",
+            "rate_limited",
+            "disabled",
+            "before_send",
+            "too_large",
+            "shutdown",
+            "sample_rate",
+            "ignored",
+        ),
+        0,
     )
     dropped_by |= counts.pop("dropped_by", {})
     base = {"sent": 0, "failed": 0, "dropped": 0, "queued": 0, "disabled": False}
@@ -234,7 +260,11 @@ def test_an_uncaught_node_error_is_an_incident_at_its_line(programs: Programs) -
     assert incident["culprit"]["column"] == text.index("new TypeError") + 1
     context = incident["latest_event"]["context"]
     assert context["sdk"]["name"] == "stackline-js"
-    assert context["tags"] == {"mechanism": "uncaughtException", "handled": "no"}
+    assert context["tags"] == {
+        "server_name": socket.gethostname(),  # the SDK's default, the host's name
+        "mechanism": "uncaughtException",
+        "handled": "no",
+    }
 
 
 def test_an_uncaught_python_exception_is_an_incident_at_its_line(programs: Programs) -> None:
@@ -251,6 +281,28 @@ def test_an_uncaught_python_exception_is_an_incident_at_its_line(programs: Progr
     assert incident["exception_type"] == "ValueError"
     assert_points_at(incident, "shop/checkout.py", line, "charge_card")
     assert incident["latest_event"]["context"]["sdk"]["name"] == "stackline-python"
+
+
+@pytest.mark.parametrize(
+    ("sdk", "file", "function"),
+    [("node", "src/checkout.mjs", "chargeCard"), ("python", "shop/checkout.py", "charge_card")],
+)
+def test_one_program_run_from_three_directories_is_one_incident_with_right_paths(
+    programs: Programs, sdk: str, file: str, function: str, tmp_path: Path
+) -> None:
+    """From its project, from its own folder, and from / as cron runs it: the repository root
+    comes from the program, so the paths, and with them the incident, are the same."""
+    program = programs.path(sdk, "checkout")
+    # The uncaught-error test may have reported this failure already: same line, same incident.
+    before = sum(i["count"] for i in programs.platform.incidents_at(file))
+    for cwd in (program.parents[1], program.parent, tmp_path, Path("/")):
+        result = programs.run(sdk, "checkout", cwd=cwd, APP_ORDER=str(uuid.uuid4()))
+        assert result.returncode == 1, result.stderr
+        assert stats_of(result.stdout) == counters(sent=1)
+    [incident] = programs.platform.incidents_at(file)
+    assert incident["count"] == before + 4
+    line, _ = marked_line(program)
+    assert_points_at(incident, file, line, function)
 
 
 def test_a_python_request_that_fails_through_the_wsgi_middleware(programs: Programs) -> None:

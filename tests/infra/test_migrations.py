@@ -152,3 +152,35 @@ def test_0002_gives_events_stored_before_it_no_causes(
             assert connection.execute(text("SELECT count(*) FROM events")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.filterwarnings("ignore:.*expression-based index")
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_0003_adds_releases_beside_projects_stored_before_it(
+    dialect: str, database_at_0001: str, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'stackline.db'}" if dialect == "sqlite" else database_at_0001
+    command.upgrade(alembic_config(url), "0002")
+    ids = {name: uuid.uuid4() for name in ("user", "project", "incident", "event")}
+    params = {k: v.hex if dialect == "sqlite" else v for k, v in ids.items()}
+    now = "CURRENT_TIMESTAMP" if dialect == "sqlite" else "now()"
+    engine = create_engine(_sync_url(url))
+    try:
+        with engine.begin() as connection:
+            for statement in filter(str.strip, _OLD_EVENT.split(";")):
+                connection.execute(text(statement.replace("now()", now)), params)
+        command.upgrade(alembic_config(url), "head")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO releases (project_id, version, commit_sha, created_at,"
+                    f" updated_at) VALUES (:project, 'shop@1.4.0', 'abc1234', {now}, {now})"
+                ),
+                params,
+            )
+        command.downgrade(alembic_config(url), "0002")
+        with engine.connect() as connection:
+            assert "releases" not in inspect(connection).get_table_names()
+            assert connection.execute(text("SELECT count(*) FROM projects")).scalar_one() == 1
+    finally:
+        engine.dispose()

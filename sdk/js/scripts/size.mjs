@@ -1,4 +1,4 @@
-// Gzipped size of the browser bundles; fails over the 10 KB budget (DESIGN.md).
+// Gzipped size of the browser bundles; fails over the 10 KB budget (the README's "Browsers").
 import { readFileSync } from 'node:fs';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { dirname, join } from 'node:path';

@@ -6,7 +6,7 @@
 
 import type { Client } from './client.js';
 import { emptyStats } from './queue.js';
-import type { CaptureHint, Level, Stats } from './types.js';
+import type { CaptureHint, Level, Stats, User } from './types.js';
 
 const KEY = Symbol.for('stackline.sdk.v0');
 
@@ -45,8 +45,38 @@ export function addBreadcrumb(breadcrumb: { message: string; category?: string; 
   getClient()?.addBreadcrumb(breadcrumb);
 }
 
+/** Tag the events of the current request (or async job); outside any, of the process. */
 export function setTag(key: string, value: string): void {
   getClient()?.setTag(key, value);
+}
+
+/** The user the current request (or the page) serves: `user.id` on its events; e-mail, IP address and username only with `sendDefaultPii`. `null` forgets it. */
+export function setUser(user: User | null): void {
+  getClient()?.setUser(user);
+}
+
+/** Named data on the current scope's events, sent as tags `name.key`. `null` forgets it. */
+export function setContext(name: string, context: Record<string, unknown> | null): void {
+  getClient()?.setContext(name, context);
+}
+
+/** One value on the current scope's events, sent as the tag `extra.key`. */
+export function setExtra(key: string, value: unknown): void {
+  getClient()?.setExtra(key, value);
+}
+
+/** Tag every event of the process, whichever request it comes from. */
+export function setGlobalTag(key: string, value: string): void {
+  getClient()?.setGlobalTag(key, value);
+}
+
+/**
+ * Run fn in a scope of its own (a job, a queue message): its tags and breadcrumbs, across
+ * awaits, go only on its own events. Incoming http requests get one by themselves in Node.
+ */
+export function withScope<R>(fn: () => R): R {
+  const client = getClient();
+  return client ? client.withScope(fn) : fn();
 }
 
 export function setTags(tags: Record<string, string>): void {

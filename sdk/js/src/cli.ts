@@ -146,6 +146,11 @@ function buildOf(options: Options, env: NodeJS.ProcessEnv): Record<string, strin
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // Asking for help is not a mistake: usage on stdout, exit 0.
+  if (argv.some((a) => a === '--help' || a === '-h' || a === 'help')) {
+    console.log(USAGE);
+    return 0;
+  }
   let options: Options;
   try {
     options = parseArgs(argv);

@@ -2,8 +2,9 @@
 
 import { LIMITS, breadcrumbFrom, describe, exceptionFrom, get, level, nowIso, tagsFrom, truncate, uuid4 } from './event.js';
 import { Queue } from './queue.js';
+import { newScope, type Scope, type ScopeStore } from './scope.js';
 import { createScrubber, type Scrubber } from './scrub.js';
-import type { Breadcrumb, CaptureHint, Options, Platform, Stats, StacklineEvent, Transport } from './types.js';
+import type { Breadcrumb, CaptureHint, DropReason, Options, Platform, RequestInfo, Stats, StacklineEvent, Transport, User } from './types.js';
 
 export const SDK_NAME = 'stackline-js';
 export const SDK_VERSION = '0.1.0';
@@ -19,6 +20,10 @@ export interface ClientSetup {
   release?: string;
   deployRoot?: string;
   maxBodyBytes?: number;
+  /** Per-request scopes (AsyncLocalStorage); without one every call uses the process scope. */
+  scopes?: ScopeStore;
+  pageUrl?: () => string | undefined;
+  serverName?: string;
 }
 
 /** Internal hint: which automatic mechanism caught the error. */
@@ -26,6 +31,8 @@ export interface InternalHint extends CaptureHint {
   mechanism?: string;
   /** The process is dying of this error: it may take the place of a queued event. */
   fatal?: boolean;
+  /** The scope the error was thrown in, when the capture runs outside it (uncaught monitor). */
+  scope?: Scope;
 }
 
 export type Log = (key: string, message: string) => void;
@@ -58,8 +65,11 @@ export class Client {
   readonly options: Options;
   private readonly _queue: Queue;
   private readonly _scrub: Scrubber;
-  private readonly _tags: Record<string, string>;
-  private readonly _crumbs: Breadcrumb[] = [];
+  /** Process-wide tags (options.tags, setGlobalTag) and the breadcrumbs recorded outside any request. */
+  private readonly _global: Scope;
+  private readonly _scopes: ScopeStore | undefined;
+  private readonly _pageUrl: (() => string | undefined) | undefined;
+  private readonly _sampleRate: number;
   private readonly _maxCrumbs: number;
   private readonly _base: Pick<StacklineEvent, 'platform' | 'runtime' | 'sdk' | 'commit_sha' | 'environment' | 'release' | 'deploy_root'>;
   /** Errors already captured (express handler, then the uncaught handler, ...), so one bug is one event. */
@@ -71,7 +81,13 @@ export class Client {
     this.options = options;
     this.log = makeLogger(options.debug === true);
     this._scrub = createScrubber(Array.isArray(options.scrubFields) ? options.scrubFields : []);
-    this._tags = tagsFrom(options.tags, {});
+    this._global = newScope();
+    tagsFrom(options.tags, this._global.tags);
+    this._scopes = setup.scopes;
+    this._pageUrl = setup.pageUrl;
+    if (setup.serverName) this._global.tags.server_name = truncate(setup.serverName, LIMITS.tagValue);
+    const rate = Number(options.sampleRate ?? 1);
+    this._sampleRate = rate >= 0 && rate <= 1 ? rate : 1;
     const mb = Number(options.maxBreadcrumbs);
     this._maxCrumbs = Number.isFinite(mb) ? Math.max(0, Math.min(LIMITS.breadcrumbs, Math.floor(mb))) : LIMITS.breadcrumbs;
     this._base = {
@@ -112,8 +128,11 @@ export class Client {
         if (this._seen.has(error)) return undefined;
         this._seen.add(error);
       }
+      const x = exceptionFrom(error);
+      const ignored = this._ignored(x);
+      if (ignored) return this._refuse(ignored);
       return this._capture(hint, (ev) => {
-        ev.exception = this._scrubException(exceptionFrom(error));
+        ev.exception = this._scrubException(x);
       });
     } catch (e) {
       this.log.debug(`captureException failed: ${describe(e, 200)}`);
@@ -135,6 +154,20 @@ export class Client {
     }
   }
 
+  /** The scope of the request or job running now, else the process scope. */
+  scope(): Scope {
+    return this._scopes?.getStore() ?? this._global;
+  }
+
+  /**
+   * Run fn in a scope of its own (a request, a job): tags and breadcrumbs added while it runs,
+   * across awaits, stay on its events. It starts empty; the process-wide tags still apply.
+   */
+  withScope<R>(fn: () => R, request?: RequestInfo): R {
+    const store = this._scopes;
+    return store ? store.run(newScope(request), fn) : fn();
+  }
+
   addBreadcrumb(input: unknown): void {
     try {
       if (this._maxCrumbs === 0 || !this.enabled) return;
@@ -148,23 +181,95 @@ export class Client {
         crumb = out ? breadcrumbFrom(out, crumb.timestamp) : undefined;
         if (!crumb) return;
       }
-      if (this._crumbs.length >= this._maxCrumbs) this._crumbs.shift();
-      this._crumbs.push(crumb);
+      const crumbs = this.scope().crumbs;
+      if (crumbs.length >= this._maxCrumbs) crumbs.shift();
+      crumbs.push(crumb);
     } catch {
       // never into the host
     }
   }
 
+  /** A tag on the current scope: the request's inside one, else the process's. */
   setTag(key: unknown, value: unknown): void {
-    try {
-      if (typeof key === 'string') tagsFrom({ [key]: value }, this._tags);
-    } catch {
-      // never into the host
-    }
+    this._tag(this.scope(), key, value);
   }
 
   setTags(tags: unknown): void {
-    tagsFrom(tags, this._tags);
+    tagsFrom(tags, this.scope().tags);
+  }
+
+  /** The user of the current scope (null forgets it): `user.id` always, the rest with sendDefaultPii. */
+  setUser(user: User | null | undefined): void {
+    const d = this._data(this.scope(), 'user.');
+    if (!user || typeof user !== 'object') return;
+    const pii = this.options.sendDefaultPii === true;
+    for (const k of ['id', 'email', 'ip_address', 'username'] as const) {
+      const v = get(user, k);
+      if ((k === 'id' || pii) && (typeof v === 'string' || typeof v === 'number') && v !== '') d[`user.${k}`] = truncate(String(v), LIMITS.tagValue);
+    }
+  }
+
+  /** Named data on the current scope's events, as tags `name.key` (null forgets it). */
+  setContext(name: string, context: Record<string, unknown> | null | undefined): void {
+    const d = this._data(this.scope(), `${name}.`);
+    if (context && typeof context === 'object') {
+      for (const k of Object.keys(context).slice(0, LIMITS.tags)) {
+        const v = get(context, k);
+        if (v !== undefined && v !== null) d[truncate(`${name}.${k}`, LIMITS.tagKey)] = this._scrub.text(describe(v, LIMITS.tagValue));
+      }
+    }
+  }
+
+  /** One value on the current scope's events, as the tag `extra.key`. */
+  setExtra(key: string, value: unknown): void {
+    this.setContext('extra', { ...this._extra(), [key]: value });
+  }
+
+  private _extra(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.scope().data ?? {})) if (k.startsWith('extra.')) out[k.slice(6)] = v;
+    return out;
+  }
+
+  /** The scope's data with every key under `prefix` removed, ready for new ones. */
+  private _data(scope: Scope, prefix: string): Record<string, string> {
+    const d = (scope.data ??= {});
+    for (const k of Object.keys(d)) if (k.startsWith(prefix)) delete d[k];
+    return d;
+  }
+
+  /** Why an error is not reported (ignoreErrors, denyUrls), if it is not. */
+  private _ignored(x: ReturnType<typeof exceptionFrom>): DropReason | undefined {
+    const o = this.options;
+    const text = `${x.type}: ${x.message}`;
+    for (const p of o.ignoreErrors ?? []) {
+      if (typeof p === 'string' ? x.type === p || x.message.includes(p) : p.test(text)) return 'ignored';
+    }
+    if (o.denyUrls?.length) {
+      // The top frame's script: the first URL in the stack.
+      const top = /\b[a-z][a-z0-9+.-]*:\/\/[^\s)]+/i.exec(x.stack)?.[0] ?? '';
+      if (top && o.denyUrls.some((p) => (typeof p === 'string' ? top.includes(p) : p.test(top)))) return 'ignored';
+    }
+    return undefined;
+  }
+
+  private _refuse(reason: DropReason): undefined {
+    this._queue.stats.captured++;
+    this._queue.drop(reason);
+    return undefined;
+  }
+
+  /** A tag on every event of the process, whichever request it comes from. */
+  setGlobalTag(key: unknown, value: unknown): void {
+    this._tag(this._global, key, value);
+  }
+
+  private _tag(scope: Scope, key: unknown, value: unknown): void {
+    try {
+      if (typeof key === 'string') tagsFrom({ [key]: value }, scope.tags);
+    } catch {
+      // never into the host
+    }
   }
 
   /** Wait until everything queued is delivered (or given up on); false at the timeout. */
@@ -230,19 +335,20 @@ export class Client {
   private _capture(hint: InternalHint | undefined, fill: (ev: StacklineEvent) => void): string | undefined {
     // Refuse before building anything: a flood must cost next to nothing.
     const fatal = get(hint, 'fatal') === true;
-    const refused = this._queue.admit(fatal);
-    if (refused) {
-      this._queue.stats.captured++;
-      this._queue.drop(refused);
-      return undefined;
-    }
+    const refused = this._queue.admit(fatal) ?? (this._sampleRate < 1 && Math.random() >= this._sampleRate ? 'sample_rate' : undefined);
+    if (refused) return this._refuse(refused);
     const ev: StacklineEvent = { event_id: uuid4(), timestamp: nowIso(), ...this._base };
     fill(ev);
     // The SDK's own tags first, so that the app's 50 cannot crowd them out (the API refuses
     // more than 50), and again last, so that they keep their values.
     const mechanism = get(hint, 'mechanism');
     const own: Record<string, string> = typeof mechanism === 'string' ? { mechanism, handled: 'no' } : {};
-    const tags = tagsFrom(this._tags, { ...own });
+    const scope = (get(hint, 'scope') as Scope | undefined) ?? this.scope();
+    const tags = tagsFrom(this._global.tags, { ...own });
+    tagsFrom(this._global.data, tags);
+    if (scope !== this._global) tagsFrom(scope.tags, tagsFrom(scope.data, tags));
+    const page = scope.request ?? (this._pageUrl && { method: 'GET', url: this._pageUrl() ?? '' });
+    if (page?.url) ev.request = { method: page.method, url: truncate(this._scrub.url(page.url), LIMITS.url) };
     if (hint) {
       tagsFrom(get(hint, 'tags'), tags);
       Object.assign(tags, own);
@@ -261,7 +367,7 @@ export class Client {
       }
     }
     if (Object.keys(tags).length) ev.tags = tags;
-    if (this._crumbs.length) ev.breadcrumbs = this._crumbs.slice();
+    if (scope.crumbs.length) ev.breadcrumbs = scope.crumbs.slice();
     const final = this._beforeSend(ev);
     if (!final) {
       this._queue.stats.captured++;

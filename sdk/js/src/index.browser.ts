@@ -8,7 +8,7 @@ import { setup } from './setup.js';
 import { KEEPALIVE_MAX_BYTES, fetchTransport } from './transports/fetch.js';
 import type { Options } from './types.js';
 
-export { addBreadcrumb, captureException, captureMessage, close, flush, getClient, getStats, setTag, setTags } from './api.js';
+export { addBreadcrumb, captureException, captureMessage, close, flush, getClient, getStats, setContext, setExtra, setGlobalTag, setTag, setTags, setUser, withScope } from './api.js';
 export { Client, SDK_VERSION } from './client.js';
 export type * from './types.js';
 
@@ -22,6 +22,7 @@ export function init(options?: Options): Client {
     env: {},
     // Batches small enough to ride keepalive, which outlives the page.
     maxBodyBytes: KEEPALIVE_MAX_BYTES,
+    pageUrl: () => (globalThis as { location?: { href?: string } }).location?.href,
     transport: (cfg) => fetchTransport(cfg, original!, true),
     integrate(client, opts) {
       client.onClose(installWindowHandlers(client, opts));

@@ -4,11 +4,12 @@ import type { Client } from './client.js';
 import { instrumentConsole } from './integrations/console.js';
 import { instrumentFetch } from './integrations/fetch.js';
 import { detectDeploy } from './env.js';
+import type { ScopeStore } from './scope.js';
 import { setup } from './setup.js';
 import { fetchTransport } from './transports/fetch.js';
 import type { Options } from './types.js';
 
-export { addBreadcrumb, captureException, captureMessage, close, flush, getClient, getStats, setTag, setTags } from './api.js';
+export { addBreadcrumb, captureException, captureMessage, close, flush, getClient, getStats, setContext, setExtra, setGlobalTag, setTag, setTags, setUser, withScope } from './api.js';
 export { captureRequestError, flushBeforeFreeze, wrapHandler } from './serverless.js';
 export { Client, SDK_VERSION } from './client.js';
 export type * from './types.js';
@@ -34,8 +35,11 @@ export function init(options?: Options): Client {
     // some runtimes throw on process.env access outside a request
   }
   const original = g.fetch;
+  // Vercel Edge, Next.js middleware and Cloudflare (nodejs_compat) put it on globalThis.
+  const Als = (globalThis as { AsyncLocalStorage?: new () => ScopeStore }).AsyncLocalStorage;
   return setup(options, {
     platform: 'edge',
+    scopes: typeof Als === 'function' ? new Als() : undefined,
     runtime: edgeRuntime(),
     env,
     detect: detectDeploy,

@@ -100,7 +100,7 @@ export function emptyStats(): Stats {
     failed: 0,
     dropped: 0,
     queued: 0,
-    droppedBy: { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0, shutdown: 0 },
+    droppedBy: { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0, shutdown: 0, sample_rate: 0, ignored: 0 },
     disabled: false,
   };
 }

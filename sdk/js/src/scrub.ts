@@ -24,6 +24,9 @@ export function createScrubber(extra: readonly string[] = []): Scrubber {
   const creds = /\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{6,}/g;
   const keys = /\bslk_[0-9A-Za-z]{42}\b/g;
   const userinfo = /\b([a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi;
+  // A query value that is an e-mail address is personal data whatever its parameter is called.
+  const emailParam = /([?&#;][^=&\s#"'<>]+=)[^&\s#"'<>@/?=]+(?:@|%40)[^&\s#"'<>@/?=]+\.[a-z]{2,}(?=[&\s#"'<>]|$)/gi;
+  const isEmail = /^[^@\s/?&=]+@[^@\s/?&=]+\.[a-z]{2,}$/i;
 
   function params(part: string): string {
     return part
@@ -37,7 +40,13 @@ export function createScrubber(extra: readonly string[] = []): Scrubber {
         } catch {
           // keep it raw
         }
-        return isSecret.test(name) ? `${p.slice(0, eq)}=${FILTERED}` : p;
+        let value = p.slice(eq + 1);
+        try {
+          value = decodeURIComponent(value);
+        } catch {
+          // keep it raw
+        }
+        return isSecret.test(name) || isEmail.test(value) ? `${p.slice(0, eq)}=${FILTERED}` : p;
       })
       .join('&');
   }
@@ -56,7 +65,10 @@ export function createScrubber(extra: readonly string[] = []): Scrubber {
       return s + frag;
     },
     text(s) {
-      if (s.indexOf('=') >= 0) s = s.replace(inText, `$1${FILTERED}`);
+      if (s.indexOf('=') >= 0) {
+        s = s.replace(inText, `$1${FILTERED}`);
+        if (s.indexOf('@') >= 0 || s.indexOf('%40') >= 0) s = s.replace(emailParam, `$1${FILTERED}`);
+      }
       if (s.indexOf('B') >= 0 || s.indexOf('T') >= 0) s = s.replace(creds, `$1$2${FILTERED}`);
       if (s.indexOf('slk_') >= 0) s = s.replace(keys, `slk_${FILTERED}`);
       if (s.indexOf('@') >= 0) s = s.replace(userinfo, `$1${FILTERED}@`);

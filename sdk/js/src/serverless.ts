@@ -65,18 +65,26 @@ function requestOf(arg: unknown): { method?: string; url?: string } | undefined 
  * was captured during the call is delivered before the function freezes.
  */
 export function wrapHandler<A extends unknown[], R>(handler: (...args: A) => R | Promise<R>): (...args: A) => Promise<R> {
-  return async function (this: unknown, ...args: A): Promise<R> {
-    const context = args.find((a) => typeof get(a, 'waitUntil') === 'function');
-    try {
-      const result = await handler.apply(this, args);
-      await flushBeforeFreeze(context);
-      return result;
-    } catch (err) {
-      getClient()?.captureException(err, { request: requestOf(args[0]), mechanism: 'serverless' });
-      await flushBeforeFreeze(context);
-      throw err;
-    }
+  return function (this: unknown, ...args: A): Promise<R> {
+    // Each invocation in a scope of its own: warm instances serve many requests, concurrently on edge.
+    const run = (): Promise<R> => invoke(this, handler, args);
+    const client = getClient();
+    const req = requestOf(args[0]);
+    return client ? client.withScope(run, req?.url ? { method: req.method ?? 'GET', url: req.url } : undefined) : run();
   };
+}
+
+async function invoke<A extends unknown[], R>(self: unknown, handler: (...args: A) => R | Promise<R>, args: A): Promise<R> {
+  const context = args.find((a) => typeof get(a, 'waitUntil') === 'function');
+  try {
+    const result = await handler.apply(self, args);
+    await flushBeforeFreeze(context);
+    return result;
+  } catch (err) {
+    getClient()?.captureException(err, { request: requestOf(args[0]), mechanism: 'serverless' });
+    await flushBeforeFreeze(context);
+    throw err;
+  }
 }
 
 interface NextRequestInfo {

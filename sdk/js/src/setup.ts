@@ -4,6 +4,7 @@ import { setClient } from './api.js';
 import { Client, makeLogger, type ClientSetup } from './client.js';
 import { get } from './event.js';
 import { normalizeSha, type Deploy, type Env } from './env.js';
+import type { ScopeStore } from './scope.js';
 import type { Options, Platform, Transport } from './types.js';
 
 const KEY = /^slk_[0-9A-Za-z]{42}$/;
@@ -22,6 +23,11 @@ export interface Runtime {
   detect?: (env: Env) => Deploy;
   deployRoot?: string;
   maxBodyBytes?: number;
+  scopes?: ScopeStore;
+  /** Browser: the page's URL, sent as the request of events that have none. */
+  pageUrl?: () => string | undefined;
+  /** Node: the host name, the default serverName. */
+  serverName?: string;
   transport(config: TransportConfig): Transport;
   /** Installs the runtime's integrations on an enabled client (uninstallers go to client.onClose). */
   integrate(client: Client, options: Options): void;
@@ -38,7 +44,7 @@ function nonEmpty(v: unknown): string | undefined {
 const OPTION_KEYS = [
   'ingestKey', 'endpoint', 'environment', 'release', 'commitSha', 'deployRoot', 'tags', 'beforeSend', 'beforeBreadcrumb',
   'scrubFields', 'maxBreadcrumbs', 'breadcrumbs', 'captureUnhandled', 'transport', 'timeoutMs', 'shutdownTimeoutMs',
-  'flushTimeoutMs', 'backoff', 'enabled', 'debug',
+  'flushTimeoutMs', 'backoff', 'enabled', 'debug', 'sampleRate', 'ignoreErrors', 'denyUrls', 'serverName', 'sendDefaultPii',
 ] as const;
 
 /** A plain copy of what the host passed: whatever it is (a proxy, a getter that throws), it is read once, here. */
@@ -61,6 +67,10 @@ function readOptions(input: unknown): Options {
   const t = out.transport;
   if (t !== undefined && typeof get(t, 'send') !== 'function') out.transport = undefined;
   for (const k of ['beforeSend', 'beforeBreadcrumb'] as const) if (typeof out[k] !== 'function') out[k] = undefined;
+  for (const k of ['ignoreErrors', 'denyUrls'] as const) {
+    const v = out[k];
+    out[k] = Array.isArray(v) ? v.filter((p) => typeof p === 'string' || p instanceof RegExp) : undefined;
+  }
   return out as Options;
 }
 
@@ -114,6 +124,9 @@ function build(options: Options, rt: Runtime): Client {
     release: nonEmpty(options.release) ?? deploy.release,
     deployRoot: nonEmpty(options.deployRoot) ?? rt.deployRoot,
     maxBodyBytes: rt.maxBodyBytes,
+    scopes: rt.scopes,
+    pageUrl: rt.pageUrl,
+    serverName: nonEmpty(options.serverName) ?? rt.serverName,
   };
   if (options.commitSha !== undefined && !cfg.commitSha) log.warn('sha', 'options.commitSha is not 40 hex characters; not sent');
   const client = new Client(options, cfg);

@@ -1,4 +1,4 @@
-/** Public types: the wire event (DESIGN.md "Ingest event"), options, transport seam, counters. */
+/** Public types: the wire event (services/gateway/schemas/ingest.py), options, transport seam, counters. */
 
 export type Level = 'fatal' | 'error' | 'warning' | 'info' | 'debug';
 export type Platform = 'node' | 'browser' | 'edge';
@@ -69,6 +69,14 @@ export interface Transport {
   sendSync?(bodies: string[], timeoutMs: number): number[];
 }
 
+/** Who the current request or page is serving; only `id` is sent unless `sendDefaultPii` is true. */
+export interface User {
+  id?: string | number;
+  email?: string;
+  ip_address?: string;
+  username?: string;
+}
+
 export interface CaptureHint {
   tags?: Record<string, string>;
   fingerprint?: string;
@@ -87,7 +95,7 @@ export interface Options {
   release?: string;
   /** 40 hex characters. Default: detected from the host (VERCEL_GIT_COMMIT_SHA, GITHUB_SHA, ...). */
   commitSha?: string;
-  /** The directory the app runs from; Node default `process.cwd()`. */
+  /** The repository root on the deployed machine. Node default: the nearest folder above the entry module with package.json or .git, else `process.cwd()`. */
   deployRoot?: string;
   /** Tags added to every event. */
   tags?: Record<string, string>;
@@ -115,12 +123,22 @@ export interface Options {
   backoff?: { initialMs?: number; maxMs?: number };
   /** false turns the SDK into a no-op. */
   enabled?: boolean;
+  /** Share of events sent, 0 to 1 (default 1): the others are dropped before being built (`sample_rate`). */
+  sampleRate?: number;
+  /** Errors never reported (`ignored`): a string is an error type (`AbortError`) or a part of the message, a RegExp is tested on `Type: message`. */
+  ignoreErrors?: Array<string | RegExp>;
+  /** Browser: errors whose top frame is in a script at one of these URLs (a part of it, or a RegExp) are not reported (`ignored`); extensions, third-party widgets. */
+  denyUrls?: Array<string | RegExp>;
+  /** A tag `server_name` on every event; Node default: the host name. */
+  serverName?: string;
+  /** Send the user's e-mail, IP address and username given to setUser (default false: only the id). */
+  sendDefaultPii?: boolean;
   /** Log what the SDK does (console.warn). */
   debug?: boolean;
 }
 
 /** Why events are dropped; the Python SDK's `stats().dropped_by` has the same names. */
-export type DropReason = 'queue_full' | 'rate_limited' | 'disabled' | 'before_send' | 'too_large' | 'shutdown';
+export type DropReason = 'queue_full' | 'rate_limited' | 'disabled' | 'before_send' | 'too_large' | 'shutdown' | 'sample_rate' | 'ignored';
 
 /** What happened to the events captured since init, as the README defines it (the Python SDK's `stats()` alike). */
 export interface Stats {

@@ -117,3 +117,11 @@ test('a refusal stops the upload and says why; mistakes in the command exit 2', 
     assert.match(result.stderr, message);
   }
 });
+
+test('--help prints the usage on stdout and exits 0', async () => {
+  for (const args of [['--help'], ['-h'], ['sourcemaps', 'upload', '--help']]) {
+    const { code, stdout, stderr } = await run(args);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^Usage: stackline sourcemaps upload DIR/);
+  }
+});

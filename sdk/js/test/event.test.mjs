@@ -1,4 +1,4 @@
-// The event on the wire: exactly the DESIGN.md fields, the stack verbatim, causes, messages,
+// The event on the wire: exactly the ingest API's fields, the stack verbatim, causes, messages,
 // limits, beforeSend, and the one-warning disable on a missing or malformed key.
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';

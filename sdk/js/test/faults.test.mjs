@@ -148,7 +148,7 @@ describe('a host process finishes normally, by itself', { concurrency: 2 }, () =
     ['not HTTP at all', () => rawServer((s) => s.end('garbage\r\n\r\n')), gaveUp],
     ['closed mid-response', () => rawServer((s) => { s.write('HTTP/1.1 200 OK\r\nContent-Le'); s.destroy(); }), gaveUp],
   ];
-  const NO_DROPS = { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0, shutdown: 0 };
+  const NO_DROPS = { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 0, too_large: 0, shutdown: 0, sample_rate: 0, ignored: 0 };
   for (const [name, makeServer, expected] of cases) {
     test(name, async () => {
       const srv = await makeServer();

@@ -17,7 +17,7 @@ export const KEY = 'slk_' + 'A1b2C3d4E5'.repeat(4) + 'zz';
  */
 export const HANG_GUARD_MS = 30_000;
 
-/** Fields DESIGN.md allows on an event; anything else makes the server answer 400. */
+/** Fields the ingest API allows on an event; anything else makes the server answer 400. */
 export const EVENT_FIELDS = new Set([
   'event_id', 'timestamp', 'platform', 'exception', 'message', 'level', 'commit_sha', 'environment',
   'deploy_root', 'release', 'runtime', 'sdk', 'request', 'tags', 'breadcrumbs', 'fingerprint',

@@ -151,5 +151,5 @@ test('getStats() has the Python SDK\'s fields: droppedBy for dropped_by, the sam
   S.captureMessage('dropped by beforeSend');
   const s = S.getStats();
   assert.deepEqual(Object.keys(s), ['captured', 'sent', 'failed', 'dropped', 'queued', 'droppedBy', 'disabled']);
-  assert.deepEqual(s.droppedBy, { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 1, too_large: 0, shutdown: 0 });
+  assert.deepEqual(s.droppedBy, { queue_full: 0, rate_limited: 0, disabled: 0, before_send: 1, too_large: 0, shutdown: 0, sample_rate: 0, ignored: 0 });
 });

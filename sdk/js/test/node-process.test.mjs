@@ -2,6 +2,7 @@
 // process then behaves exactly as it would without the SDK (same exit code, same stderr),
 // only up to shutdownTimeoutMs later.
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { describe, test } from 'node:test';
 import { KEY, ingestServer, runHost } from './helpers.mjs';
 
@@ -40,7 +41,7 @@ describe('process-level capture leaves Node behaviour unchanged', { concurrency:
       const [ev] = events;
       assert.equal(ev.exception.type, type);
       assert.match(ev.exception.message, message instanceof RegExp ? message : new RegExp(message));
-      assert.deepEqual(ev.tags, { mechanism, handled: 'no' });
+      assert.deepEqual(ev.tags, { server_name: hostname(), mechanism, handled: 'no' });
       assert.equal(withSdk.stats.sent, 1);
       if (scenario !== 'rejection-nonerror') assert.match(ev.exception.stack, /host\.mjs:\d+:\d+/);
     });

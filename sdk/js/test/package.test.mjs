@@ -2,7 +2,7 @@
 // runtime (node ESM and CJS sharing one client, edge-light, browser) and type-checks.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,7 +16,8 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'stackline-pack-'));
   tarball = process.env.STACKLINE_TARBALL;
   if (!tarball) {
-    const [info] = JSON.parse(execFileSync(npm, ['pack', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' }));
+    // Built already: prepack would rebuild dist/ under the other test files reading it.
+    const [info] = JSON.parse(execFileSync(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' }));
     tarball = join(dir, info.filename);
   }
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
@@ -105,4 +106,21 @@ describe('npm pack', () => {
       }
     }
   });
+});
+
+test('npm pack on a fresh clone (no dist/) builds first: the prepack script', () => {
+  const clone = mkdtempSync(join(tmpdir(), 'stackline-clone-'));
+  try {
+    for (const f of ['package.json', 'README.md', 'tsconfig.json', 'src', 'scripts']) cpSync(join(ROOT, f), join(clone, f), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'));
+    // The build prints to stdout too: the JSON report is the output's last part.
+    const out = execFileSync(npm, ['pack', '--json', '--pack-destination', clone], { cwd: clone, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const [info] = JSON.parse(out.slice(out.search(/^\[/m)));
+    const files = info.files.map((f) => f.path);
+    for (const f of ['dist/esm/node.js', 'dist/cjs/node.js', 'dist/browser/stackline.min.js', 'dist/cli.cjs', 'dist/esm/index.node.d.ts']) {
+      assert.ok(files.includes(f), `${f} missing from a fresh clone's tarball`);
+    }
+  } finally {
+    rmSync(clone, { recursive: true, force: true });
+  }
 });

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from stackline_sdk import Client, MockTransport, Transport, _hub, _scope, _worker
-from stackline_sdk._integrations import _excepthook, _logging
+from stackline_sdk._integrations import _excepthook, _logging, _threading
 from stackline_sdk._options import Options
 
 from support import FAST, KEY, MakeClient, Recorder
@@ -22,6 +22,7 @@ def _fresh_sdk() -> Iterator[None]:
         client.close(0)
     _excepthook.uninstall()
     _logging.uninstall()
+    _threading.uninstall()
     _scope.reset_process_scope()
 
 

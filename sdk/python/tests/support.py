@@ -284,6 +284,8 @@ def answer(status: int, headers: dict[str, str] | None = None) -> Callable[[Requ
 
 
 def init_recorded(recorder: Recorder, **options: Any) -> Client:
-    """stackline_sdk.init() with the recorder as the network."""
+    """stackline_sdk.init() with the recorder as the network; no server_name tag unless asked,
+    so that tests can compare tags whole."""
     options.setdefault("ingest_key", KEY)
+    options.setdefault("server_name", "")
     return stackline_sdk.init(transport=MockTransport(recorder), **options)

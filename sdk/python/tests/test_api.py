@@ -130,6 +130,8 @@ def test_stats_have_the_javascript_sdks_fields(recorder: Recorder) -> None:
         "before_send": 1,
         "too_large": 0,
         "shutdown": 0,
+        "sample_rate": 0,
+        "ignored": 0,
     }
     assert (stats["captured"], stats["dropped"]) == (1, 1)
 

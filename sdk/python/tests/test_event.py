@@ -27,7 +27,7 @@ from stackline_sdk import (
     _event,
 )
 
-from support import MakeClient, Recorder, init_recorded
+from support import HANG_GUARD_SECONDS, MakeClient, Recorder, init_recorded
 
 CONTRACT_FIELDS = {
     "event_id",
@@ -128,9 +128,9 @@ def failure(call: Callable[[], object]) -> BaseException:
     raise AssertionError("did not fail")
 
 
-def test_the_same_failure_again_renders_the_same_text() -> None:
-    # The frame-text cache is hit from the second time on; frames that differ
-    # only by column must not share a text.
+def test_the_stack_is_what_python_prints_without_the_marker_lines() -> None:
+    # The text is rendered on the worker thread, where 3.11's ^^^^ markers would take an
+    # ast.parse() that can break the app's own parsing in another thread (gh-106905).
     failures = [
         failure(lambda: fail_deep(3)),
         failure(lambda: fail_deep(3)),
@@ -140,7 +140,10 @@ def test_the_same_failure_again_renders_the_same_text() -> None:
         failure(lambda: lookup_both({}, {"k": 1})),
     ]
     for exc in failures:
-        expected = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        printed = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        expected = "".join(
+            line for line in printed.splitlines(keepends=True) if line.strip(" ^~\n")
+        )
         assert rendered(exc)["stack"] == expected
 
 
@@ -356,8 +359,13 @@ class Resource:
     """Stands for something an app's frame holds: a big buffer, an open file."""
 
 
-def test_a_queued_event_holds_none_of_the_apps_objects(make_client: MakeClient) -> None:
+def test_a_queued_event_holds_none_of_the_apps_objects_once_rendered(
+    make_client: MakeClient,
+) -> None:
+    tried = threading.Event()
+
     def down(request: Request) -> Response:
+        tried.set()
         raise TransportError("down")
 
     client = make_client(MockTransport(down))
@@ -371,32 +379,50 @@ def test_a_queued_event_holds_none_of_the_apps_objects(make_client: MakeClient) 
         return weakref.ref(resource)
 
     ref = handler()
+    # The worker rendered the event before its first try; from then on only its bytes wait.
+    assert tried.wait(HANG_GUARD_SECONDS)
     gc.collect()
     assert client.stats().queued == 1
     assert ref() is None  # the frame that held it is gone, though its event waits
 
 
-def test_the_stack_text_is_rendered_by_the_capturing_thread(make_client: MakeClient) -> None:
-    # Not by the worker: on CPython 3.11+ rendering calls ast.parse(), which is
-    # not safe to run in two threads at once (see _event.exception_data).
+def test_the_stack_is_rendered_on_the_worker_as_it_was_when_captured(
+    make_client: MakeClient, recorder: Recorder
+) -> None:
+    # The capturing thread only takes the traceback; the worker renders it later, after the
+    # exception went further up the app's stack (which adds frames to its __traceback__).
     release = threading.Event()
 
     def send(request: Request) -> Response:
-        release.wait(2)
-        return Response(200)
+        release.wait(HANG_GUARD_SECONDS)
+        return recorder(request)
 
     client = make_client(MockTransport(send))
     client.capture_message("occupies the worker")
-    try:
-        fail_deep(1)
-    except CheckoutError as exc:
-        client.capture_exception(exc)
-        expected = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+    printed: list[str] = []
+
+    def capture_then_reraise() -> None:
+        try:
+            fail_deep(1)
+        except CheckoutError as exc:
+            client.capture_exception(exc)
+            printed.append("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+            raise
+
+    with pytest.raises(CheckoutError):
+        capture_then_reraise()
     queued = client._worker._queue[-1].event
-    release.set()
     assert queued is not None
-    assert queued["exception"]["stack"] == expected
-    assert client.flush(2)
+    assert "exception" not in queued, "rendered on the app's thread"
+    release.set()
+    assert client.flush(HANG_GUARD_SECONDS)
+    [_, event] = recorder.events()
+    stack = event["exception"]["stack"]
+    assert "in test_the_stack_is_rendered_on_the_worker" not in stack, "a frame added later"
+    assert stack == "".join(
+        line for line in printed[0].splitlines(keepends=True) if line.strip(" ^~\n")
+    )
 
 
 def test_before_send_sees_the_whole_stack(recorder: Recorder) -> None:

@@ -38,6 +38,9 @@ def _capture_through_a_request(text: str, tags: dict[str, str]) -> None:
     error = _raised(huge_type(message), cause=_raised(ValueError(message)))
 
     def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        # A request's scope starts with no breadcrumbs: they are added while serving it.
+        for _ in range(150):
+            stackline_sdk.add_breadcrumb(text * LONG, category="c" * LONG, level="l" * LONG)
         stackline_sdk.capture_exception(error, tags=tags, fingerprint="f" * LONG)
         return [b""]
 
@@ -62,8 +65,6 @@ def _fill_every_limit(recorder: Recorder, text: str) -> None:
     )
     for i in range(60):
         stackline_sdk.set_tag(f"scope-{i}-" + "k" * 100, "v" * LONG)
-    for _ in range(150):
-        stackline_sdk.add_breadcrumb(text * LONG, category="c" * LONG, level="l" * LONG)
     _capture_through_a_request(text, {f"call-{i}-" + "k" * 100: "v" * LONG for i in range(60)})
 
 
@@ -192,6 +193,8 @@ def test_a_working_directory_past_the_limit_is_not_sent_as_deploy_root(
     recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("os.getcwd", lambda: "/" + "d" * 1024)
+    # No project above the program: the working directory is the root.
+    monkeypatch.setattr("stackline_sdk._deployment._entry_files", lambda _caller: [])
     init_recorded(recorder)
     stackline_sdk.capture_message("m")
     assert stackline_sdk.flush(2)

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from stackline.projects.v1 import projects_pb2
 
 from services.gateway.dependencies import Actor, State
+from services.gateway.routers.sentry import sentry_dsn
 from services.gateway.schemas.errors import documented_errors
 from services.gateway.schemas.projects import (
     AuditEntry,
@@ -47,7 +48,9 @@ def _detail(project: projects_pb2.Project, keys: list[projects_pb2.IngestKey]) -
     summary="Create a project for a GitHub repository; its first ingest key is returned this once",
     responses=documented_errors(400, 401, 409),
 )
-async def create_project(body: ProjectCreate, state: State, actor: Actor) -> ProjectCreated:
+async def create_project(
+    body: ProjectCreate, state: State, actor: Actor, request: Request
+) -> ProjectCreated:
     response = await state.backends.projects.CreateProject(
         projects_pb2.CreateProjectRequest(
             actor=actor, name=body.name, repo=body.repo, retention_days=body.retention_days or 0
@@ -56,6 +59,7 @@ async def create_project(body: ProjectCreate, state: State, actor: Actor) -> Pro
     return ProjectCreated(
         project=_detail(response.project, [response.ingest_key]),
         ingest_key=response.ingest_key_secret,
+        dsn=sentry_dsn(request, response.ingest_key_secret, response.project.id),
     )
 
 
@@ -115,12 +119,16 @@ async def delete_project(project_id: str, state: State, actor: Actor) -> Respons
     summary="Create another ingest key; returned this once",
     responses=documented_errors(401, 404),
 )
-async def create_key(project_id: str, state: State, actor: Actor) -> IngestKeyCreated:
+async def create_key(
+    project_id: str, state: State, actor: Actor, request: Request
+) -> IngestKeyCreated:
     response = await state.backends.projects.CreateIngestKey(
         projects_pb2.CreateIngestKeyRequest(actor=actor, project_id=project_id)
     )
     return IngestKeyCreated(
-        ingest_key=response.ingest_key_secret, key=IngestKeyInfo.from_proto(response.ingest_key)
+        ingest_key=response.ingest_key_secret,
+        dsn=sentry_dsn(request, response.ingest_key_secret, project_id),
+        key=IngestKeyInfo.from_proto(response.ingest_key),
     )
 
 
@@ -183,7 +191,12 @@ async def set_path_mappings(
     responses=documented_errors(400, 401, 404, 409),
 )
 async def rotate_key(
-    project_id: str, key_id: str, state: State, actor: Actor, body: KeyRotation | None = None
+    project_id: str,
+    key_id: str,
+    state: State,
+    actor: Actor,
+    request: Request,
+    body: KeyRotation | None = None,
 ) -> KeyRotated:
     grace = (body or KeyRotation()).grace_seconds
     response = await state.backends.projects.RotateIngestKey(
@@ -193,6 +206,7 @@ async def rotate_key(
     )
     return KeyRotated(
         ingest_key=response.new_key_secret,
+        dsn=sentry_dsn(request, response.new_key_secret, project_id),
         key=IngestKeyInfo.from_proto(response.new_key),
         old_key=IngestKeyInfo.from_proto(response.old_key),
     )

@@ -74,6 +74,10 @@ class ProjectUpdate(_Write):
 class ProjectCreated(BaseModel):
     project: ProjectDetail
     ingest_key: str = Field(description="The whole key. Shown this once: only its hash is kept.")
+    dsn: str = Field(
+        description="The same key as a Sentry DSN, for apps that keep their Sentry SDK. "
+        "Shown this once, like the key."
+    )
 
 
 class ProjectResponse(BaseModel):
@@ -90,6 +94,10 @@ class ProjectList(BaseModel):
 
 class IngestKeyCreated(BaseModel):
     ingest_key: str = Field(description="The whole key. Shown this once: only its hash is kept.")
+    dsn: str = Field(
+        description="The same key as a Sentry DSN, for apps that keep their Sentry SDK. "
+        "Shown this once, like the key."
+    )
     key: IngestKeyInfo
 
 
@@ -124,6 +132,10 @@ class KeyRotation(_Write):
 
 class KeyRotated(BaseModel):
     ingest_key: str = Field(description="The whole new key. Shown this once.")
+    dsn: str = Field(
+        description="The same key as a Sentry DSN, for apps that keep their Sentry SDK. "
+        "Shown this once, like the key."
+    )
     key: IngestKeyInfo
     old_key: IngestKeyInfo = Field(description="Its revoked_at is when it stops working.")
 

@@ -6,9 +6,11 @@
  */
 
 import diagnostics from 'node:diagnostics_channel';
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import { get } from '../event.js';
 import type { Client } from '../client.js';
+import type { Scope } from '../scope.js';
 import { OWN_REQUEST } from '../transports/node.js';
 import { httpCrumb } from './fetch.js';
 import type { Options } from '../types.js';
@@ -20,6 +22,17 @@ import type { Options } from '../types.js';
  * microtask, attaches it.
  */
 let throwingRequest: { method: string; url: string } | undefined;
+/** Likewise the scope of the request whose 'request' listener is throwing synchronously. */
+let throwingScope: Scope | undefined;
+
+function noteThrowing(request: { method: string; url: string } | undefined, scope: Scope | undefined): void {
+  throwingRequest = request;
+  throwingScope = scope;
+  queueMicrotask(() => {
+    throwingRequest = undefined;
+    throwingScope = undefined;
+  });
+}
 
 type RejectionMode = 'throw' | 'strict' | 'warn' | 'none' | 'warn-with-error-code';
 
@@ -47,10 +60,12 @@ export function installProcessHandlers(client: Client, options: Options): () => 
     // (mode throw/strict), before Node's own handling, which it leaves untouched.
     on('uncaughtExceptionMonitor', (error: unknown, origin: string) => {
       const request = origin === 'unhandledRejection' ? undefined : throwingRequest;
+      const scope = origin === 'unhandledRejection' ? undefined : throwingScope;
       throwingRequest = undefined;
+      throwingScope = undefined;
       // Without an app listener Node exits right after this: the event is fatal.
       const fatal = process.listenerCount('uncaughtException') === 0;
-      client.captureException(error, { request, fatal, mechanism: request ? 'http' : origin === 'unhandledRejection' ? 'unhandledRejection' : 'uncaughtException' });
+      client.captureException(error, { request, scope, fatal, mechanism: request ? 'http' : origin === 'unhandledRejection' ? 'unhandledRejection' : 'uncaughtException' });
     });
 
     // An 'unhandledRejection' listener changes Node's behaviour in modes throw and
@@ -155,6 +170,51 @@ export function instrumentHttp(client: Client): () => void {
   return () => active.forEach((f) => f());
 }
 
+/**
+ * Every incoming request of every http and https server runs its 'request' listeners (Express,
+ * Next.js, a plain handler) in a scope of its own, kept across awaits by AsyncLocalStorage:
+ * a tag or breadcrumb added while serving one request never shows up on another's error. As
+ * @sentry/node does, Server.prototype.emit is wrapped, because diagnostics_channel's
+ * http.server.request.start could only enterWith(), which would leak the scope into whatever
+ * the parser runs next on that socket.
+ */
+export function isolateRequests(client: Client): () => void {
+  const undo: Array<() => void> = [];
+  for (const proto of [http.Server.prototype, https.Server.prototype] as Array<{ emit: (...a: any[]) => boolean }>) {
+    const own = Object.prototype.hasOwnProperty.call(proto, 'emit');
+    const original = proto.emit;
+    const emit = function (this: unknown, event: string | symbol, ...args: unknown[]): boolean {
+      if (event !== 'request') return original.call(this, event, ...args);
+      let request: { method: string; url: string } | undefined;
+      try {
+        request = incomingRequest(args[0]);
+      } catch {
+        request = undefined;
+      }
+      let scope: Scope | undefined;
+      let returned = false;
+      try {
+        const result = client.withScope(() => {
+          scope = client.scope();
+          return original.call(this, event, ...args);
+        }, request);
+        returned = true;
+        return result;
+      } finally {
+        // No catch and rethrow: Node would print this line above the app's error.
+        if (!returned) noteThrowing(request, scope);
+      }
+    };
+    proto.emit = emit;
+    undo.push(() => {
+      if (proto.emit !== emit) return; // someone wrapped on top of us: leave theirs in place
+      if (own) proto.emit = original;
+      else delete (proto as { emit?: unknown }).emit;
+    });
+  }
+  return () => undo.forEach((f) => f());
+}
+
 /** method and absolute URL of an incoming request; never headers, cookies or body. */
 export function incomingRequest(req: unknown): { method: string; url: string } | undefined {
   if (!req || typeof req !== 'object') return undefined;
@@ -195,10 +255,7 @@ export function wrapRequestHandler<H extends (req: IncomingMessage, res: ServerR
       result = handler.call(this, req, res);
       returned = true;
     } finally {
-      if (!returned) {
-        throwingRequest = incomingRequest(req);
-        queueMicrotask(() => (throwingRequest = undefined));
-      }
+      if (!returned) noteThrowing(incomingRequest(req), client()?.scope());
     }
     if (result && typeof (result as Promise<unknown>).then === 'function') {
       return (result as Promise<unknown>).then(undefined, (err: unknown) => {

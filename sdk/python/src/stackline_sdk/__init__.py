@@ -13,8 +13,11 @@ from ._api import (
     close,
     flush,
     init,
+    set_context,
+    set_extra,
     set_tag,
     set_tags,
+    set_user,
     stats,
 )
 from ._client import Client
@@ -56,7 +59,10 @@ __all__ = [
     "init",
     "install_asyncio_handler",
     "isolation_scope",
+    "set_context",
+    "set_extra",
     "set_tag",
     "set_tags",
+    "set_user",
     "stats",
 ]

@@ -9,16 +9,18 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-from collections.abc import Mapping
+import re
+import sys
+from collections.abc import Mapping, Sequence
 
 from . import _hub
 from ._client import Client
-from ._integrations import _asyncio, _excepthook
+from ._integrations import _asyncio, _excepthook, _threading
 from ._integrations import _logging as _logging_integration
 from ._options import Options, resolve
 from ._scope import current_scope
 from ._transport import Transport
-from ._types import BeforeSend
+from ._types import BeforeBreadcrumb, BeforeSend
 from ._worker import Stats
 
 logger = logging.getLogger("stackline_sdk")
@@ -43,14 +45,31 @@ def init(
     transport: Transport | None = None,
     capture_uncaught: bool = True,
     capture_logging: bool = True,
+    breadcrumbs_outside_requests: bool | None = None,
+    sample_rate: float = 1.0,
+    ignore_errors: Sequence[type[BaseException] | str | re.Pattern[str]] = (),
+    before_breadcrumb: BeforeBreadcrumb | None = None,
+    server_name: str | None = None,
+    send_default_pii: bool = False,
+    enabled: bool = True,
+    debug: bool = False,
 ) -> Client:
     """Start reporting. Unset arguments come from the environment (STACKLINE_INGEST_KEY,
     STACKLINE_ENDPOINT, the host's commit variables), read here and only here.
 
     Without a valid key, or without an endpoint (unless `transport` is given), this
     logs one warning and returns a disabled client: the app runs on, unreported.
+
+    Log records become breadcrumbs of the request they were written in. Records
+    outside any request are kept on the process scope while the process serves no
+    requests through the middleware (a script, a worker); in a web app they are
+    dropped unless `breadcrumbs_outside_requests=True`.
     """
+    if debug:
+        _debug_logging()
     try:
+        if not enabled:
+            raise _Disabled
         options = resolve(
             os.environ,
             ingest_key=ingest_key,
@@ -66,8 +85,17 @@ def init(
             max_queue_size=max_queue_size,
             timeout=timeout,
             shutdown_timeout=shutdown_timeout,
+            breadcrumbs_outside_requests=breadcrumbs_outside_requests,
+            caller=_caller_file(),
+            sample_rate=sample_rate,
+            ignore_errors=ignore_errors,
+            before_breadcrumb=before_breadcrumb,
+            server_name=server_name,
+            send_default_pii=send_default_pii,
         )
         client = Client(options, transport=transport)
+    except _Disabled:
+        client = Client(Options())
     except Exception:
         logger.warning("stackline_sdk: init failed; error reporting is disabled", exc_info=True)
         client = Client(Options())
@@ -77,8 +105,31 @@ def init(
         # Let the old client drain on its own thread: init must not wait on the network.
         previous._close_in_background()
     _install(client.enabled and capture_uncaught, client.enabled and capture_logging)
+    _install_threading(client.enabled)
     _register_atexit()
     return client
+
+
+class _Disabled(Exception):
+    """init(enabled=False): a client that drops everything, without a word."""
+
+
+def _debug_logging() -> None:
+    """debug=True: the SDK's own log (what it sends, drops and retries) on stderr."""
+    own = logging.getLogger("stackline_sdk")
+    own.setLevel(logging.DEBUG)
+    if not own.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[stackline] %(levelname)s %(message)s"))
+        own.addHandler(handler)
+
+
+def _caller_file() -> str | None:
+    """The file of the code that called init(): under gunicorn or uvicorn, the app's module."""
+    try:
+        return sys._getframe(2).f_code.co_filename
+    except (ValueError, AttributeError):
+        return None
 
 
 def _install(uncaught: bool, logs: bool) -> None:
@@ -94,6 +145,16 @@ def _install(uncaught: bool, logs: bool) -> None:
             _logging_integration.uninstall()
     except Exception:
         logger.debug("stackline_sdk: installing the integrations failed", exc_info=True)
+
+
+def _install_threading(enabled: bool) -> None:
+    try:
+        if enabled:
+            _threading.install()
+        else:
+            _threading.uninstall()
+    except Exception:
+        logger.debug("stackline_sdk: installing the threading integration failed", exc_info=True)
 
 
 def _register_atexit() -> None:
@@ -155,9 +216,47 @@ def set_tags(tags: Mapping[str, object]) -> None:
 def add_breadcrumb(message: str, *, category: str = "default", level: str = "info") -> None:
     """Record something that happened; the last 100 go with the next event of this scope."""
     try:
-        current_scope().add_breadcrumb(message, category, level)
+        client = _hub.get_client()
+        if client is None:
+            current_scope().add_breadcrumb(message, category, level)
+        else:
+            client.add_breadcrumb(current_scope(), message, category, level)
     except Exception:
         logger.debug("stackline_sdk: add_breadcrumb failed", exc_info=True)
+
+
+def set_user(user: Mapping[str, object] | None) -> None:
+    """The user the current request serves: `user.id` on its events; `email`, `ip_address`
+    and `username` only with init(send_default_pii=True). None forgets it."""
+    try:
+        client = _hub.get_client()
+        pii = client is not None and client.options.send_default_pii
+        keys = ("id", "email", "ip_address", "username") if pii else ("id",)
+        values = {k: v for k, v in (user or {}).items() if k in keys and v not in (None, "")}
+        current_scope().set_data("user", values or None)
+    except Exception:
+        logger.debug("stackline_sdk: set_user failed", exc_info=True)
+
+
+def set_context(name: str, context: Mapping[str, object] | None) -> None:
+    """Named data on the current scope's events, sent as tags `name.key`. None forgets it."""
+    try:
+        current_scope().set_data(str(name), dict(context) if context else None)
+    except Exception:
+        logger.debug("stackline_sdk: set_context failed", exc_info=True)
+
+
+def set_extra(key: str, value: object) -> None:
+    """One value on the current scope's events, sent as the tag `extra.key`."""
+    try:
+        scope = current_scope()
+        extra: dict[str, object] = {
+            k[len("extra.") :]: v for k, v in scope.data.items() if k.startswith("extra.")
+        }
+        extra[str(key)] = value
+        scope.set_data("extra", extra)
+    except Exception:
+        logger.debug("stackline_sdk: set_extra failed", exc_info=True)
 
 
 def flush(timeout: float | None = None) -> bool:

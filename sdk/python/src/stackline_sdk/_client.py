@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
+import re
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -17,10 +19,13 @@ from typing import ParamSpec
 from ._event import (
     MAX_MESSAGE,
     MAX_SHORT,
+    breadcrumb,
     clean,
     clean_tags,
     conform,
+    conform_breadcrumb,
     exception_data,
+    exception_text,
     is_marked,
     mark,
     new_event,
@@ -30,10 +35,10 @@ from ._event import (
     type_name,
 )
 from ._options import Options
-from ._scope import current_scope
+from ._scope import Scope, current_scope
 from ._scrub import scrub_text
 from ._transport import HTTPTransport, Transport
-from ._types import Event, ExceptionData, Hint
+from ._types import Breadcrumb, Event, ExceptionData, Hint, RequestData
 from ._version import VERSION
 from ._worker import Backoff, Stats, Worker
 
@@ -121,27 +126,44 @@ class Client:
         *,
         tags: Mapping[str, object] | None = None,
         fingerprint: str | None = None,
+        message: str | None = None,
     ) -> str | None:
-        """Report an exception (the one being handled when `error` is None)."""
+        """Report an exception (the one being handled when `error` is None); `message`, if
+        given, is the event's message too (the line of `logger.exception("...")`)."""
         exc = _exception_of(error)
         if exc is not None:
-            return self._capture_exception(exc, tags, fingerprint)
+            return self._capture_exception(exc, tags, fingerprint, message)
         if error is None:
             return None  # nothing is being handled
         return self._capture_value(error, tags, fingerprint)
 
     def _capture_exception(
-        self, exc: BaseException, tags: Mapping[str, object] | None, fingerprint: object
+        self,
+        exc: BaseException,
+        tags: Mapping[str, object] | None,
+        fingerprint: object,
+        message: str | None = None,
     ) -> str | None:
         if is_marked(exc):
             return None  # already reported, by a hook further down the stack
         mark(exc)
-        refusal = self._worker.refusal()
+        refusal = self._refusal() or ("ignored" if self._ignored(exc) else None)
         if refusal is not None:
             self._worker.record_drop(refusal)
             return None
-        event = new_event({"exception": exception_data(exc)})
-        return self._dispatch(event, {"exception": exc}, tags, fingerprint)
+        # Only what cannot wait: the traceback as it is now (the exception may travel
+        # further up and grow it) and its text. The rest is done on the worker.
+        tb, text = exc.__traceback__, exception_text(exc)
+
+        line = None if message is None else safe_str(message)
+
+        def describe(event: Event) -> None:
+            event["exception"] = exception_data(exc, tb, text)
+            if line is not None:
+                event["message"] = truncate(scrub_text(line), MAX_MESSAGE)
+                event["level"] = "error"
+
+        return self._dispatch(new_event({}), {"exception": exc}, tags, fingerprint, describe)
 
     def _capture_value(
         self, value: object, tags: Mapping[str, object] | None, fingerprint: object
@@ -172,7 +194,7 @@ class Client:
         fingerprint: str | None = None,
     ) -> str | None:
         """Report a message at `level` (debug, info, warning, error or fatal)."""
-        refusal = self._worker.refusal()
+        refusal = self._refusal()
         if refusal is not None:
             self._worker.record_drop(refusal)
             return None
@@ -184,13 +206,104 @@ class Client:
         )
         return self._dispatch(event, {}, tags, fingerprint)
 
+    def _refusal(self) -> str | None:
+        """Why a new event is refused before it is built, if it is."""
+        refusal = self._worker.refusal()
+        rate = self.options.sample_rate
+        # Sampling, not a secret: the module's generator is the right one.
+        if refusal is None and rate < 1.0 and random.random() >= rate:  # noqa: S311
+            return "sample_rate"
+        return refusal
+
+    def _ignored(self, exc: BaseException) -> bool:
+        """Whether ignore_errors names this exception: a class (or a base), a type name, or a
+        pattern found in "Type: message"."""
+        kind = type(exc)
+        name = type_name(kind)
+        text: str | None = None
+        for rule in self.options.ignore_errors:
+            if isinstance(rule, type):
+                if isinstance(exc, rule):
+                    return True
+            elif isinstance(rule, str):
+                if rule in (name, kind.__name__):
+                    return True
+            elif isinstance(rule, re.Pattern):
+                text = text or f"{name}: {exception_text(exc)}"
+                if rule.search(text):
+                    return True
+        return False
+
+    def add_breadcrumb(
+        self, scope: Scope, message: object, category: object, level: object
+    ) -> None:
+        """Record a breadcrumb on `scope`, through before_breadcrumb if there is one."""
+        crumb: Breadcrumb | None = breadcrumb(message, category, level)
+        hook = self.options.before_breadcrumb
+        if hook is not None:
+            try:
+                crumb = hook(crumb)  # type: ignore[arg-type]
+            except Exception:
+                self._warn_hook(
+                    "stackline_sdk: before_breadcrumb raised; the breadcrumb was dropped",
+                    exc_info=True,
+                )
+                return
+            if crumb is None:
+                return
+            crumb = conform_breadcrumb(crumb)
+        if crumb is not None:
+            scope.breadcrumbs.append(crumb)
+
     def _dispatch(
         self,
         event: Event,
         hint: Hint,
         tags: Mapping[str, object] | None,
         fingerprint: object,
+        describe: Callable[[Event], None] | None = None,
     ) -> str | None:
+        """Queue the event; what it takes from the scope is copied now, and the event is
+        completed (`describe`, scope data, limits) on the worker thread, unless a
+        before_send hook needs the whole event here and now."""
+        scope = current_scope()
+        request = scope.request
+        scope_tags = {**scope.data, **scope.tags}
+        crumbs = list(scope.breadcrumbs) if self.options.max_breadcrumbs else []
+        extra_tags = clean_tags(tags) if tags else None
+
+        def finish(ev: Event) -> Event:
+            if describe is not None:
+                describe(ev)
+            self._complete(
+                ev,
+                request=request,
+                scope_tags=scope_tags,
+                crumbs=crumbs,
+                extra_tags=extra_tags,
+                fingerprint=fingerprint,
+            )
+            return ev
+
+        if self.options.before_send is None:
+            return event.get("event_id") if self._worker.submit(event, finish) else None
+        shaped = self._before_send(finish(event), hint)
+        if shaped is None:
+            return None
+        if self._worker.submit(shaped):
+            return shaped.get("event_id")
+        return None
+
+    def _complete(
+        self,
+        event: Event,
+        *,
+        request: RequestData | None,
+        scope_tags: dict[str, str],
+        crumbs: list[Breadcrumb],
+        extra_tags: dict[str, str] | None,
+        fingerprint: object,
+    ) -> None:
         options = self.options
         if options.commit_sha is not None:
             event["commit_sha"] = options.commit_sha
@@ -201,30 +314,20 @@ class Client:
             event["release"] = options.release
         event["runtime"] = {"name": "python", "version": self._python}
         event["sdk"] = {"name": SDK_NAME, "version": VERSION}
-
-        scope = current_scope()
-        if scope.request is not None:
-            event["request"] = {"method": scope.request["method"], "url": scope.request["url"]}
+        if request is not None:
+            event["request"] = {"method": request["method"], "url": request["url"]}
         # Later sources win for a key they share; a new key goes in only while
         # there are fewer than 50 (the API refuses more).
-        merged = clean_tags(scope.tags, dict(options.tags))
-        if tags:
-            clean_tags(tags, merged)
+        own = {"server_name": options.server_name} if options.server_name else {}
+        merged = clean_tags(scope_tags, clean_tags(options.tags, own))
+        if extra_tags:
+            clean_tags(extra_tags, merged)
         if merged:
             event["tags"] = merged
-        if options.max_breadcrumbs and scope.breadcrumbs:
-            event["breadcrumbs"] = list(scope.breadcrumbs)[-options.max_breadcrumbs :]
+        if crumbs:
+            event["breadcrumbs"] = crumbs[-options.max_breadcrumbs :]
         if fingerprint is not None:
             event["fingerprint"] = clean(fingerprint, MAX_SHORT)
-
-        if options.before_send is not None:
-            shaped = self._before_send(event, hint)
-            if shaped is None:
-                return None
-            event = shaped
-        if self._worker.submit(event):
-            return event.get("event_id")
-        return None
 
     def _before_send(self, event: Event, hint: Hint) -> Event | None:
         assert self.options.before_send is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -99,8 +100,66 @@ def _cwd() -> str | None:
         return None
 
 
-def _deploy_root(explicit: str | None) -> str | None:
-    root = explicit or _cwd()
+# What marks the top of a project: the nearest ancestor holding one of these is the root.
+_ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+_MAX_LEVELS = 64
+
+
+def _project_root(path: str | None) -> str | None:
+    """The nearest ancestor of the file `path` holding a project marker, if any."""
+    if not path:
+        return None
+    try:
+        folder = os.path.dirname(os.path.realpath(path))
+        for _ in range(_MAX_LEVELS):
+            if any(os.path.exists(os.path.join(folder, m)) for m in _ROOT_MARKERS):
+                return folder
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                return None
+            folder = parent
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _installed(path: str) -> bool:
+    """Whether `path` belongs to the interpreter or a virtualenv (gunicorn's script,
+    `python -m uvicorn`), not to the app: its ancestors say nothing about the project."""
+    real = os.path.realpath(path)
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    return any(real == p or real.startswith(p + os.sep) for p in prefixes) or (
+        f"{os.sep}site-packages{os.sep}" in real
+    )
+
+
+def _entry_files(caller: str | None) -> list[str]:
+    """The program's entry module, then the file that called init() (the app module a
+    server such as gunicorn imports), leaving out those that are installed code."""
+    files: list[str] = []
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None)
+    if isinstance(main_file, str):
+        files.append(main_file)
+    if caller:
+        files.append(caller)
+    return [f for f in files if not _installed(f)]
+
+
+def find_root(caller: str | None = None) -> str | None:
+    """The repository root frames are made relative to: the nearest ancestor of the entry
+    module (or of init()'s caller) with pyproject.toml, setup.cfg, setup.py or .git; else
+    the working directory. Not the working directory first: run from / by cron or by
+    absolute path from elsewhere, the same file would get a different path each time."""
+    for path in _entry_files(caller):
+        root = _project_root(path)
+        if root is not None:
+            return root
+    return _cwd()
+
+
+def _deploy_root(explicit: str | None, caller: str | None = None) -> str | None:
+    root = explicit or find_root(caller)
     # The API refuses a longer one, and a path cut short would map frames to the
     # wrong files: without it, Stackline falls back to the usual roots.
     return root if root is not None and len(root) <= MAX_DEPLOY_ROOT else None
@@ -113,6 +172,7 @@ def detect(
     environment: str | None = None,
     release: str | None = None,
     deploy_root: str | None = None,
+    caller: str | None = None,
 ) -> Deployment:
     """What init() was told, else what the host says, else the defaults; each
     bounded to what the ingest API accepts."""
@@ -121,5 +181,5 @@ def detect(
         commit_sha=_commit(commit_sha, environ),
         environment=truncate(_environment(environment, environ), MAX_ENVIRONMENT),
         release=None if release is None else truncate(release, MAX_RELEASE),
-        deploy_root=_deploy_root(deploy_root),
+        deploy_root=_deploy_root(deploy_root, caller),
     )

@@ -13,7 +13,8 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, cast
+from types import TracebackType
+from typing import Any, cast
 
 from ._scrub import scrub_text
 from ._types import Breadcrumb, Event, ExceptionData, Level, RequestData
@@ -116,7 +117,8 @@ def type_name(cls: type) -> str:
         return _type_label(cls)
 
 
-def _exception_message(exc: BaseException) -> str:
+def exception_text(exc: BaseException) -> str:
+    """str(exc), never raising."""
     try:
         text = str(exc)
         if type(text) is not str:
@@ -125,7 +127,11 @@ def _exception_message(exc: BaseException) -> str:
         raise
     except BaseException:
         text = "<exception str() failed>"
-    return truncate(scrub_text(text), MAX_MESSAGE)
+    return text
+
+
+def _exception_message(exc: BaseException, text: str | None = None) -> str:
+    return truncate(scrub_text(exception_text(exc) if text is None else text), MAX_MESSAGE)
 
 
 def truncate_stack(stack: str, limit: int = MAX_STACK) -> str:
@@ -152,40 +158,30 @@ def truncate_stack(stack: str, limit: int = MAX_STACK) -> str:
     return stack[:head_end] + marker + stack[tail_start:]
 
 
-class _CachedFrames(traceback.StackSummary):
-    """Formats each distinct frame once per process.
+class _PlainFrames(traceback.StackSummary):
+    """Frames as Python 3.10 prints them: without 3.11's ^^^^ markers.
 
-    On Python 3.11+ most of a traceback's rendering is spent on each frame's
-    ^^^^ markers (an ast.parse() per frame). Errors repeat: the same code path
-    failing again is rendered from this cache, in the very same text.
+    The markers come from an ast.parse() per frame, the largest part of rendering,
+    and ast.parse() in two threads at once can fail in the other thread with
+    "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905).
+    The text is rendered on the SDK's worker thread, next to an app that may be
+    parsing code: without the markers it never calls ast.parse() at all. The
+    server reads files, lines and functions, which the markers do not change.
     """
 
-    _texts: ClassVar[dict[tuple[object, ...], str | None]] = {}
-    _MAX: ClassVar[int] = 2048
-
     def format_frame_summary(self, frame_summary: traceback.FrameSummary, **kwargs: Any) -> Any:
-        key = (
-            frame_summary.filename,
-            frame_summary.lineno,
-            frame_summary.name,
-            getattr(frame_summary, "end_lineno", None),
-            getattr(frame_summary, "colno", None),
-            getattr(frame_summary, "end_colno", None),
-            tuple(sorted(kwargs.items())),
-        )
-        texts = _CachedFrames._texts
-        if key not in texts:
-            if len(texts) >= self._MAX:
-                texts.clear()  # bounded; a full cache starts over
-            # Python 3.11+ only, which _cache_frames checks before using this class.
-            texts[key] = super().format_frame_summary(frame_summary, **kwargs)  # type: ignore[misc]
-        return texts[key]
+        fs = frame_summary
+        row = f'  File "{fs.filename}", line {fs.lineno}, in {fs.name}\n'
+        line = fs.line
+        if line:
+            row += f"    {line.strip()}\n"
+        return row
 
 
-def _cache_frames(snapshot: traceback.TracebackException) -> None:
-    """Render every stack of the snapshot (the chain, a group's members) through the cache."""
+def _plain_frames(snapshot: traceback.TracebackException) -> None:
+    """Render every stack of the snapshot (the chain, a group's members) without markers."""
     if not hasattr(traceback.StackSummary, "format_frame_summary"):
-        return  # Python 3.10: no markers, nothing worth caching
+        return  # Python 3.10 prints no markers
     seen: set[int] = set()
     todo: list[traceback.TracebackException | None] = [snapshot]
     while todo:
@@ -193,21 +189,21 @@ def _cache_frames(snapshot: traceback.TracebackException) -> None:
         if te is None or id(te) in seen:
             continue
         seen.add(id(te))
-        cached = _CachedFrames()
-        cached.extend(te.stack)
-        te.stack = cached
+        plain = _PlainFrames()
+        plain.extend(te.stack)
+        te.stack = plain
         todo += [te.__cause__, te.__context__, *(getattr(te, "exceptions", None) or ())]
 
 
-def _snapshot(exc: BaseException) -> traceback.TracebackException | None:
+def _snapshot(exc: BaseException, tb: TracebackType | None) -> traceback.TracebackException | None:
     """What the traceback text needs: frame names, files, line numbers and columns,
     the message, the chain. One snapshot renders both the full text and the
     cause's own; source lines are read once, when it is rendered."""
     try:
         snapshot = traceback.TracebackException(
-            type(exc), exc, exc.__traceback__, lookup_lines=False, compact=True
+            type(exc), exc, tb, lookup_lines=False, compact=True
         )
-        _cache_frames(snapshot)
+        _plain_frames(snapshot)
         return snapshot
     except KeyboardInterrupt:
         raise
@@ -229,21 +225,22 @@ def _render(snapshot: traceback.TracebackException | None, chain: bool, fallback
     return truncate_stack(scrub_text(text))
 
 
-def exception_data(exc: BaseException) -> ExceptionData:
+def exception_data(
+    exc: BaseException, tb: TracebackType | None = None, text: str | None = None
+) -> ExceptionData:
     """Type, message and stack text of an exception, and of the one it chains from.
 
-    This runs on the thread that captures, as when the app prints a traceback
-    itself. Rendering on the worker thread would cost the app's thread a third
-    as much, but on CPython 3.11+ the text's ^^^^ markers come from ast.parse(),
-    and ast.parse() in two threads at once can fail in the other thread with
-    "SystemError: AST constructor recursion depth mismatch" (CPython
-    gh-106905): the SDK must not bring that on an app that parses code.
+    `tb` and `text` are the traceback and str() the capturing thread took (the
+    exception's own by default): this runs on the SDK's worker thread, after the
+    exception may have travelled further up the app's stack.
     """
+    if tb is None:
+        tb = exc.__traceback__
     data: ExceptionData = {
         "type": type_name(type(exc)),
-        "message": _exception_message(exc),
+        "message": _exception_message(exc, text),
     }
-    snapshot = _snapshot(exc)
+    snapshot = _snapshot(exc, tb)
     data["stack"] = _render(snapshot, True, f"{data['type']}: {data['message']}\n")
     cause = chained(exc)
     if cause is not None:
@@ -365,6 +362,14 @@ def _breadcrumbs_field(value: object, timestamp: str) -> list[Breadcrumb] | None
                 }
             )
     return crumbs[-MAX_BREADCRUMBS:]
+
+
+def conform_breadcrumb(value: object) -> Breadcrumb | None:
+    """What a before_breadcrumb hook returned, reduced to a breadcrumb the API takes."""
+    if not isinstance(value, Mapping):
+        return None
+    crumbs = _breadcrumbs_field([value], now())
+    return crumbs[0] if crumbs else None
 
 
 def _request_field(value: object) -> RequestData | None:

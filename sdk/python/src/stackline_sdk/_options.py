@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import math
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from . import _deployment
 from ._event import clean_tags, safe_str
-from ._types import BeforeSend
+from ._types import BeforeBreadcrumb, BeforeSend
 
 logger = logging.getLogger("stackline_sdk")
 
@@ -33,6 +34,15 @@ class Options:
     max_queue_size: int = 100
     timeout: float = 5.0
     shutdown_timeout: float = 2.0
+    # Log records outside any request kept as process breadcrumbs: None keeps them
+    # until a request middleware is set up (then they are other requests' noise).
+    breadcrumbs_outside_requests: bool | None = None
+    sample_rate: float = 1.0
+    # Exception classes, type names, or compiled patterns searched in "Type: message".
+    ignore_errors: tuple[object, ...] = ()
+    before_breadcrumb: BeforeBreadcrumb | None = None
+    server_name: str | None = None
+    send_default_pii: bool = False
 
     @property
     def ingest_url(self) -> str:
@@ -110,6 +120,13 @@ def resolve(
     max_queue_size: int,
     timeout: float,
     shutdown_timeout: float,
+    breadcrumbs_outside_requests: bool | None = None,
+    caller: str | None = None,
+    sample_rate: float = 1.0,
+    ignore_errors: object = (),
+    before_breadcrumb: BeforeBreadcrumb | None = None,
+    server_name: str | None = None,
+    send_default_pii: bool = False,
 ) -> Options:
     """Options for init(); ingest_key is None when reporting must stay off."""
     key = _key(ingest_key, environ)
@@ -121,6 +138,7 @@ def resolve(
         environment=_text(environment),
         release=_text(release),
         deploy_root=_text(deploy_root),
+        caller=caller,
     )
     if before_send is not None and not callable(before_send):
         logger.warning("stackline_sdk: before_send is not callable; ignoring it")
@@ -138,4 +156,19 @@ def resolve(
         max_queue_size=int(_bounded(max_queue_size, 100, 1, 10_000)),
         timeout=_bounded(timeout, 5.0, 0.1, 60.0),
         shutdown_timeout=_bounded(shutdown_timeout, 2.0, 0.0, 60.0),
+        breadcrumbs_outside_requests=(
+            None if breadcrumbs_outside_requests is None else bool(breadcrumbs_outside_requests)
+        ),
+        sample_rate=_bounded(sample_rate, 1.0, 0.0, 1.0),
+        ignore_errors=tuple(ignore_errors) if isinstance(ignore_errors, (list, tuple)) else (),
+        before_breadcrumb=before_breadcrumb if callable(before_breadcrumb) else None,
+        server_name=_text(server_name) if server_name is not None else _hostname(),
+        send_default_pii=send_default_pii is True,
     )
+
+
+def _hostname() -> str | None:
+    try:
+        return socket.gethostname() or None
+    except OSError:
+        return None

@@ -1,9 +1,11 @@
 """Tags, breadcrumbs and the current request: process-wide, or per request when isolated.
 
-A request handled by the ASGI or WSGI middleware runs in its own copy of the
-scope (a context variable), so one request's tags and breadcrumbs never show
-up in another's events. Outside a request, and in new threads, the process
-scope applies.
+A request handled by the ASGI or WSGI middleware runs in a scope of its own (a
+context variable, carried into the threads the request starts): it starts with
+the process's tags and no breadcrumbs, so one request's tags and breadcrumbs,
+and what the process logged between requests (access-log lines of other
+requests), never show up on another request's events. Outside a request the
+process scope applies.
 
 There is no lock: the operations used (dict item assignment, dict and deque
 copies, deque append) are atomic on CPython, and a lock here would have to be
@@ -26,22 +28,33 @@ from ._event import (
     clean,
     clean_tags,
 )
+from ._scrub import scrub_text
 from ._types import Breadcrumb, RequestData
 
 
 class Scope:
-    __slots__ = ("breadcrumbs", "request", "tags")
+    __slots__ = ("breadcrumbs", "data", "request", "tags")
 
     def __init__(self) -> None:
         self.tags: dict[str, str] = {}
+        # set_user, set_context and set_extra, flattened to tags (`user.id`, `cart.items`).
+        self.data: dict[str, str] = {}
         self.breadcrumbs: deque[Breadcrumb] = deque(maxlen=MAX_BREADCRUMBS)
         self.request: RequestData | None = None
 
     def fork(self) -> Scope:
         child = Scope()
         child.tags = dict(self.tags)
+        child.data = dict(self.data)
         child.breadcrumbs = deque(self.breadcrumbs, maxlen=MAX_BREADCRUMBS)
         child.request = self.request
+        return child
+
+    def for_request(self) -> Scope:
+        """A request's scope: this scope's tags, and breadcrumbs of its own only."""
+        child = Scope()
+        child.tags = dict(self.tags)
+        child.data = dict(self.data)
         return child
 
     def set_tag(self, key: object, value: object) -> None:
@@ -59,14 +72,50 @@ class Scope:
     def add_breadcrumb(self, message: object, category: object, level: object) -> None:
         self.breadcrumbs.append(breadcrumb(message, category, level))
 
+    def set_data(self, prefix: str, values: dict[str, object] | None) -> None:
+        """Replace every `prefix.*` entry with `values` (None forgets them)."""
+        data = {k: v for k, v in self.data.items() if not k.startswith(prefix + ".")}
+        for key, value in (values or {}).items():
+            if value is not None and len(data) < MAX_TAGS:
+                text = scrub_text(clean(value, MAX_TAG_VALUE))
+                data[clean(f"{prefix}.{key}", MAX_TAG_KEY)] = clean(text, MAX_TAG_VALUE)
+        self.data = data
+
 
 _process_scope = Scope()
 _isolated: ContextVar[Scope | None] = ContextVar("stackline_scope", default=None)
 
 
+# Whether this process serves requests through the middleware: from then on, log
+# records outside any request (a server's access log, between requests) are not
+# kept as process breadcrumbs unless init(breadcrumbs_outside_requests=True).
+_serves_requests = False
+
+
 def current_scope() -> Scope:
     scope = _isolated.get()
     return _process_scope if scope is None else scope
+
+
+def isolated_scope() -> Scope | None:
+    """The scope of the request or job running now; None outside any."""
+    return _isolated.get()
+
+
+def note_serves_requests() -> None:
+    global _serves_requests
+    _serves_requests = True
+
+
+def serves_requests() -> bool:
+    return _serves_requests
+
+
+@contextmanager
+def request_scope() -> Iterator[Scope]:
+    """Run a request with its own scope (see the module's docstring)."""
+    with use_scope(current_scope().for_request()) as scope:
+        yield scope
 
 
 @contextmanager
@@ -86,5 +135,6 @@ def isolation_scope() -> Iterator[Scope]:
 
 
 def reset_process_scope() -> None:
-    global _process_scope
+    global _process_scope, _serves_requests
     _process_scope = Scope()
+    _serves_requests = False

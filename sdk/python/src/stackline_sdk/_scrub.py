@@ -24,6 +24,9 @@ _SENSITIVE_PART = (
 )
 _SENSITIVE_EXACT = r"code|key|sig|sid"
 _SENSITIVE_PARAM = re.compile(rf"(?:{_SENSITIVE_PART})|^(?:{_SENSITIVE_EXACT})$", re.IGNORECASE)
+# A query value that is an e-mail address is personal data whatever the parameter is
+# called (`?u=alice@example.com` in an access-log line): filtered like a secret.
+_EMAIL_VALUE = re.compile(r"[^@\s/?&=]+@[^@\s/?&=]+\.[a-z]{2,}", re.IGNORECASE)
 
 # Patterns for free text, each run only when a cheap substring test says it
 # could match: this runs over whole tracebacks, and one combined pattern tried
@@ -39,8 +42,14 @@ _BEARER = re.compile(r"(\bbearer\s+)[a-z0-9._~+/=-]{8,}", re.IGNORECASE)
 _INGEST_KEY = re.compile(r"\bslk_[a-z0-9]{42}\b", re.IGNORECASE)
 
 
+def _secret_param(name: str, value: str) -> bool:
+    if _SENSITIVE_PARAM.search(unquote_plus(name)):
+        return True
+    return ("@" in value or "%40" in value) and bool(_EMAIL_VALUE.fullmatch(unquote_plus(value)))
+
+
 def _param(match: re.Match[str]) -> str:
-    if _SENSITIVE_PARAM.search(unquote_plus(match.group(2))):
+    if _secret_param(match.group(2), match.group(0)[len(match.group(1)) :]):
         return match.group(1) + FILTERED
     return match.group(0)
 
@@ -72,8 +81,8 @@ def scrub_query(query: str) -> str:
 
 
 def _scrub_param(part: str) -> str:
-    name, eq, _ = part.partition("=")
-    if eq and _SENSITIVE_PARAM.search(unquote_plus(name)):
+    name, eq, value = part.partition("=")
+    if eq and _secret_param(name, value):
         return f"{name}={FILTERED}"
     return part
 

@@ -1,4 +1,4 @@
-"""The shapes the SDK sends and hands to hooks: the ingest event of DESIGN.md, as types."""
+"""The shapes the SDK sends and hands to hooks: the ingest event, as types."""
 
 from __future__ import annotations
 
@@ -59,3 +59,4 @@ class Hint(TypedDict, total=False):
 
 
 BeforeSend = Callable[[Event, Hint], Event | None]
+BeforeBreadcrumb = Callable[[Breadcrumb], Breadcrumb | None]

@@ -51,7 +51,16 @@ MAX_EVENT_BYTES = MAX_BODY_BYTES - len(_BATCH_OPEN) - len(_BATCH_CLOSE)
 DEFAULT_RETRY_AFTER = 60.0
 
 # Why events are dropped; the JavaScript SDK's getStats().droppedBy has the same.
-DROP_REASONS = ("queue_full", "rate_limited", "disabled", "before_send", "too_large", "shutdown")
+DROP_REASONS = (
+    "queue_full",
+    "rate_limited",
+    "disabled",
+    "before_send",
+    "too_large",
+    "shutdown",
+    "sample_rate",
+    "ignored",
+)
 
 
 @dataclass(frozen=True)
@@ -100,11 +109,16 @@ class Backoff:
 DEFAULT_BACKOFF = Backoff()
 
 
-class _Item:
-    __slots__ = ("attempts", "event", "payload", "solo")
+# Completes an event on the worker thread: the traceback's text, scrubbing, the scope's data.
+Finish = Callable[[Event], Event]
 
-    def __init__(self, event: Event) -> None:
+
+class _Item:
+    __slots__ = ("attempts", "event", "finish", "payload", "solo")
+
+    def __init__(self, event: Event, finish: Finish | None = None) -> None:
         self.event: Event | None = event
+        self.finish = finish
         self.payload: bytes | None = None
         self.attempts = 0  # 5xx answers so far
         self.solo = False  # send alone: it was in a batch the server refused
@@ -213,7 +227,7 @@ class Worker:
             return "queue_full"
         return None
 
-    def submit(self, event: Event) -> bool:
+    def submit(self, event: Event, finish: Finish | None = None) -> bool:
         if self._pid != os.getpid():
             self.after_fork_in_child()
         with self._cond:
@@ -221,7 +235,7 @@ class Worker:
             if reason is not None:
                 self._drop_locked(reason, 1)
                 return False
-            self._queue.append(_Item(event))
+            self._queue.append(_Item(event, finish))
             if self._thread is None and not self._start_thread():
                 self._queue.pop()
                 self._drop_locked("shutdown", 1)
@@ -357,10 +371,15 @@ class Worker:
         if item.payload is not None:
             return True
         try:
-            item.payload = encode_within(item.event or {}, MAX_EVENT_BYTES)
+            event = item.event or {}
+            if item.finish is not None:
+                event = item.finish(event)
+            item.payload = encode_within(event, MAX_EVENT_BYTES)
         except Exception:
             logger.debug("stackline_sdk: could not serialise an event", exc_info=True)
-        item.event = None  # keep only the bytes while queued
+        # Keep only the bytes while queued: no more frames or scope held alive.
+        item.event = None
+        item.finish = None
         # Hand the GIL back between events: the app's threads then wait for
         # one event's serialisation at most, not a switch interval (5 ms).
         time.sleep(0)

@@ -89,6 +89,16 @@ class ProjectsServiceStub:
                 request_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.SetPathMappingsRequest.SerializeToString,
                 response_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.SetPathMappingsResponse.FromString,
                 _registered_method=True)
+        self.SetReleaseCommit = channel.unary_unary(
+                '/stackline.projects.v1.ProjectsService/SetReleaseCommit',
+                request_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.SetReleaseCommitRequest.SerializeToString,
+                response_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.SetReleaseCommitResponse.FromString,
+                _registered_method=True)
+        self.ListReleases = channel.unary_unary(
+                '/stackline.projects.v1.ProjectsService/ListReleases',
+                request_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.ListReleasesRequest.SerializeToString,
+                response_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.ListReleasesResponse.FromString,
+                _registered_method=True)
 
 
 class ProjectsServiceServicer:
@@ -163,6 +173,21 @@ class ProjectsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetReleaseCommit(self, request, context):
+        """Records the commit a release was built from, as a CI step does after a build, so that
+        events naming only the release are placed at that commit. Setting it again moves it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReleases(self, request, context):
+        """The project's releases, the most recently set first, at most 100.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProjectsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -220,6 +245,16 @@ def add_ProjectsServiceServicer_to_server(servicer, server):
                     servicer.SetPathMappings,
                     request_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.SetPathMappingsRequest.FromString,
                     response_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.SetPathMappingsResponse.SerializeToString,
+            ),
+            'SetReleaseCommit': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetReleaseCommit,
+                    request_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.SetReleaseCommitRequest.FromString,
+                    response_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.SetReleaseCommitResponse.SerializeToString,
+            ),
+            'ListReleases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReleases,
+                    request_deserializer=stackline_dot_projects_dot_v1_dot_projects__pb2.ListReleasesRequest.FromString,
+                    response_serializer=stackline_dot_projects_dot_v1_dot_projects__pb2.ListReleasesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -519,6 +554,60 @@ class ProjectsService:
             '/stackline.projects.v1.ProjectsService/SetPathMappings',
             stackline_dot_projects_dot_v1_dot_projects__pb2.SetPathMappingsRequest.SerializeToString,
             stackline_dot_projects_dot_v1_dot_projects__pb2.SetPathMappingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetReleaseCommit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.projects.v1.ProjectsService/SetReleaseCommit',
+            stackline_dot_projects_dot_v1_dot_projects__pb2.SetReleaseCommitRequest.SerializeToString,
+            stackline_dot_projects_dot_v1_dot_projects__pb2.SetReleaseCommitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReleases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/stackline.projects.v1.ProjectsService/ListReleases',
+            stackline_dot_projects_dot_v1_dot_projects__pb2.ListReleasesRequest.SerializeToString,
+            stackline_dot_projects_dot_v1_dot_projects__pb2.ListReleasesResponse.FromString,
             options,
             channel_credentials,
             insecure,

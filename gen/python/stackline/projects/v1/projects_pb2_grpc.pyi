@@ -47,6 +47,12 @@ class ProjectsServiceStub:
     GetPathMappings: _grpc.UnaryUnaryMultiCallable[_projects_pb2.GetPathMappingsRequest, _projects_pb2.GetPathMappingsResponse]
     SetPathMappings: _grpc.UnaryUnaryMultiCallable[_projects_pb2.SetPathMappingsRequest, _projects_pb2.SetPathMappingsResponse]
     """Replaces the project's whole list."""
+    SetReleaseCommit: _grpc.UnaryUnaryMultiCallable[_projects_pb2.SetReleaseCommitRequest, _projects_pb2.SetReleaseCommitResponse]
+    """Records the commit a release was built from, as a CI step does after a build, so that
+    events naming only the release are placed at that commit. Setting it again moves it.
+    """
+    ListReleases: _grpc.UnaryUnaryMultiCallable[_projects_pb2.ListReleasesRequest, _projects_pb2.ListReleasesResponse]
+    """The project's releases, the most recently set first, at most 100."""
 
 @_typing.type_check_only
 class ProjectsServiceAsyncStub(ProjectsServiceStub):
@@ -65,6 +71,12 @@ class ProjectsServiceAsyncStub(ProjectsServiceStub):
     GetPathMappings: _aio.UnaryUnaryMultiCallable[_projects_pb2.GetPathMappingsRequest, _projects_pb2.GetPathMappingsResponse]  # type: ignore[assignment]
     SetPathMappings: _aio.UnaryUnaryMultiCallable[_projects_pb2.SetPathMappingsRequest, _projects_pb2.SetPathMappingsResponse]  # type: ignore[assignment]
     """Replaces the project's whole list."""
+    SetReleaseCommit: _aio.UnaryUnaryMultiCallable[_projects_pb2.SetReleaseCommitRequest, _projects_pb2.SetReleaseCommitResponse]  # type: ignore[assignment]
+    """Records the commit a release was built from, as a CI step does after a build, so that
+    events naming only the release are placed at that commit. Setting it again moves it.
+    """
+    ListReleases: _aio.UnaryUnaryMultiCallable[_projects_pb2.ListReleasesRequest, _projects_pb2.ListReleasesResponse]  # type: ignore[assignment]
+    """The project's releases, the most recently set first, at most 100."""
 
 class ProjectsServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -146,5 +158,23 @@ class ProjectsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_projects_pb2.SetPathMappingsResponse, _abc.Awaitable[_projects_pb2.SetPathMappingsResponse]]:
         """Replaces the project's whole list."""
+
+    @_abc_1.abstractmethod
+    def SetReleaseCommit(
+        self,
+        request: _projects_pb2.SetReleaseCommitRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_projects_pb2.SetReleaseCommitResponse, _abc.Awaitable[_projects_pb2.SetReleaseCommitResponse]]:
+        """Records the commit a release was built from, as a CI step does after a build, so that
+        events naming only the release are placed at that commit. Setting it again moves it.
+        """
+
+    @_abc_1.abstractmethod
+    def ListReleases(
+        self,
+        request: _projects_pb2.ListReleasesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_projects_pb2.ListReleasesResponse, _abc.Awaitable[_projects_pb2.ListReleasesResponse]]:
+        """The project's releases, the most recently set first, at most 100."""
 
 def add_ProjectsServiceServicer_to_server(servicer: ProjectsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

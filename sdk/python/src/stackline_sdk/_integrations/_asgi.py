@@ -17,7 +17,7 @@ from typing import Any
 
 from .._event import MAX_METHOD, MAX_URL, truncate
 from .._hub import get_client
-from .._scope import isolation_scope
+from .._scope import note_serves_requests, request_scope
 from .._scrub import scrub_query
 from .._types import RequestData
 
@@ -54,15 +54,16 @@ def request_data(scope: Scope) -> RequestData:
 class StacklineASGIMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        note_serves_requests()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") not in ("http", "websocket"):
             await self.app(scope, receive, send)  # lifespan and the like
             return
-        with isolation_scope() as request_scope:
+        with request_scope() as scope_of_request:
             # A malformed scope is the server's problem, not ours to raise.
             with contextlib.suppress(Exception):
-                request_scope.request = request_data(scope)
+                scope_of_request.request = request_data(scope)
             try:
                 await self.app(scope, receive, send)
             except Exception as exc:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from .._event import normalize_level
 from .._hub import get_client
-from .._scope import current_scope
+from .._scope import current_scope, isolated_scope, serves_requests
 
 _OWN_LOGGER = "stackline_sdk"
 
@@ -55,12 +55,18 @@ class LoggingHandler(logging.Handler):
         if record.levelno >= self.event_level:
             tags = {"logger": name}
             if exc is not None:
-                current_scope().add_breadcrumb(message, name, level)
-                client.capture_exception(exc, tags=tags)
+                # The log line is the event's message, with the exception attached.
+                client.capture_exception(exc, tags=tags, message=message)
             else:
                 client.capture_message(message, level, tags=tags)
         elif self.breadcrumb_level is not None and record.levelno >= self.breadcrumb_level:
-            current_scope().add_breadcrumb(message, name, level)
+            scope = isolated_scope()
+            if scope is None:
+                keep = client.options.breadcrumbs_outside_requests
+                if keep is False or (keep is None and serves_requests()):
+                    return  # between requests: an access log's line of another request
+                scope = current_scope()
+            client.add_breadcrumb(scope, message, name, level)
 
 
 _handler: LoggingHandler | None = None

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from .._event import MAX_METHOD, MAX_URL, truncate
 from .._hub import get_client
-from .._scope import Scope, current_scope, use_scope
+from .._scope import Scope, current_scope, note_serves_requests, use_scope
 from .._scrub import scrub_query
 from .._types import RequestData
 
@@ -55,9 +55,10 @@ def _report(exc: BaseException) -> None:
 class StacklineWSGIMiddleware:
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
+        note_serves_requests()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        scope = current_scope().fork()
+        scope = current_scope().for_request()
         with contextlib.suppress(Exception):  # a malformed environ is the server's problem
             scope.request = request_data(environ)
         with use_scope(scope):
