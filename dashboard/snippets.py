@@ -6,6 +6,7 @@ STACKLINE_INGEST_KEY, the variable both SDKs read, which is where a key belongs.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +27,16 @@ class Section:
     snippets: tuple[Snippet, ...]
 
 
+def sentry_dsn(api_url: str, project_id: str) -> str:
+    """The project's DSN with the key left out, as the gateway builds it: the key is the DSN's
+    public part and the project's number is its id read as a 128-bit integer."""
+    scheme, _, rest = api_url.rstrip("/").partition("://")
+    return f"{scheme}://{KEY_PLACEHOLDER}@{rest}/{uuid.UUID(project_id).int}"
+
+
 def sections(api_url: str, project: dict[str, Any]) -> list[Section]:
     repo = project["repo"]
+    dsn = sentry_dsn(api_url, project["id"])
     env = Snippet(
         "Environment of the deployed app",
         f"STACKLINE_ENDPOINT={api_url}\nSTACKLINE_INGEST_KEY={KEY_PLACEHOLDER}",
@@ -123,6 +132,27 @@ def sections(api_url: str, project: dict[str, Any]) -> list[Section]:
                     "stackline_sdk.init()\n"
                     "application = stackline_sdk.StacklineWSGIMiddleware("
                     "get_wsgi_application())",
+                ),
+            ),
+        ),
+        Section(
+            "sentry",
+            "An app with a Sentry SDK",
+            "Keep your Sentry SDK and change its DSN to the one shown with your key (the key is "
+            "its first part). Set the release to the deployed commit SHA (or name@SHA), so that "
+            "frames are read at that commit.",
+            (
+                Snippet("DSN", dsn),
+                Snippet("Environment of the deployed app", f"SENTRY_DSN={dsn}"),
+                Snippet(
+                    "Python (sentry-sdk)",
+                    "import os\n\nimport sentry_sdk\n\n"
+                    f'sentry_sdk.init(dsn="{dsn}", release=os.environ["GIT_COMMIT_SHA"])',
+                ),
+                Snippet(
+                    "Node (@sentry/node)",
+                    "import * as Sentry from '@sentry/node';\n"
+                    f"Sentry.init({{ dsn: '{dsn}', release: process.env.GIT_COMMIT_SHA }});",
                 ),
             ),
         ),

@@ -140,6 +140,7 @@ async def create_project(request: Request, state: AppState, session: User, form:
         session.new_key = {
             "project_id": project["id"],
             "key": created["ingest_key"],
+            "dsn": created.get("dsn", ""),
             "first": "1",
             "submission": submission,
         }
@@ -162,6 +163,7 @@ async def show_key(
         {
             "project": project,
             "key": shown["key"] if shown else "",
+            "dsn": shown.get("dsn", "") if shown else "",
             "first": bool(shown and shown.get("first")),
             "api_url": state.settings.api_url,
         },
@@ -202,7 +204,11 @@ async def create_key(
     created = await state.gateway.json(
         "POST", f"/api/projects/{project_id}/keys", token=session.access_token
     )
-    session.new_key = {"project_id": project_id, "key": created["ingest_key"]}
+    session.new_key = {
+        "project_id": project_id,
+        "key": created["ingest_key"],
+        "dsn": created.get("dsn", ""),
+    }
     return redirect(f"/projects/{project_id}/key")
 
 
@@ -231,7 +237,11 @@ async def rotate_key(
         await state.gateway.json(
             "DELETE", f"/api/projects/{project_id}/keys/{key_id}", token=session.access_token
         )
-    session.new_key = {"project_id": project_id, "key": rotated["ingest_key"]}
+    session.new_key = {
+        "project_id": project_id,
+        "key": rotated["ingest_key"],
+        "dsn": rotated.get("dsn", ""),
+    }
     return redirect(f"/projects/{project_id}/key")
 
 

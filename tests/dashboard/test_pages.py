@@ -138,9 +138,14 @@ async def test_create_project_shows_the_key_once(browser: httpx.AsyncClient) -> 
     key = re.search(r'value="(slk_[^"]+)"', shown.text)
     assert key, shown.text
     assert "shown this once" in shown.text
+    # The same key as a Sentry DSN, shown with it.
+    dsn = re.search(r'id="new-dsn" class="key" readonly value="([^"]+)"', shown.text)
+    assert dsn and dsn.group(1).split("://")[1].startswith(key.group(1) + "@")
+    number = dsn.group(1).rsplit("/", 1)[1]
     again = await browser.get(created.headers["location"])
     assert again.status_code == 200
     assert "slk_" not in again.text and "no longer shown" in again.text
+    assert dsn.group(1) not in again.text
     # Nowhere else either.
     project_id = created.headers["location"].split("/")[2]
     for path in ("/projects", f"/projects/{project_id}/keys", f"/projects/{project_id}/setup"):
@@ -150,6 +155,8 @@ async def test_create_project_shows_the_key_once(browser: httpx.AsyncClient) -> 
         assert key.group(1)[8:] not in page.text
     setup = await browser.get(f"/projects/{project_id}/setup")
     assert "https://api.stackline.test" in setup.text and repo in setup.text
+    # The DSN's form, with the key left out: this server, the project's number.
+    assert f"https://slk_your_ingest_key@api.stackline.test/{number}" in setup.text
 
 
 async def test_forged_or_missing_csrf_changes_nothing(browser: httpx.AsyncClient) -> None:
@@ -299,6 +306,7 @@ async def test_keys_rotate_and_revoke(browser: httpx.AsyncClient) -> None:
     shown = await browser.get(rotated.headers["location"])
     new_key = re.search(r'value="(slk_[^"]+)"', shown.text)
     assert new_key and new_key.group(1) != first_key
+    assert f"{new_key.group(1)}@" in shown.text  # its DSN
     keys = await browser.get(f"/projects/{project_id}/keys")
     assert "stops" in keys.text
     # Rotating the new key with no grace: the key it replaces is revoked at once.

@@ -265,6 +265,8 @@ def test_from_sign_in_to_deleting_the_account(
         page.wait_for_url(re.compile(r".*/projects/[0-9a-f-]{36}/key$"))
         key = page.get_by_label(f"Ingest key for {REPO}").input_value()
         assert key.startswith("slk_")
+        dsn = page.get_by_label("The same key as a Sentry DSN").input_value()
+        assert dsn.startswith(f"http://{key}@127.0.0.1:")
         expect(page.get_by_text("It is shown this once")).to_be_visible()
         key_url = page.url
         project_url = key_url.removesuffix("/key")
