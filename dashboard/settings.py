@@ -28,7 +28,7 @@ class DashboardSettings(ProcessSettings):
     # Empty means gateway_url, which is right on one machine.
     api_public_url: str = ""
     # The dashboard as browsers reach it: its cookies are Secure unless this is loopback.
-    public_url: str = "http://127.0.0.1:8081"
+    dashboard_url: str = "http://127.0.0.1:8081"
     # A Fernet key (32 url-safe base64 bytes) sealing the session cookie. Required in
     # production; in development an empty key means a fresh one per start (sign in again).
     session_key: SecretStr = SecretStr("")
@@ -43,7 +43,7 @@ class DashboardSettings(ProcessSettings):
 
     @property
     def secure_cookies(self) -> bool:
-        return not is_loopback_host(urlsplit(self.public_url).hostname)
+        return not is_loopback_host(urlsplit(self.dashboard_url).hostname)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> DashboardSettings:
@@ -52,6 +52,6 @@ class DashboardSettings(ProcessSettings):
                 raise ValueError("STACKLINE_DEV_LOGIN_ENABLED is for development only")
             if not self.session_key.get_secret_value():
                 raise ValueError("STACKLINE_SESSION_KEY is required in production")
-            if self.secure_cookies and not self.public_url.startswith("https://"):
-                raise ValueError("STACKLINE_PUBLIC_URL must be https:// in production")
+            if self.secure_cookies and not self.dashboard_url.startswith("https://"):
+                raise ValueError("STACKLINE_DASHBOARD_URL must be https:// in production")
         return self

@@ -196,7 +196,7 @@ def main() -> int:
                 "STACKLINE_HOST": "127.0.0.1",
                 "STACKLINE_PORT": str(ports["dashboard"]),
                 "STACKLINE_GATEWAY_URL": f"http://127.0.0.1:{ports['gateway']}",
-                "STACKLINE_PUBLIC_URL": f"http://127.0.0.1:{ports['dashboard']}",
+                "STACKLINE_DASHBOARD_URL": f"http://127.0.0.1:{ports['dashboard']}",
                 "STACKLINE_SESSION_KEY": _session_key(data_dir),
             },
             module="dashboard",

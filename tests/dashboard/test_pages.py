@@ -101,7 +101,7 @@ async def test_session_cookie_and_security_headers(browser: httpx.AsyncClient) -
 
 async def test_cookie_is_secure_off_loopback(gateway_app: FastAPI) -> None:
     app = create_app(
-        dashboard_settings(public_url="https://dashboard.example.com"),
+        dashboard_settings(dashboard_url="https://dashboard.example.com"),
         transport=httpx2.ASGITransport(app=gateway_app, client=("127.0.0.1", 40003)),
     )
     async with (

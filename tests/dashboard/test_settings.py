@@ -17,19 +17,19 @@ def _production(**values: object) -> DashboardSettings:
 
 def test_production_needs_a_session_key_and_https() -> None:
     with pytest.raises(ValidationError, match="STACKLINE_SESSION_KEY"):
-        _production(public_url="https://dashboard.example.com")
+        _production(dashboard_url="https://dashboard.example.com")
     with pytest.raises(ValidationError, match="https"):
-        _production(session_key=KEY, public_url="http://dashboard.example.com")
+        _production(session_key=KEY, dashboard_url="http://dashboard.example.com")
     with pytest.raises(ValidationError, match="development only"):
         _production(
-            session_key=KEY, public_url="https://dashboard.example.com", dev_login_enabled=True
+            session_key=KEY, dashboard_url="https://dashboard.example.com", dev_login_enabled=True
         )
-    settings = _production(session_key=KEY, public_url="https://dashboard.example.com")
+    settings = _production(session_key=KEY, dashboard_url="https://dashboard.example.com")
     assert settings.secure_cookies
 
 
 @pytest.mark.parametrize(
-    ("public_url", "secure"),
+    ("dashboard_url", "secure"),
     [
         ("http://127.0.0.1:8081", False),
         ("http://localhost:8081", False),
@@ -38,8 +38,8 @@ def test_production_needs_a_session_key_and_https() -> None:
         ("http://10.0.0.5:8081", True),
     ],
 )
-def test_cookies_are_secure_off_loopback(public_url: str, secure: bool) -> None:
-    settings = DashboardSettings(environment="development", public_url=public_url)
+def test_cookies_are_secure_off_loopback(dashboard_url: str, secure: bool) -> None:
+    settings = DashboardSettings(environment="development", dashboard_url=dashboard_url)
     assert settings.secure_cookies is secure
 
 
