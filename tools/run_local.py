@@ -1,8 +1,9 @@
 """Stackline on one machine: every service as its own process on loopback.
 
 `make run` runs this. It migrates the database (an SQLite file by default,
-PostgreSQL when DATABASE_URL says so), starts the four services and the
-gateway, waits until the gateway is ready, and stops everything on Ctrl-C.
+PostgreSQL when DATABASE_URL says so), starts the four services, the gateway
+and the dashboard, waits until the gateway and the dashboard are ready, and
+stops everything on Ctrl-C.
 
 A service that dies is reported by name and started again, after 0.5 s, then
 1, 2, 4... up to 10 s while it keeps dying, as a Kubernetes Deployment would
@@ -13,8 +14,10 @@ broken, not unlucky: the launcher says so and stops everything, exit code 1.
 Settings (environment):
   DATABASE_URL               default sqlite:///.stackline/stackline.db
   STACKLINE_GATEWAY_PORT     default 8080
+  STACKLINE_DASHBOARD_PORT   default 8081
   STACKLINE_GRPC_PORT_BASE   default 50051 (auth, projects, ingest, incidents follow)
-  STACKLINE_DATA_DIR         default .stackline (database file, signing key)
+  STACKLINE_DATA_DIR         default .stackline (database file, signing key, session key)
+  STACKLINE_GITHUB_*         passed through: sign in with GitHub (see docs/dashboard.md)
   STACKLINE_MAX_RESTARTS     default 5
   STACKLINE_RESTART_WINDOW_SECONDS  default 60
 """
@@ -33,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("auth", "projects", "ingest", "incidents")
 READY_TIMEOUT_SECONDS = 60
@@ -46,6 +51,8 @@ class Child:
     name: str
     env: dict[str, str]
     process: subprocess.Popen[bytes]
+    # What `python -m` runs: services.<name>, or the dashboard's own package.
+    module: str
     # When it died lately (monotonic), for the back-off and for giving up.
     deaths: list[float] = field(default_factory=list)
     restart_at: float | None = None
@@ -68,6 +75,7 @@ def _environment() -> tuple[dict[str, str], dict[str, int], Path]:
     grpc_base = int(os.environ.get("STACKLINE_GRPC_PORT_BASE", "50051"))
     ports = {name: grpc_base + i for i, name in enumerate(SERVICES)}
     ports["gateway"] = int(os.environ.get("STACKLINE_GATEWAY_PORT", "8080"))
+    ports["dashboard"] = int(os.environ.get("STACKLINE_DASHBOARD_PORT", "8081"))
     env = {
         **os.environ,
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'stackline.db'}"),
@@ -81,6 +89,15 @@ def _environment() -> tuple[dict[str, str], dict[str, int], Path]:
     return env, ports, data_dir
 
 
+def _session_key(data_dir: Path) -> str:
+    """The dashboard's cookie key, kept in the data folder so a restart signs no one out."""
+    path = data_dir / "dashboard-session.key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_bytes(Fernet.generate_key())
+    return path.read_text().strip()
+
+
 def _die_with_parent() -> None:
     """Runs in each child before exec: on Linux, if this launcher is killed outright
     (SIGKILL, a crashed terminal), the kernel sends the service SIGTERM instead of
@@ -90,17 +107,18 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _spawn(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _spawn(module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", f"services.{name}"],
+        [sys.executable, "-m", module],
         cwd=ROOT,
         env=env,
         preexec_fn=_die_with_parent,  # noqa: PLW1509 - the launcher starts no threads
     )
 
 
-def _start(name: str, env: dict[str, str]) -> Child:
-    return Child(name, env, _spawn(name, env))
+def _start(name: str, env: dict[str, str], module: str = "") -> Child:
+    module = module or f"services.{name}"
+    return Child(name, env, _spawn(module, env), module)
 
 
 def _supervise(children: list[Child], policy: RestartPolicy, now: float) -> Child | None:
@@ -108,7 +126,7 @@ def _supervise(children: list[Child], policy: RestartPolicy, now: float) -> Chil
     for child in children:
         if child.restart_at is not None:
             if now >= child.restart_at:
-                child.process = _spawn(child.name, child.env)
+                child.process = _spawn(child.module, child.env)
                 child.restart_at = None
                 print(f"stackline: {child.name} started again", file=sys.stderr, flush=True)
             continue
@@ -160,17 +178,19 @@ def _ready(url: str) -> bool:
 
 def _banner(ports: dict[str, int], database_url: str, data_dir: Path) -> str:
     gateway = f"http://127.0.0.1:{ports['gateway']}"
+    dashboard = f"http://127.0.0.1:{ports['dashboard']}"
     database = database_url.rsplit("@", maxsplit=1)[-1] if "@" in database_url else database_url
     services = "\n".join(f"  {name:<10} gRPC 127.0.0.1:{ports[name]}" for name in SERVICES)
     return f"""
 Stackline is running.
 
+  dashboard  {dashboard}   (open it to sign in and create a project)
   gateway    {gateway}   (API docs: {gateway}/docs)
 {services}
   database   {database}
   data       {data_dir}
 
-Sign in locally and create a project:
+Or from a shell, sign in locally and create a project:
   TOKEN=$(curl -s -X POST {gateway}/api/auth/dev-login -H 'Content-Type: application/json' \\
       -d '{{"login": "octocat"}}' \\
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
@@ -226,12 +246,28 @@ def main() -> int:
         )
     )
 
+    children.append(
+        _start(
+            "dashboard",
+            {
+                **env,
+                "STACKLINE_HOST": "127.0.0.1",
+                "STACKLINE_PORT": str(ports["dashboard"]),
+                "STACKLINE_GATEWAY_URL": f"http://127.0.0.1:{ports['gateway']}",
+                "STACKLINE_DASHBOARD_URL": f"http://127.0.0.1:{ports['dashboard']}",
+                "STACKLINE_SESSION_KEY": _session_key(data_dir),
+            },
+            module="dashboard",
+        )
+    )
+
     policy = RestartPolicy(
         max_restarts=int(os.environ.get("STACKLINE_MAX_RESTARTS", "5")),
         window_seconds=float(os.environ.get("STACKLINE_RESTART_WINDOW_SECONDS", "60")),
     )
     exit_code = 0
     ready_url = f"http://127.0.0.1:{ports['gateway']}/ready"
+    dashboard_url = f"http://127.0.0.1:{ports['dashboard']}/health"
     started = time.monotonic()
     announced = False
     while not stopping:
@@ -239,7 +275,7 @@ def main() -> int:
             exit_code = 1
             break
         if not announced:
-            if _ready(ready_url):
+            if _ready(ready_url) and _ready(dashboard_url):
                 print(_banner(ports, env["DATABASE_URL"], data_dir), flush=True)
                 announced = True
             elif time.monotonic() - started > READY_TIMEOUT_SECONDS:

@@ -142,14 +142,17 @@ def _walk_through(stack: LocalStack, tmp_path: Path) -> None:
         )
         assert [i["exception_type"] for i in still_open.json()["incidents"]] == ["ValueError"]
         assert client.get("/ready").status_code == 200
+    sign_in_page = httpx.get(f"{stack.dashboard_url}/login", timeout=10)
+    assert sign_in_page.status_code == 200 and "Sign in locally" in sign_in_page.text
 
 
 def _stop_with_ctrl_c(stack: LocalStack) -> str:
     children = child_pids(stack.process.pid)
-    assert len(children) == 5
+    assert len(children) == 6  # four services, the gateway, the dashboard
     stack.process.send_signal(signal.SIGINT)
     output = stack.finish()
     assert stack.process.returncode == 0, output
+    assert f"dashboard  {stack.dashboard_url}" in output
     for pid in children:
         assert (
             not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,11 +26,14 @@ def _ports_free(ports: list[int]) -> bool:
 
 
 def pick_ports() -> tuple[int, int]:
-    """A gateway port and a gRPC base whose four ports and metrics ports (+100) are free."""
+    """A gateway port and a gRPC base whose four ports and metrics ports (+100) are free, and
+    the port after the gateway's free for the dashboard."""
     for _ in range(100):
         base = random.randrange(20_000, 40_000, 10)
         gateway = base + 500
-        if _ports_free([gateway, *range(base, base + 4), *range(base + 100, base + 104)]):
+        if _ports_free(
+            [gateway, gateway + 1, *range(base, base + 4), *range(base + 100, base + 104)]
+        ):
             return gateway, base
     raise RuntimeError("no free ports")
 
@@ -50,10 +53,16 @@ def child_pids(pid: int) -> list[int]:
 
 class LocalStack:
     def __init__(
-        self, database_url: str, data_dir: Path, env: Mapping[str, str] | None = None
+        self,
+        database_url: str,
+        data_dir: Path,
+        env: Mapping[str, str] | Callable[[LocalStack], Mapping[str, str]] | None = None,
     ) -> None:
+        """`env` may be a function of the stack, for settings that name its ports."""
         self.gateway_port, self.grpc_base = pick_ports()
         self.url = f"http://127.0.0.1:{self.gateway_port}"
+        self.dashboard_port = self.gateway_port + 1
+        self.dashboard_url = f"http://127.0.0.1:{self.dashboard_port}"
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "tools" / "run_local.py")],
             cwd=ROOT,
@@ -61,9 +70,10 @@ class LocalStack:
                 **os.environ,
                 "DATABASE_URL": database_url,
                 "STACKLINE_GATEWAY_PORT": str(self.gateway_port),
+                "STACKLINE_DASHBOARD_PORT": str(self.dashboard_port),
                 "STACKLINE_GRPC_PORT_BASE": str(self.grpc_base),
                 "STACKLINE_DATA_DIR": str(data_dir),
-                **(env or {}),
+                **((env(self) if callable(env) else env) or {}),
             },
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -75,9 +85,11 @@ class LocalStack:
     def wait_until_running(self, timeout: float = 90) -> None:
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
+        # Read to the banner's last line: what the line iterator has buffered past it would
+        # be lost to finish(), which reads the pipe itself.
         for line in self.process.stdout:
             self.output.append(line)
-            if "Stackline is running." in line:
+            if "Press Ctrl-C to stop every service." in line:
                 return
             assert time.monotonic() < deadline, "".join(self.output)
         raise AssertionError("run_local exited early:\n" + "".join(self.output))
