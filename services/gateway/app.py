@@ -21,6 +21,7 @@ from services.gateway.ingest_batcher import IngestBatcher
 from services.gateway.ingest_fast_path import IngestFastPath
 from services.gateway.metrics import MetricsMiddleware
 from services.gateway.rate_limits import RateLimits
+from services.gateway.revocations import RevocationBus
 from services.gateway.routers import (
     auth,
     health,
@@ -55,19 +56,24 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backends = open_backends(settings)
         batcher = IngestBatcher(backends.ingest, max_pending=settings.ingest_max_pending_events)
+        ingest_keys = IngestKeyCache(
+            backends.auth, ttl=settings.ingest_key_cache_seconds, clock=clock
+        )
+        revocations = RevocationBus(settings.redis_url, ingest_keys)
         app.state.gateway = GatewayState(
             settings=settings,
             backends=backends,
             tokens=TokenVerifier(backends.auth, clock=clock),
-            ingest_keys=IngestKeyCache(
-                backends.auth, ttl=settings.ingest_key_cache_seconds, clock=clock
-            ),
+            ingest_keys=ingest_keys,
             batcher=batcher,
             limits=RateLimits(settings),
+            revocations=revocations,
         )
+        revocations.start()
         try:
             yield
         finally:
+            await revocations.close()
             await batcher.drain()
             await backends.close()
             # Here, not after uvicorn.run: uvicorn ends the process by re-raising SIGTERM.

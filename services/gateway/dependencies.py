@@ -15,6 +15,7 @@ from services.gateway.backends import Backends
 from services.gateway.credentials import IngestKeyCache, ResolvedKey, TokenVerifier, User
 from services.gateway.ingest_batcher import IngestBatcher
 from services.gateway.rate_limits import RateLimits
+from services.gateway.revocations import RevocationBus
 from services.gateway.settings import GatewaySettings
 from stackline_contract import keyformat
 from stackline_infra.errors import PermissionDenied, StacklineError, Unauthenticated
@@ -30,6 +31,7 @@ class GatewayState:
     ingest_keys: IngestKeyCache
     batcher: IngestBatcher
     limits: RateLimits
+    revocations: RevocationBus
 
 
 async def gateway_state(request: Request) -> GatewayState:

@@ -134,15 +134,15 @@ async def create_key(
 
 @router.delete(
     "/{project_id}/keys/{key_id}",
-    summary="Revoke an ingest key: refused at once by this gateway, by every replica within "
-    "the key cache period",
+    summary="Revoke an ingest key: refused at once by every gateway replica sharing Redis, "
+    "and by any other within the key cache period",
     responses=documented_errors(401, 404),
 )
 async def revoke_key(project_id: str, key_id: str, state: State, actor: Actor) -> IngestKeyInfo:
     response = await state.backends.projects.RevokeIngestKey(
         projects_pb2.RevokeIngestKeyRequest(actor=actor, project_id=project_id, key_id=key_id)
     )
-    state.ingest_keys.forget_key_id(response.ingest_key.id)
+    await state.revocations.revoked(response.ingest_key.id)
     return IngestKeyInfo.from_proto(response.ingest_key)
 
 
@@ -207,7 +207,7 @@ async def rotate_key(
         )
     )
     # Asked again, the old key comes back with the end of its grace, which bounds its cache entry.
-    state.ingest_keys.forget_key_id(response.old_key.id)
+    await state.revocations.revoked(response.old_key.id)
     return KeyRotated(
         ingest_key=response.new_key_secret,
         dsn=sentry_dsn(request, response.new_key_secret, project_id),

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.auth import service
 from services.auth.tokens import TokenIssuer
 from stackline_contract import keyformat
-from stackline_infra.db.schema import AuditEntry, IngestKey
+from stackline_infra.db.schema import AuditEntry, IngestKey, OAuthState
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import (
     FailedPrecondition,
@@ -185,3 +185,25 @@ async def test_a_key_stored_by_an_earlier_release_resolves(session: AsyncSession
     assert await service.resolve_ingest_key(
         session, ISSUED_KEY, now=utcnow()
     ) == service.ResolvedKey(project.id, row.id, stops_at=None)
+
+
+async def test_sign_in_states_expire_and_unused_ones_are_deleted(session: AsyncSession) -> None:
+    now = utcnow()
+    old_state, old_verifier = await service.begin_github_login(session, now=now)
+    _, fresh_verifier = await service.begin_github_login(session, now=now)
+    assert old_verifier != fresh_verifier
+    later = now + service.OAUTH_STATE_TTL
+    # The next sign-in started after ten minutes deletes every state that expired unused.
+    await service.begin_github_login(session, now=later)
+    kept = (await session.scalars(select(OAuthState.state_hash))).all()
+    assert len(kept) == 1
+    with pytest.raises(InvalidArgument, match="expired or was already used"):
+        await service.take_github_login(session, old_state, now=later)
+
+
+async def test_a_state_gives_back_its_verifier_once(session: AsyncSession) -> None:
+    now = utcnow()
+    state, verifier = await service.begin_github_login(session, now=now)
+    assert await service.take_github_login(session, state, now=now) == verifier
+    with pytest.raises(InvalidArgument):
+        await service.take_github_login(session, state, now=now)

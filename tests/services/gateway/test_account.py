@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import httpx
@@ -27,7 +29,8 @@ from stackline_infra.db.schema import (
 )
 from tests.conftest import GATEWAY_URL, gateway_settings, running_stack
 from tests.support.api import Account, ProjectWithKey, create_project, node_event, sign_in
-from tests.support.clocks import FakeClock, FakeWallClock
+from tests.support.clocks import HANG_GUARD_SECONDS, FakeClock, FakeWallClock
+from tests.support.redis import redis_url
 from tools.github_standin import GitHubStandin
 
 KEY_CACHE_SECONDS = GatewaySettings.model_fields["ingest_key_cache_seconds"].default
@@ -96,6 +99,46 @@ async def test_a_revoked_key_stops_at_once_here_and_on_other_replicas_within_the
             # ...and asks again once it is over.
             other_clock.advance(0.001)
             assert await _ingest_status(replica, project.key) == 403
+
+
+async def test_with_redis_a_revocation_reaches_every_replica_at_once(clocked: Clocked) -> None:
+    client = clocked.client
+    account = await sign_in(client)
+    project = await create_project(client, account)
+    key_id = await _first_key_id(client, account, project)
+    url = redis_url()
+    # Two replicas sharing Redis, their caches on clocks that never move: only a message
+    # can make them ask AuthService again.
+    apps = [
+        create_app(gateway_settings(clocked.targets, redis_url=url), clock=FakeClock())
+        for _ in range(2)
+    ]
+    async with AsyncExitStack() as stack:
+        replicas = []
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            await asyncio.wait_for(
+                app.state.gateway.revocations.subscribed.wait(), HANG_GUARD_SECONDS
+            )
+            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40022))
+            replicas.append(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(transport=transport, base_url=GATEWAY_URL)
+                )
+            )
+        first, second = replicas
+        assert await _ingest_status(first, project.key) == 200
+        assert await _ingest_status(second, project.key) == 200
+        revoked = await first.delete(
+            f"/api/projects/{project.id}/keys/{key_id}", headers=account.headers
+        )
+        assert revoked.status_code == 200
+        assert await _ingest_status(first, project.key) == 403
+        # The other replica hears of it from Redis, not from its cache period.
+        deadline = asyncio.get_running_loop().time() + HANG_GUARD_SECONDS
+        while await _ingest_status(second, project.key) != 403:
+            assert asyncio.get_running_loop().time() < deadline, "the replica never heard"
+            await asyncio.sleep(0.01)
 
 
 async def _rotate(
