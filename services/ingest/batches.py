@@ -111,6 +111,9 @@ class BatchIngestor:
                 async with self._sessions.begin() as session:
                     return await service.store(session, events, now, check_projects=check_projects)
             except IntegrityError as exc:
+                if service.is_incident_gone(exc) and attempt < _ATTEMPTS:
+                    log.info("an incident of the batch was removed by retention, running it again")
+                    continue
                 if check_projects or not service.is_project_gone(exc):
                     raise
                 check_projects = True

@@ -220,6 +220,8 @@ class Event(Base):
         UniqueConstraint("project_id", "event_id"),
         # An incident's latest event.
         Index("ix_events_incident_id_occurred_at", "incident_id", "occurred_at"),
+        # Retention: a project's events received before its cutoff, in bounded batches.
+        Index("ix_events_project_id_received_at", "project_id", "received_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -280,7 +282,11 @@ class AuditEntry(Base):
     """
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_project_id_occurred_at", "project_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_audit_log_project_id_occurred_at", "project_id", "occurred_at"),
+        # Retention: entries older than a year, oldest first.
+        Index("ix_audit_log_occurred_at", "occurred_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
