@@ -22,6 +22,8 @@ def build(settings: IngestSettings, engine: AsyncEngine) -> ServiceHost:
         database_probe_seconds=settings.database_probe_seconds,
         retention=retention,
         retention_interval_seconds=settings.retention_interval_seconds,
+        source_map_bytes=settings.sourcemap_cache_bytes,
+        source_map_idle_seconds=settings.sourcemap_cache_idle_seconds,
     )
 
 

@@ -63,12 +63,19 @@ def _is_retryable(exc: DBAPIError) -> bool:
 
 class BatchIngestor:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, clock: MonotonicClock = time.monotonic
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        clock: MonotonicClock = time.monotonic,
+        source_map_bytes: int = 256 * 1024 * 1024,
+        source_map_idle_seconds: float = 3600.0,
     ) -> None:
         self._sessions = sessions
         # The clock the caches' periods run on.
         self._mappings = PathMappingCache(sessions, clock=clock)
-        self.source_maps = SourceMapStore(sessions, clock=clock)
+        self.source_maps = SourceMapStore(
+            sessions, clock=clock, max_bytes=source_map_bytes, max_idle=source_map_idle_seconds
+        )
 
     async def ingest(self, events: Sequence[ingest_pb2.Event], now: datetime) -> list[Outcome]:
         """Each event's outcome, in the order given; stored ones are committed."""

@@ -23,10 +23,17 @@ def build_host(
     clock: MonotonicClock = time.monotonic,
     retention: RetentionJob | None = None,
     retention_interval_seconds: float = 0.0,
+    source_map_bytes: int = 256 * 1024 * 1024,
+    source_map_idle_seconds: float = 3600.0,
 ) -> ServiceHost:
     """retention, when given with an interval, runs on that schedule for as long as the host."""
     sessions = create_sessionmaker(engine)
-    servicer = IngestServicer(sessions, clock=clock)
+    servicer = IngestServicer(
+        sessions,
+        clock=clock,
+        source_map_bytes=source_map_bytes,
+        source_map_idle_seconds=source_map_idle_seconds,
+    )
     background = []
     if retention is not None and retention_interval_seconds > 0:
         job = retention
