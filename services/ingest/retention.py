@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest import retention_repository as repository
 from services.ingest.settings import IngestSettings
 from stackline_infra.clock import MonotonicClock, WallClock
+from stackline_infra.db import partitions
 from stackline_infra.db.engine import create_engine, create_sessionmaker
 from stackline_infra.db.types import utcnow
 from stackline_infra.logs import configure_logging
@@ -32,6 +34,9 @@ from stackline_infra.settings import load_settings
 log = logging.getLogger(__name__)
 
 AUDIT_RETENTION_DAYS = 365
+# Weekly partitions of events made ahead of the current week: the job can miss four weeks of
+# runs before an event lands in the default partition.
+WEEKS_AHEAD = 4
 
 ROWS_REMOVED = Counter(
     "stackline_ingest_retention_rows_removed_total",
@@ -48,6 +53,11 @@ RUN_DURATION = Histogram(
     "Time one retention run took, from its first statement to its last.",
     buckets=(0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600),
 )
+PARTITIONS = Counter(
+    "stackline_ingest_retention_partitions_total",
+    "Weekly partitions of events the retention job made ahead or dropped whole (PostgreSQL).",
+    ["change"],
+)
 LAST_SUCCESS = Gauge(
     "stackline_ingest_retention_last_success_timestamp_seconds",
     "When the last retention run that finished did so (Unix time).",
@@ -61,6 +71,8 @@ class RetentionReport:
     removed: dict[str, int] = field(
         default_factory=lambda: {"events": 0, "incidents": 0, "audit_log": 0}
     )
+    # Weeks of events dropped whole (PostgreSQL); their rows are not in `removed`.
+    partitions_dropped: int = 0
 
     def add(self, table: str, rows: int) -> None:
         self.removed[table] += rows
@@ -99,20 +111,66 @@ class RetentionJob:
         LAST_SUCCESS.set(time.time())
         removed = report.removed
         log.info(
-            "retention run removed %d events, %d incidents, %d audit entries in %.1f s",
+            "retention run removed %d events, %d incidents, %d audit entries"
+            " and %d weekly partitions in %.1f s",
             removed["events"],
             removed["incidents"],
             removed["audit_log"],
+            report.partitions_dropped,
             elapsed,
         )
         return report
+
+    async def _partitions(self, now: datetime, report: RetentionReport) -> None:
+        """Weeks made ahead, so that ingest always writes into its week's partition; weeks older
+        than any project keeps dropped whole, each in its own short transaction."""
+        for week in partitions.weeks_between(now, now + WEEKS_AHEAD * partitions.WEEK):
+            try:
+                async with self._sessions.begin() as session:
+                    made = partitions.name_of(week) not in await repository.event_partitions(
+                        session
+                    )
+                    await repository.create_event_partition(session, week)
+            except DBAPIError:
+                # The default partition holds events of that week (the job did not run for
+                # weeks): they stay there, and the batched deletes remove them in time.
+                log.warning("cannot make the partition for the week of %s", f"{week:%Y-%m-%d}")
+                continue
+            if made:
+                PARTITIONS.labels("created").inc()
+        async with self._sessions() as session:
+            longest = await repository.longest_retention_days(session)
+            names = await repository.event_partitions(session)
+        keep_from = now - timedelta(days=longest)
+        for name in names:
+            first_day = partitions.week_named(name)
+            if first_day is None or first_day + partitions.WEEK > keep_from:
+                continue
+            try:
+                async with self._sessions.begin() as session:
+                    await repository.drop_event_partition(session, first_day)
+            except DBAPIError:
+                log.warning("cannot drop %s now (ingest holds it); the next run will", name)
+                continue
+            report.partitions_dropped += 1
+            PARTITIONS.labels("dropped").inc()
 
     async def _run(self, now: datetime) -> RetentionReport:
         report = RetentionReport()
         async with self._sessions() as session:
             projects = await repository.project_retentions(session)
+            postgres = session.get_bind().dialect.name == "postgresql"
+        if postgres:
+            await self._partitions(now, report)
         for project_id, days in projects:
             cutoff = now - timedelta(days=days)
+            while True:
+                async with self._sessions.begin() as session:
+                    removed = await repository.delete_event_keys(
+                        session, project_id, cutoff, self._batch_size
+                    )
+                if removed < self._batch_size:
+                    break
             while True:
                 async with self._sessions.begin() as session:
                     removed = await repository.delete_events(

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, Table, delete, exists, select
+from sqlalchemy import CursorResult, Select, Table, delete, exists, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stackline_infra.db.schema import AuditEntry, Event, Incident, Project
+from stackline_infra.db import partitions
+from stackline_infra.db.schema import AuditEntry, Event, EventKey, Incident, Project
 
 _events = cast(Table, Event.__table__)
+_event_keys = cast(Table, EventKey.__table__)
 _incidents = cast(Table, Incident.__table__)
 _audit = cast(Table, AuditEntry.__table__)
 
 
-def _pick(session: AsyncSession, query: Select[tuple[uuid.UUID]]) -> Select[tuple[uuid.UUID]]:
+def _pick(session: AsyncSession, query: Select[Any]) -> Select[Any]:
     if session.get_bind().dialect.name == "postgresql":
         return query.with_for_update(skip_locked=True)
     return query
@@ -76,3 +78,50 @@ async def delete_audit_entries(session: AsyncSession, before: datetime, limit: i
     """Remove up to `limit` audit entries written before the cutoff."""
     c = _audit.c
     return await _delete(session, _audit, select(c.id).where(c.occurred_at < before).limit(limit))
+
+
+async def delete_event_keys(
+    session: AsyncSession, project_id: uuid.UUID, received_before: datetime, limit: int
+) -> int:
+    """Remove up to `limit` of a project's claimed event ids received before the cutoff: once
+    the event has gone, the same id sent again is a new event."""
+    c = _event_keys.c
+    picked = _pick(
+        session,
+        select(c.project_id, c.event_id)
+        .where(c.project_id == project_id, c.received_at < received_before)
+        .limit(limit),
+    )
+    result = await session.execute(
+        delete(_event_keys).where(tuple_(c.project_id, c.event_id).in_(picked))
+    )
+    return cast(CursorResult[object], result).rowcount
+
+
+async def longest_retention_days(session: AsyncSession) -> int:
+    """The most days any project keeps its events; 0 when there is no project."""
+    return await session.scalar(select(func.max(Project.retention_days))) or 0
+
+
+async def event_partitions(session: AsyncSession) -> list[str]:
+    """The names of the partitions of `events` (PostgreSQL)."""
+    rows = await session.execute(
+        text(
+            "SELECT child.relname FROM pg_inherits"
+            " JOIN pg_class parent ON parent.oid = pg_inherits.inhparent"
+            " JOIN pg_class child ON child.oid = pg_inherits.inhrelid"
+            " WHERE parent.relname = 'events' ORDER BY child.relname"
+        )
+    )
+    return [name for (name,) in rows]
+
+
+async def create_event_partition(session: AsyncSession, week: datetime) -> None:
+    await session.execute(text(partitions.create_sql(week)))
+
+
+async def drop_event_partition(session: AsyncSession, week: datetime) -> None:
+    """Drop a week of events whole. The lock it needs on `events` waits at most a moment for
+    ingest's transactions (lock_timeout); a drop that cannot have it is left for the next run."""
+    await session.execute(text("SET LOCAL lock_timeout = '2s'"))
+    await session.execute(text(f"DROP TABLE {partitions.name_of(week)}"))
