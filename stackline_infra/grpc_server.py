@@ -12,7 +12,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -169,9 +169,14 @@ class ServiceHost:
         engine: AsyncEngine | None = None,
         database_probe_seconds: float = 2.0,
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+        background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     ) -> None:
         self.name = name
         self._on_stop = on_stop
+        # Work the service does on its own (a schedule), started with the server, cancelled
+        # before it stops.
+        self._background = background
+        self._background_tasks: list[asyncio.Task[None]] = []
         self._service_names = list(servicers)
         self._engine = engine
         self._probe_seconds = database_probe_seconds
@@ -214,12 +219,14 @@ class ServiceHost:
         else:
             await self._probe_database_once()
             self._probe_task = asyncio.create_task(self._probe_database())
+        self._background_tasks = [asyncio.create_task(work()) for work in self._background]
 
     async def stop(self, grace: float) -> None:
-        if self._probe_task is not None:
-            self._probe_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._probe_task
+        for task in [*self._background_tasks, self._probe_task]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         # NOT_SERVING first, so load balancers stop sending before calls are cut.
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)

@@ -76,13 +76,20 @@ def _is_retryable(exc: DBAPIError) -> bool:
 
 class BatchIngestor:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, clock: MonotonicClock = time.monotonic
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        clock: MonotonicClock = time.monotonic,
+        source_map_bytes: int = 256 * 1024 * 1024,
+        source_map_idle_seconds: float = 3600.0,
     ) -> None:
         self._sessions = sessions
         # The clock the caches' periods run on.
         self._mappings = PathMappingCache(sessions, clock=clock)
         self._releases = ReleaseCommitCache(sessions, clock=clock)
-        self.source_maps = SourceMapStore(sessions, clock=clock)
+        self.source_maps = SourceMapStore(
+            sessions, clock=clock, max_bytes=source_map_bytes, max_idle=source_map_idle_seconds
+        )
 
     async def ingest(self, events: Sequence[ingest_pb2.Event], now: datetime) -> list[Outcome]:
         """Each event's outcome, in the order given; stored ones are committed."""
@@ -142,6 +149,9 @@ class BatchIngestor:
                 async with self._sessions.begin() as session:
                     return await service.store(session, events, now, check_projects=check_projects)
             except IntegrityError as exc:
+                if service.is_incident_gone(exc) and attempt < _ATTEMPTS:
+                    log.info("an incident of the batch was removed by retention, running it again")
+                    continue
                 if check_projects or not service.is_project_gone(exc):
                     raise
                 check_projects = True

@@ -11,6 +11,7 @@ from stackline.ingest.v1 import ingest_pb2
 
 from services.ingest import grouping
 from services.ingest.paths import PathMappings, is_pseudo_file, to_repo_path
+from services.ingest.scrubbing import DEFAULT_RULES, Scrubber, ScrubRules, scrub_json
 from services.ingest.stacks import (
     CAUSE,
     EvalOrigin,
@@ -326,9 +327,13 @@ def _fingerprints(
 
 
 def finish(
-    parsed: ParsedEvent, mappings: PathMappings = (), maps: BatchMaps | None = None
+    parsed: ParsedEvent,
+    mappings: PathMappings = (),
+    maps: BatchMaps | None = None,
+    scrubbing: ScrubRules | None = DEFAULT_RULES,
 ) -> PreparedEvent:
-    """Source maps, repository paths, culprit, fingerprints: the event as it is stored."""
+    """Source maps, repository paths, culprit, fingerprints, then secrets and personal data
+    scrubbed (unless `scrubbing` is None): the event as it is stored."""
     event = parsed.event
     placer = _Placer(parsed, mappings, maps)
     mapped = placer.mapped(parsed.frames)
@@ -359,6 +364,21 @@ def finish(
     context = _context(event)
     if notes:
         context["processing_errors"] = notes
+    message = parsed.message
+    raw_stack = without_nul(_truncate_stack(parsed.full_stack, event.platform))
+    if scrubbing is not None:
+        # After grouping: fingerprints are one-way digests of messages grouping has already
+        # stripped of what varies, so an incident keeps its fingerprint whatever is scrubbed.
+        scrubber = Scrubber(scrubbing)
+        message = scrubber.text(message)
+        raw_stack = scrubber.text(raw_stack)
+        _scrub_frames(scrubber, frames)
+        for cause_row in causes:
+            cause_row["message"] = scrubber.text(cause_row["message"])
+            _scrub_frames(scrubber, cause_row["frames"])
+        context = scrub_json(scrubber, context)
+        if scrubber.counts:
+            context["scrubbed"] = scrubber.report()
     return PreparedEvent(
         project_id=parsed.project_id,
         event_id=parsed.event_id,
@@ -368,15 +388,26 @@ def finish(
         environment=without_nul(event.environment[:64]) or None,
         release=without_nul(event.release[:200]) or None,
         exception_type=parsed.exception_type,
-        message=parsed.message,
-        raw_stack=without_nul(_truncate_stack(parsed.full_stack, event.platform)),
+        message=message,
+        raw_stack=raw_stack,
         frames=frames,
         causes=causes,
         context=context,
         fingerprints=fingerprints,
-        title=grouping.title(parsed.exception_type, parsed.message, culprit),
+        title=grouping.title(parsed.exception_type, message, culprit),
         culprit=culprit,
     )
+
+
+def _scrub_frames(scrubber: Scrubber, frames: list[FrameJSON]) -> None:
+    """Where each frame ran from: a URL may carry a token or a user's address. The repository
+    path (`file`) was found before and is the project's own."""
+    for frame in frames:
+        frame["abs_path"] = scrubber.text(frame["abs_path"])
+        if "minified" in frame:
+            frame["minified"]["abs_path"] = scrubber.text(frame["minified"]["abs_path"])
+        if "eval_origin" in frame:
+            frame["eval_origin"]["abs_path"] = scrubber.text(frame["eval_origin"]["abs_path"])
 
 
 def prepare(

@@ -20,6 +20,7 @@ from typing import Any, cast
 from sqlalchemy import (
     FunctionElement,
     Table,
+    TextualSelect,
     bindparam,
     case,
     delete,
@@ -36,6 +37,7 @@ from sqlalchemy.sql.dml import Insert
 
 from stackline_infra.db.schema import (
     Event,
+    EventKey,
     Incident,
     IncidentCommit,
     PathMapping,
@@ -50,6 +52,7 @@ from stackline_infra.db.types import json_dumps
 _events = cast(Table, Event.__table__)
 _incidents = cast(Table, Incident.__table__)
 _incident_commits = cast(Table, IncidentCommit.__table__)
+_event_keys = cast(Table, EventKey.__table__)
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
@@ -272,18 +275,58 @@ async def bump_incidents(session: AsyncSession, bumps: Sequence[dict[str, Any]])
     )
 
 
-def _insert_event(stmt: Insert) -> Insert:
-    return stmt.on_conflict_do_nothing(  # type: ignore[attr-defined,no-any-return]
-        index_elements=[_events.c.project_id, _events.c.event_id]
-    ).returning(_events.c.project_id, _events.c.event_id)
+@cache
+def _claim_and_insert(names: tuple[str, ...]) -> TextualSelect:
+    """One statement on PostgreSQL: claim each event id in `event_keys`, then insert the events
+    whose id this statement claimed. A retried send, or a concurrent batch's same id, claims
+    nothing, and its event is not inserted."""
+    columns = ", ".join(names)
+    typed = ", ".join(f"{name} {_events.c[name].type.compile(dialect=_PG)}" for name in names)
+    # Column names and types from the schema, never from input.
+    return text(
+        f"WITH r AS (SELECT {columns} FROM json_to_recordset(CAST(:rows AS json))"  # noqa: S608
+        f" AS r({typed})),"
+        " claimed AS (INSERT INTO event_keys (project_id, event_id, received_at)"
+        " SELECT project_id, event_id, received_at FROM r"
+        " ON CONFLICT DO NOTHING RETURNING project_id, event_id)"
+        f" INSERT INTO events ({columns}) SELECT {columns} FROM r"
+        " JOIN claimed USING (project_id, event_id) RETURNING project_id, event_id"
+    ).columns(_events.c.project_id, _events.c.event_id)
 
 
 async def insert_events(
     session: AsyncSession, rows: Sequence[dict[str, Any]]
 ) -> set[tuple[uuid.UUID, uuid.UUID]]:
-    """Insert what is not yet stored; returns the (project id, event id) pairs inserted."""
-    result = await _insert_rows(session, _events, rows, _insert_event)
-    return {(p, e) for p, e in result}
+    """Insert what is not yet stored; returns the (project id, event id) pairs inserted.
+
+    The id is claimed in `event_keys` first: on PostgreSQL `events` is partitioned by receipt
+    time, and can hold no unique key on (project, event id).
+    """
+    if _is_postgres(session):
+        stmt = _claim_and_insert(tuple(rows[0]))
+        result = await session.execute(stmt, {"rows": json_dumps(rows)})
+        return {(p, e) for p, e in result}
+    keys = _event_keys.c
+    claimed = await session.execute(
+        sqlite.insert(_event_keys)
+        .on_conflict_do_nothing(index_elements=[keys.project_id, keys.event_id])
+        .returning(keys.project_id, keys.event_id),
+        [
+            {
+                "project_id": r["project_id"],
+                "event_id": r["event_id"],
+                "received_at": r["received_at"],
+            }
+            for r in rows
+        ],
+    )
+    inserted = {(p, e) for p, e in claimed}
+    if inserted:
+        await session.execute(
+            sqlite.insert(_events),
+            [r for r in rows if (r["project_id"], r["event_id"]) in inserted],
+        )
+    return inserted
 
 
 def _upsert_incident_commit(stmt: Insert) -> Insert:

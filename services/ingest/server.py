@@ -7,6 +7,7 @@ import time
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
+from services.ingest.retention import RetentionJob, run_every
 from services.ingest.servicer import IngestServicer
 from stackline_infra.clock import MonotonicClock
 from stackline_infra.db.engine import create_sessionmaker
@@ -20,8 +21,23 @@ def build_host(
     *,
     database_probe_seconds: float = 2.0,
     clock: MonotonicClock = time.monotonic,
+    retention: RetentionJob | None = None,
+    retention_interval_seconds: float = 0.0,
+    source_map_bytes: int = 256 * 1024 * 1024,
+    source_map_idle_seconds: float = 3600.0,
 ) -> ServiceHost:
-    servicer = IngestServicer(create_sessionmaker(engine), clock=clock)
+    """retention, when given with an interval, runs on that schedule for as long as the host."""
+    sessions = create_sessionmaker(engine)
+    servicer = IngestServicer(
+        sessions,
+        clock=clock,
+        source_map_bytes=source_map_bytes,
+        source_map_idle_seconds=source_map_idle_seconds,
+    )
+    background = []
+    if retention is not None and retention_interval_seconds > 0:
+        job = retention
+        background.append(lambda: run_every(job, retention_interval_seconds))
     return ServiceHost(
         "ingest",
         {
@@ -31,4 +47,5 @@ def build_host(
         },
         engine=engine,
         database_probe_seconds=database_probe_seconds,
+        background=background,
     )

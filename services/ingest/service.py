@@ -23,7 +23,7 @@ from services.ingest import repository
 from services.ingest.events import PreparedEvent
 from services.ingest.grouping import GROUPING_VERSION, VERSIONS
 from stackline_infra.db.constraints import violation
-from stackline_infra.db.schema import Base, Project
+from stackline_infra.db.schema import Base, Incident, Project
 from stackline_infra.db.types import new_id
 
 INCIDENTS_CREATED = Counter(
@@ -155,6 +155,26 @@ def is_project_gone(exc: IntegrityError) -> bool:
     return broken.kind == "foreign_key" and (
         broken.constraint is None or broken.constraint in _PROJECT_KEYS
     )
+
+
+# The foreign keys that point at an incident: breaking one means the retention job removed an
+# incident that had no event left while a batch was adding one to it.
+_INCIDENT_KEYS = frozenset(
+    str(key.name)
+    for table in Base.metadata.tables.values()
+    for key in table.foreign_key_constraints
+    if key.referred_table.name == Incident.__tablename__
+)
+
+
+def is_incident_gone(exc: IntegrityError) -> bool:
+    """Whether a batch failed because an incident it found was removed before it committed.
+
+    Run again, the batch finds no such incident and opens a new one. SQLite names no
+    constraint, and needs none: its transactions hold the write lock from their first read.
+    """
+    broken = violation(exc)
+    return broken.kind == "foreign_key" and broken.constraint in _INCIDENT_KEYS
 
 
 async def _incident_ids(

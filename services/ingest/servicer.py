@@ -24,10 +24,20 @@ from stackline_infra.timestamps import to_proto
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, clock: MonotonicClock = time.monotonic
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        clock: MonotonicClock = time.monotonic,
+        source_map_bytes: int = 256 * 1024 * 1024,
+        source_map_idle_seconds: float = 3600.0,
     ) -> None:
         self._sessions = sessions
-        self._batches = BatchIngestor(sessions, clock=clock)
+        self._batches = BatchIngestor(
+            sessions,
+            clock=clock,
+            source_map_bytes=source_map_bytes,
+            source_map_idle_seconds=source_map_idle_seconds,
+        )
         self._upload_slots = UploadSlots()
 
     async def IngestEvents(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from stackline_infra.settings import DatabaseSettings
 
 
@@ -11,3 +13,13 @@ class IngestSettings(DatabaseSettings):
     # a database restart, a dead pooled connection fails one batch (503, and
     # SDKs retry) and the pool is renewed.
     database_pre_ping: bool = False
+    # How often the service runs the retention job; 0 leaves it to a CronJob running
+    # `python -m services.ingest.retention`.
+    retention_interval_seconds: float = Field(default=3600.0, ge=0)
+    # Rows one retention statement removes: the longest any lock is held.
+    retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    audit_retention_days: int = Field(default=365, ge=1)
+    # Parsed source maps held in memory, by the size of the maps they came from (least recently
+    # used let go first), and how long an unused one is kept.
+    sourcemap_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
+    sourcemap_cache_idle_seconds: float = Field(default=3600.0, gt=0)

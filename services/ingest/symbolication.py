@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest import repository
@@ -144,27 +145,68 @@ def _missing(frame: StackFrame, build: Build | None) -> str:
     return f"{name} looks minified; no source map was uploaded for it at {at}"
 
 
+CACHE_BYTES = Gauge(
+    "stackline_ingest_sourcemap_cache_bytes",
+    "Parsed source maps held, by the size of the maps they were parsed from.",
+)
+CACHE_MAPS = Gauge("stackline_ingest_sourcemap_cache_maps", "Parsed source maps held.")
+CACHE_BUILDS = Gauge(
+    "stackline_ingest_sourcemap_cache_builds", "Builds whose list of bundles with maps is held."
+)
+CACHE_EVICTIONS = Counter(
+    "stackline_ingest_sourcemap_cache_evictions_total",
+    "Parsed maps let go, by reason: size (the byte bound) or idle (unused too long).",
+    ["reason"],
+)
+
+
+@dataclass
+class _Held:
+    source_map: LoadedSourceMap | SourceMapError
+    # The size of the map as uploaded, uncompressed: what parsing it holds grows with it.
+    weight: int
+    used_at: float
+
+
 class SourceMapStore:
-    """Which bundles have maps (cached a minute per build), and the maps, parsed (recently used)."""
+    """Which bundles have maps (cached a minute per build), and the maps, parsed (recently used).
+
+    Both are bounded: the parsed maps by the total size of the maps they came from
+    (`max_bytes`, the least recently used go first) and by idleness (`max_idle` seconds
+    unused), the bundle lists by their minute and by count (`max_builds`). A process that has
+    seen many builds therefore holds no more than the bound, and one that has gone quiet lets go
+    of what it no longer uses.
+    """
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
         bundle_ttl: float = 60.0,
-        max_maps: int = 32,
+        max_bytes: int = 256 * 1024 * 1024,
+        max_idle: float = 3600.0,
+        max_builds: int = 4096,
         clock: MonotonicClock = time.monotonic,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._bundle_ttl = bundle_ttl
-        self._max_maps = max_maps
+        self._max_bytes = max_bytes
+        self._max_idle = max_idle
+        self._max_builds = max_builds
+        # Oldest first: a build's entry moves to the end when it is fetched again.
         self._bundles: dict[Build, tuple[float, dict[str, uuid.UUID]]] = {}
-        self._maps: OrderedDict[uuid.UUID, LoadedSourceMap | SourceMapError] = OrderedDict()
+        self._maps: OrderedDict[uuid.UUID, _Held] = OrderedDict()
+        self._bytes = 0
+
+    @property
+    def held_bytes(self) -> int:
+        return self._bytes
 
     def forget(self, build: Build) -> None:
         """After an upload or a deletion for the build, in this process."""
         self._bundles.pop(build, None)
+        CACHE_BUILDS.set(len(self._bundles))
 
     async def for_batch(self, wants: Mapping[Build, Iterable[StackFrame]]) -> BatchMaps:
         """Load what these builds' frames need."""
@@ -196,19 +238,29 @@ class SourceMapStore:
                     bundles = await repository.source_map_bundles(
                         session, build.project_id, build.kind, build.version
                     )
+                    self._bundles.pop(build, None)
                     self._bundles[build] = (now + self._bundle_ttl, bundles)
                     found[build] = bundles
+            # Entries are added in time order, so the expired and the surplus are at the front.
+            for build, (expires, _) in list(self._bundles.items()):
+                if expires > now and len(self._bundles) <= self._max_builds:
+                    break
+                del self._bundles[build]
+            CACHE_BUILDS.set(len(self._bundles))
         return found
 
     async def _load(
         self, map_ids: set[uuid.UUID]
     ) -> dict[uuid.UUID, LoadedSourceMap | SourceMapError]:
+        now = self._clock()
         loaded: dict[uuid.UUID, LoadedSourceMap | SourceMapError] = {}
         missing = []
         for map_id in map_ids:
-            if map_id in self._maps:
+            held = self._maps.get(map_id)
+            if held is not None:
                 self._maps.move_to_end(map_id)
-                loaded[map_id] = self._maps[map_id]
+                held.used_at = now
+                loaded[map_id] = held.source_map
             else:
                 missing.append(map_id)
         if missing:
@@ -216,11 +268,27 @@ class SourceMapStore:
                 blobs = await repository.source_map_data(session, missing)
             for map_id, blob in blobs.items():
                 # Parsing a large map takes a fraction of a second of C code; off the loop.
-                loaded[map_id] = await asyncio.to_thread(_parse, blob)
-                self._maps[map_id] = loaded[map_id]
-            while len(self._maps) > self._max_maps:
-                self._maps.popitem(last=False)
+                source_map, weight = await asyncio.to_thread(_parse, blob)
+                loaded[map_id] = source_map
+                self._maps[map_id] = _Held(source_map, weight, now)
+                self._bytes += weight
+        self._evict(now, keep=loaded.keys())
         return loaded
+
+    def _evict(self, now: float, keep: Iterable[uuid.UUID]) -> None:
+        """Least recently used first, down to the bound; never a map this batch is using."""
+        using = set(keep)
+        for map_id, held in list(self._maps.items()):
+            idle = now - held.used_at > self._max_idle
+            if not idle and self._bytes <= self._max_bytes:
+                break
+            if map_id in using:
+                continue
+            del self._maps[map_id]
+            self._bytes -= held.weight
+            CACHE_EVICTIONS.labels("idle" if idle else "size").inc()
+        CACHE_BYTES.set(self._bytes)
+        CACHE_MAPS.set(len(self._maps))
 
 
 def _paths(frame: StackFrame) -> tuple[str, ...]:
@@ -229,10 +297,13 @@ def _paths(frame: StackFrame) -> tuple[str, ...]:
     return (frame.abs_path,)
 
 
-def _parse(blob: bytes) -> LoadedSourceMap | SourceMapError:
+def _parse(blob: bytes) -> tuple[LoadedSourceMap | SourceMapError, int]:
+    """The map, or why it is unusable; and its weight in the cache."""
     try:
-        return LoadedSourceMap.parse(zlib.decompress(blob))
-    except SourceMapError as exc:
-        return exc
+        data = zlib.decompress(blob)
     except zlib.error:
-        return SourceMapError("the stored map is damaged")
+        return SourceMapError("the stored map is damaged"), len(blob)
+    try:
+        return LoadedSourceMap.parse(data), len(data)
+    except SourceMapError as exc:
+        return exc, len(str(exc))

@@ -228,15 +228,43 @@ class Release(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class EventKey(Base):
+    """A client's event id, claimed once per project: a retried send counts once. Written by
+    IngestService.
+
+    Apart from `events` because PostgreSQL partitions `events` by receipt time, and a partitioned
+    table can hold no unique key without its partition key.
+    """
+
+    __tablename__ = "event_keys"
+    __table_args__ = (
+        # Retention: a project's keys received before its cutoff.
+        Index("ix_event_keys_project_id_received_at", "project_id", "received_at"),
+    )
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime]
+
+
 class Event(Base):
-    """Written by IngestService; read by IncidentsService."""
+    """Written by IngestService; read by IncidentsService.
+
+    On PostgreSQL, partitioned by week of `received_at` (migration 0005; the retention job makes
+    and drops the partitions). A client's event id is unique per project through `event_keys`.
+    """
 
     __tablename__ = "events"
     __table_args__ = (
-        # The client's event id makes a retried send count once.
-        UniqueConstraint("project_id", "event_id"),
+        # A client's event id: which incident a retried send belongs to.
+        Index("ix_events_project_id_event_id", "project_id", "event_id"),
         # An incident's latest event.
         Index("ix_events_incident_id_occurred_at", "incident_id", "occurred_at"),
+        # Retention: a project's events received before its cutoff, in bounded batches.
+        Index("ix_events_project_id_received_at", "project_id", "received_at"),
+        {"postgresql_partition_by": "RANGE (received_at)"},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -244,7 +272,8 @@ class Event(Base):
     incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     event_id: Mapped[uuid.UUID]
     occurred_at: Mapped[datetime]
-    received_at: Mapped[datetime]
+    # In the primary key because it is the partition key.
+    received_at: Mapped[datetime] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
     commit_sha: Mapped[str | None] = mapped_column(String(40))
     environment: Mapped[str | None] = mapped_column(String(64))
@@ -297,7 +326,11 @@ class AuditEntry(Base):
     """
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_project_id_occurred_at", "project_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_audit_log_project_id_occurred_at", "project_id", "occurred_at"),
+        # Retention: entries older than a year, oldest first.
+        Index("ix_audit_log_occurred_at", "occurred_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,6 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
+from stackline_infra.db import partitions
 from stackline_infra.db.migrate import alembic_config
 from stackline_infra.db.schema import Base
 from tests.conftest import _fresh_database
@@ -37,7 +38,14 @@ def _assert_matches_models(url: str) -> None:
     try:
         with engine.connect() as connection:
             diff = compare_metadata(
-                MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata
+                MigrationContext.configure(
+                    connection,
+                    opts={
+                        "compare_type": True,
+                        "include_name": partitions.include_in_comparison,
+                    },
+                ),
+                Base.metadata,
             )
             assert diff == [], f"migrations and models disagree: {diff}"
             assert set(inspect(connection).get_table_names()) >= TABLES

@@ -34,7 +34,10 @@ class Project(BaseModel):
     id: str
     name: str
     repo: str = Field(description="The GitHub repository, owner/repo.")
-    retention_days: int
+    retention_days: int = Field(
+        description="Days an event is kept after it was received (1-3650, 90 by default); an "
+        "incident goes when its last event has. Audit entries are kept a year."
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from stackline_infra.db import partitions
 from stackline_infra.db.engine import create_engine
 from stackline_infra.db.schema import Base
 
@@ -21,6 +22,8 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode rebuilds the table.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # Partitions of `events` are made at run time, not declared.
+        include_name=partitions.include_in_comparison,
     )
     with context.begin_transaction():
         context.run_migrations()

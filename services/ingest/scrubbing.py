@@ -1,0 +1,379 @@
+"""Server-side scrubbing: secrets and personal data replaced by `[Filtered]` before an event is
+stored, whatever the SDK that sent it did.
+
+Two kinds of rule, as Sentry's data scrubber has:
+- a field whose name says it holds a secret (a tag `api_key`, a query parameter `password`, an
+  `Authorization: ...` line) loses its whole value;
+- values that look like a secret or like personal data are replaced wherever they appear in free
+  text: bearer tokens, well-known token formats, credentials in URLs, private keys, credit card
+  numbers (only those that pass the Luhn check), e-mail addresses and IP addresses.
+
+Each replacement is counted by rule, and the counts are stored with the event
+(`context.scrubbed`), so a reader knows that `[Filtered]` hides something and what kind of thing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from typing import Any
+
+from prometheus_client import Counter as MetricCounter
+
+FILTERED = "[Filtered]"
+
+SCRUBBED = MetricCounter(
+    "stackline_ingest_scrubbed_values_total",
+    "Values replaced by [Filtered] at ingest, by rule.",
+    ["rule"],
+)
+
+# Field names that hold a secret, normalised (lower case, `-` and spaces as `_`). A name holding
+# one of these anywhere counts (`x_api_key`, `db_password`, `set_cookie`).
+SECRET_FIELD_PARTS = (
+    "password",
+    "passwd",
+    "secret",
+    "api_key",
+    "apikey",
+    "access_key",
+    "private_key",
+    "privatekey",
+    "token",
+    "credential",
+    "authorization",
+    "cookie",
+    "session",
+    "csrf",
+    "xsrf",
+    "signature",
+)
+# Names that are secrets only as a whole word: `auth` but not `author`, `pwd` but not `pwdump`.
+SECRET_FIELD_WORDS = frozenset({"auth", "pwd", "jwt", "pass", "sid", "ssn"})
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+# Field names repeat (`message`, `url`, the same tags on every event): each is judged once.
+@lru_cache(maxsize=4096)
+def is_secret_field(name: str, extra: frozenset[str] = frozenset()) -> bool:
+    key = name.lower().replace("-", "_").replace(" ", "_")
+    if any(part in key for part in SECRET_FIELD_PARTS) or key in extra:
+        return True
+    return any(word in SECRET_FIELD_WORDS or word in extra for word in _WORD.findall(key))
+
+
+# `name=value` and `name: value` in text, query strings and headers, where the name is a secret's.
+_HIDDEN_NAMES = (
+    r"[\w-]*(?:password|passwd|secret|api[_-]?key|access[_-]?key|private[_-]?key|token"
+    r"|credential|authorization|cookie|session[_-]?id|csrf|xsrf|signature)[\w-]*|auth|pwd|jwt"
+)
+_ASSIGNED = re.compile(
+    rf"(?i)(?<![\w-])({_HIDDEN_NAMES})(\"?'?\s*[=:]\s*\"?'?)(?!\[Filtered\])"
+    r"((?:Bearer|Basic|Token|Digest)\s+[^\s&\"',;]+|[^\s&\"',;]+)"
+)
+_BEARER = re.compile(
+    r"(?i)\b(Bearer|Basic|Token|Digest)(\s+)(?!\[Filtered\])([A-Za-z0-9._~+/=-]{8,4096})"
+)
+_URL_PASSWORD = re.compile(
+    r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,31}://[^/\s:@]{1,256}:)(?!\[Filtered\])"
+    r"([^/\s@]{1,256})(@)"
+)
+# Each pattern starts only where a run of the characters it reads begins (the lookbehinds), and
+# reads a bounded length from there: a 256 KiB stack costs a few passes over it, never one per
+# character (which a hostile `eyJ-eyJ-eyJ-...` would otherwise make quadratic). Where a pattern
+# can, it names its first character before its lookbehind: the regex engine then skips ahead to
+# that character in C instead of trying the lookbehind at every position (four times faster).
+_TOKEN_SHAPES = re.compile(
+    r"(?<![A-Za-z0-9_-])(?:"
+    r"eyJ[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{0,4096}"  # JWT
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key id
+    r"|gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{40,255}"  # GitHub
+    r"|xox[abposr]-[A-Za-z0-9-]{10,255}"  # Slack
+    r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,255}"  # Stripe
+    r"|slk_[A-Za-z0-9]{42}"  # Stackline's own ingest keys
+    r")(?![A-Za-z0-9_])"
+)
+_PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN [A-Z ]{0,32}PRIVATE KEY-----")
+_PRIVATE_KEY_END = re.compile(r"-----END [A-Z ]{0,32}PRIVATE KEY-----")
+# Card numbers start with 2-6 (Mastercard, Amex, Diners, JCB, Visa, Discover, UnionPay): a
+# millisecond Unix time (1...) or a long id that happens to pass the Luhn check is left alone.
+_CARD = re.compile(r"[2-6](?<![\d-][2-6])\d(?:[ -]?\d){11,17}(?![\d-])")
+_EMAIL = re.compile(
+    r"(?i)(?<![a-z0-9._%+-])[a-z0-9._%+-]{1,64}@(?:[a-z0-9-]{1,63}\.){1,8}[a-z]{2,63}(?![a-z0-9-])"
+)
+_IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w]|\.\d)")
+_IPV6_FULL = re.compile(r"(?i)(?<![\w:.])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])")
+# Seven groups after a colon: cheap to look for (it starts with a rare character), and an address
+# in full form holds it.
+_IPV6_FULL_TAIL = re.compile(r"(?i):(?:[0-9a-f]{1,4}:){6}[0-9a-f]{1,4}")
+_IPV6_SHORT = re.compile(
+    r"(?i)(?<![\w:.])(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6})?::"
+    r"(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,6}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])"
+)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _is_personal_ip(text: str) -> bool:
+    """An address that may be a person's: loopback and unspecified addresses name no one, and
+    `connect ECONNREFUSED 127.0.0.1:5432` is worth reading as it is."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return not (address.is_loopback or address.is_unspecified)
+
+
+@dataclass(frozen=True)
+class ScrubRules:
+    """What one project's events are scrubbed of; the defaults are what every project gets."""
+
+    keep_emails: bool = False
+    keep_ips: bool = False
+    # More field names whose values are secrets, normalised as is_secret_field does.
+    secret_fields: frozenset[str] = frozenset()
+    # More patterns whose matches are replaced in free text.
+    patterns: tuple[re.Pattern[str], ...] = ()
+
+
+DEFAULT_RULES = ScrubRules()
+
+
+def _whole(match: re.Match[str]) -> str | None:
+    return FILTERED
+
+
+def _last_group(match: re.Match[str]) -> str | None:
+    groups = match.groups()
+    return "".join(groups[:-1]) + FILTERED
+
+
+def _url_password(match: re.Match[str]) -> str | None:
+    return match.group(1) + FILTERED + match.group(3)
+
+
+def _card(match: re.Match[str]) -> str | None:
+    digits = match.group().replace(" ", "").replace("-", "")
+    if 13 <= len(digits) <= 19 and _luhn(digits):
+        return FILTERED
+    return None
+
+
+def _ip(match: re.Match[str]) -> str | None:
+    return FILTERED if _is_personal_ip(match.group()) else None
+
+
+Gate = Callable[[str, str], bool]
+"""Whether a line (as it is, and in lower case) may hold what a rule's pattern finds: a
+substring test costs a fraction of running the pattern, and most lines hold none."""
+
+
+def _holds(*words: str) -> Gate:
+    def gate(line: str, lower: str) -> bool:
+        # A loop, not any() over a generator: this runs for every line of every event.
+        for word in words:  # noqa: SIM110
+            if word in lower:
+                return True
+        return False
+
+    return gate
+
+
+_SECRET_NAME_WORDS = _holds(
+    "pass", "pwd", "secret", "key", "token", "credential", "auth", "cookie", "session", "csrf",
+    "xsrf", "signature", "jwt",
+)  # fmt: skip
+_TOKEN_WORDS = _holds(
+    "eyj", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox",
+    "k_live_", "k_test_", "slk_",
+)  # fmt: skip
+_BEARER_WORDS = _holds("bearer", "basic", "token", "digest")
+
+
+def _always(line: str, lower: str) -> bool:
+    return True
+
+
+def _assigned_gate(line: str, lower: str) -> bool:
+    return ("=" in line or ":" in line) and _SECRET_NAME_WORDS(line, lower)
+
+
+def _url_gate(line: str, lower: str) -> bool:
+    return "://" in line and "@" in line
+
+
+def _email_gate(line: str, lower: str) -> bool:
+    return "@" in line
+
+
+def _ipv4_gate(line: str, lower: str) -> bool:
+    return "." in line
+
+
+def _ipv6_full_gate(line: str, lower: str) -> bool:
+    return line.count(":") >= 7 and _IPV6_FULL_TAIL.search(line) is not None
+
+
+def _ipv6_short_gate(line: str, lower: str) -> bool:
+    return "::" in line
+
+
+Replacement = Callable[[re.Match[str]], str | None]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    name: str
+    gate: Gate
+    pattern: re.Pattern[str]
+    replace: Replacement
+
+
+# Lines up to this long are remembered with what scrubbing made of them: the frames of one bug's
+# stack, its script URLs and many breadcrumbs repeat from event to event, so most lines of an
+# event are scrubbed once per process. At most _CACHED_LINES of them (a few MiB), forgotten all
+# at once when full.
+_CACHED_LINE_CHARS = 512
+_CACHED_LINES = 8192
+
+
+class _RuleSet:
+    """The rules of one ScrubRules, compiled once, with the lines they have already scrubbed."""
+
+    def __init__(self, rules: ScrubRules) -> None:
+        self.rules = [
+            _Rule("url_password", _url_gate, _URL_PASSWORD, _url_password),
+            _Rule("secret_field", _assigned_gate, _ASSIGNED, _last_group),
+            _Rule("bearer", _BEARER_WORDS, _BEARER, _last_group),
+            _Rule("token", _TOKEN_WORDS, _TOKEN_SHAPES, _whole),
+            _Rule("credit_card", _always, _CARD, _card),
+        ]
+        if not rules.keep_emails:
+            self.rules.append(_Rule("email", _email_gate, _EMAIL, _whole))
+        if not rules.keep_ips:
+            self.rules.append(_Rule("ip", _ipv4_gate, _IPV4, _ip))
+            self.rules.append(_Rule("ip", _ipv6_full_gate, _IPV6_FULL, _ip))
+            self.rules.append(_Rule("ip", _ipv6_short_gate, _IPV6_SHORT, _ip))
+        self.rules.extend(_Rule("pattern", _always, p, _whole) for p in rules.patterns)
+        self.lines: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
+
+
+@cache
+def _rule_set(rules: ScrubRules) -> _RuleSet:
+    return _RuleSet(rules)
+
+
+@dataclass
+class Scrubber:
+    """Scrubs the values of one event, counting what it replaced."""
+
+    rules: ScrubRules = DEFAULT_RULES
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._set = _rule_set(self.rules)
+        # What the line being scrubbed has had replaced, by rule.
+        self._found: Counter[str] = Counter()
+        self._subs = [
+            (rule.gate, rule.pattern, self._counting(rule.name, rule.replace))
+            for rule in self._set.rules
+        ]
+
+    def text(self, value: str) -> str:
+        if not value:
+            return value
+        if "-----BEGIN" in value:
+            value = self._private_keys(value)
+        if "\n" not in value:
+            return self._line(value)
+        return "\n".join([self._line(line) for line in value.split("\n")])
+
+    def field(self, name: str, value: str) -> str:
+        """A named value: all of it when the name is a secret's, else its text."""
+        if value and value != FILTERED and is_secret_field(name, self.rules.secret_fields):
+            self.counts["secret_field"] += 1
+            return FILTERED
+        return self.text(value)
+
+    def report(self) -> dict[str, int]:
+        """What was replaced, by rule; also counted in the metrics."""
+        for rule, count in self.counts.items():
+            SCRUBBED.labels(rule).inc(count)
+        return dict(sorted(self.counts.items()))
+
+    def _line(self, line: str) -> str:
+        cacheable = len(line) <= _CACHED_LINE_CHARS
+        if cacheable and (known := self._set.lines.get(line)) is not None:
+            scrubbed, counts = known
+            for rule, count in counts:
+                self.counts[rule] += count
+            return scrubbed
+        lower = line.lower()
+        scrubbed = line
+        for gate, pattern, replace in self._subs:
+            if gate(scrubbed, lower):
+                scrubbed = pattern.sub(replace, scrubbed)
+        found = tuple(self._found.items())
+        self._found.clear()
+        for rule, count in found:
+            self.counts[rule] += count
+        if cacheable:
+            if len(self._set.lines) >= _CACHED_LINES:
+                self._set.lines.clear()
+            self._set.lines[line] = (scrubbed, found)
+        return scrubbed
+
+    def _private_keys(self, value: str) -> str:
+        """PEM private keys, from BEGIN to END (or to the end of a text cut short): found by
+        two searches rather than one pattern across lines, so each character is read once."""
+        parts = []
+        position = 0
+        while begin := _PRIVATE_KEY_BEGIN.search(value, position):
+            end = _PRIVATE_KEY_END.search(value, begin.end())
+            parts.append(value[position : begin.start()] + FILTERED)
+            self.counts["private_key"] += 1
+            position = end.end() if end else len(value)
+        parts.append(value[position:])
+        return "".join(parts)
+
+    def _counting(self, rule: str, replace: Replacement) -> Callable[[re.Match[str]], str]:
+        def counted(match: re.Match[str]) -> str:
+            replaced = replace(match)
+            if replaced is None:
+                return match.group()
+            self._found[rule] += 1
+            return replaced
+
+        return counted
+
+
+def scrub_json(scrubber: Scrubber, value: Any, name: str = "") -> Any:
+    """Every string in a JSON-like value, each under the name of the field that holds it."""
+    if isinstance(value, str):
+        return scrubber.field(name, value) if name else scrubber.text(value)
+    if isinstance(value, dict):
+        return {k: scrub_json(scrubber, v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_json(scrubber, v, name) for v in value]
+    return value
+
+
+def forget_scrubbed_lines() -> None:
+    """Drop every remembered line, as a process that has just started has none."""
+    _rule_set.cache_clear()
+    is_secret_field.cache_clear()
