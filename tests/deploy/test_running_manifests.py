@@ -282,7 +282,12 @@ def probe_answers(pod: Pod, probe: Doc) -> bool:
 
 def _until(what: str, check: Any, logs: list[Path]) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while not check():
+    while True:
+        try:
+            if check():
+                return
+        except (urllib.error.URLError, ConnectionError):
+            pass  # not listening yet: a process starts slowly on a busy machine
         if time.monotonic() > deadline:
             tails = "\n".join(f"--- {log.name}\n{log.read_text()[-2000:]}" for log in logs)
             pytest.fail(f"{what} never happened\n{tails}")
