@@ -10,13 +10,10 @@ in a folder that stands for the repository's checkout.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,12 +36,10 @@ from tests.e2e.test_sdks import _built_js_sdk as built_js_sdk
 from tests.services.ingest.stacks.runs import CHROMIUM, CHROMIUM_ARGS
 from tests.support.api import COMMIT
 from tests.support.esbuild import installed_esbuild
+from tests.support.npm import installed
 
 PROGRAMS = Path(__file__).parent / "sentry_programs"
 JS_PROGRAMS = PROGRAMS / "js"
-NPM_CACHE = Path(__file__).parents[3] / ".stackline" / "npm"
-NODE = shutil.which("node")
-NPM = shutil.which("npm")
 MARKER = "the line Stackline must show"
 
 
@@ -119,29 +114,7 @@ def shop(tmp_path: Path) -> Path:
 
 def installed_js_packages() -> Path:
     """node_modules with Sentry's JavaScript SDKs and Express, installed once per lock file."""
-    if NPM is None or NODE is None:
-        pytest.skip("node and npm are not on PATH")
-    lock = (JS_PROGRAMS / "package-lock.json").read_bytes()
-    folder = NPM_CACHE / f"sentry-{hashlib.sha256(lock).hexdigest()[:16]}"
-    if (folder / "node_modules").exists():
-        return folder / "node_modules"
-    NPM_CACHE.mkdir(parents=True, exist_ok=True)
-    # Installed beside the cache and renamed into place: an interrupted install is never
-    # taken for a finished one.
-    staging = Path(tempfile.mkdtemp(dir=NPM_CACHE, prefix="installing-"))
-    shutil.copy(JS_PROGRAMS / "package.json", staging)
-    shutil.copy(JS_PROGRAMS / "package-lock.json", staging)
-    subprocess.run(
-        [NPM, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
-        cwd=staging,
-        check=True,
-        timeout=300,
-    )
-    try:
-        staging.rename(folder)
-    except OSError:  # another session got there first
-        shutil.rmtree(staging)
-    return folder / "node_modules"
+    return installed(JS_PROGRAMS, "sentry")
 
 
 def node_app(folder: Path) -> Path:
