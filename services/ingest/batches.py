@@ -22,8 +22,8 @@ from stackline.ingest.v1 import ingest_pb2
 
 from services.ingest import service
 from services.ingest.events import ParsedEvent, PreparedEvent, finish, parse
-from services.ingest.mappings import PathMappingCache
-from services.ingest.releases import ReleaseCommitCache
+from services.ingest.mappings import path_mapping_cache
+from services.ingest.releases import release_commit_cache
 from services.ingest.stacks import StackFrame
 from services.ingest.symbolication import BatchMaps, Build, SourceMapStore
 from stackline_infra.clock import MonotonicClock
@@ -85,8 +85,8 @@ class BatchIngestor:
     ) -> None:
         self._sessions = sessions
         # The clock the caches' periods run on.
-        self._mappings = PathMappingCache(sessions, clock=clock)
-        self._releases = ReleaseCommitCache(sessions, clock=clock)
+        self._mappings = path_mapping_cache(sessions, clock=clock)
+        self._releases = release_commit_cache(sessions, clock=clock)
         self.source_maps = SourceMapStore(
             sessions, clock=clock, max_bytes=source_map_bytes, max_idle=source_map_idle_seconds
         )
@@ -102,7 +102,7 @@ class BatchIngestor:
             except InvalidArgument as exc:
                 outcomes[index] = Rejected(exc.code, exc.message, exc.field or "")
 
-        mappings = await self._mappings.for_projects({p.project_id for _, p in parsed})
+        mappings = await self._mappings.get({p.project_id for _, p in parsed})
         wants: dict[Build, list[StackFrame]] = {}
         for _, p in parsed:
             if p.build is not None:
@@ -136,7 +136,7 @@ class BatchIngestor:
                     continue  # refused by parse() with its reason
         if not wanting:
             return
-        commits = await self._releases.commits(release for _, release in wanting)
+        commits = await self._releases.get(release for _, release in wanting)
         for event, release in wanting:
             event.commit_sha = commits[release]
 
