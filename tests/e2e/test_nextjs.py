@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -237,9 +238,12 @@ def test_route_handler_errors_are_incidents_at_their_lines_with_their_own_reques
         assert incident["culprit"]["line"] == line
         assert incident["culprit"]["function"] == function
         assert incident["commit_sha"] == COMMIT
-        assert incident["github_url"] == f"https://github.com/{REPO}/blob/{COMMIT}/{ROUTE}#L{line}"
+        # The permalink's path is a URL's: `[id]` travels as `%5Bid%5D`.
+        assert incident["github_url"] == (
+            f"https://github.com/{REPO}/blob/{COMMIT}/{quote(ROUTE)}#L{line}"
+        )
         context = incident["latest_event"]["context"]
-        assert context["tags"]["order_id"] == mine
+        assert context["tags"]["order_id"] == mine, incident
         assert context["tags"]["route"] == "/api/orders/[id]"
         assert context["request"]["url"] == f"/api/orders/{mine}?with={theirs}"
         orders = [c["message"] for c in context["breadcrumbs"] if c["category"] == "order"]
