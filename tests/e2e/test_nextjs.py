@@ -178,10 +178,12 @@ def next_server(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Itera
     output: list[str] = []
     try:
         assert server.stdout is not None
+        # Ready, and the app's register() has run init(): Next.js loads instrumentation.ts
+        # after it says it is ready, and requests that come before share the process scope.
         deadline = time.monotonic() + HANG_GUARD
         for line in server.stdout:
             output.append(line)
-            if "Ready in" in line:
+            if "instrumentation registered" in line:
                 break
             assert time.monotonic() < deadline, "".join(output)
         else:
