@@ -16,7 +16,7 @@ const sdk = join(dirname(fileURLToPath(import.meta.url)), '..', 'sdk', 'js');
 const dist = join(sdk, 'dist', 'browser');
 
 const sizes = (bytes) => ({ min: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, brotli: brotliCompressSync(bytes).length });
-const row = (name, s) => console.log(`${name.padEnd(44)} ${String(s.min).padStart(7)} B ${String(s.gzip).padStart(6)} B gzip ${String(s.brotli).padStart(6)} B brotli`);
+const row = (name, s) => console.log(`${name.padEnd(52)} ${String(s.min).padStart(7)} B ${String(s.gzip).padStart(6)} B gzip ${String(s.brotli).padStart(6)} B brotli`);
 
 const files = {
   'core, ESM (stackline.min.mjs)': 'stackline.min.mjs',

@@ -52,6 +52,17 @@ const OPTION_KEYS = [
   'integrations',
 ] as const;
 
+/** `v` if it is an array, with only the elements `keep` accepts (a hostile array: undefined). */
+function only<T>(v: unknown, keep: (x: unknown) => boolean): T[] | undefined {
+  try {
+    return Array.isArray(v) ? (v.filter(keep) as T[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const pattern = (p: unknown): boolean => typeof p === 'string' || p instanceof RegExp;
+
 /** A plain copy of what the host passed: whatever it is (a proxy, a getter that throws), it is read once, here. */
 function readOptions(input: unknown): Options {
   const out: Record<string, unknown> = {};
@@ -59,25 +70,16 @@ function readOptions(input: unknown): Options {
     const v = get(input, k);
     if (v !== undefined) out[k] = v;
   }
-  const fields = out.scrubFields;
-  try {
-    out.scrubFields = Array.isArray(fields) ? fields.filter((f): f is string => typeof f === 'string') : undefined;
-  } catch {
-    out.scrubFields = undefined;
-  }
   for (const k of ['breadcrumbs', 'backoff'] as const) {
     const v = out[k];
     if (v !== undefined) out[k] = typeof v === 'object' && v !== null ? readNested(v) : undefined;
   }
-  const t = out.transport;
-  if (t !== undefined && typeof get(t, 'send') !== 'function') out.transport = undefined;
+  if (typeof get(out.transport, 'send') !== 'function') out.transport = undefined;
   for (const k of ['beforeSend', 'beforeBreadcrumb'] as const) if (typeof out[k] !== 'function') out[k] = undefined;
-  for (const k of ['ignoreErrors', 'denyUrls'] as const) {
-    const v = out[k];
-    out[k] = Array.isArray(v) ? v.filter((p) => typeof p === 'string' || p instanceof RegExp) : undefined;
-  }
-  const i = out.integrations;
-  out.integrations = Array.isArray(i) ? i.filter((x) => typeof get(x, 'setup') === 'function') : undefined;
+  out.scrubFields = only(out.scrubFields, (f) => typeof f === 'string');
+  out.ignoreErrors = only(out.ignoreErrors, pattern);
+  out.denyUrls = only(out.denyUrls, pattern);
+  out.integrations = only(out.integrations, (x) => typeof get(x, 'setup') === 'function');
   return out as Options;
 }
 
