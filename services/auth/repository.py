@@ -66,6 +66,10 @@ async def find_ingest_key(session: AsyncSession, key_hash: bytes) -> IngestKey |
     return await session.scalar(select(IngestKey).where(IngestKey.key_hash == key_hash))
 
 
+async def find_ingest_key_by_public_key(session: AsyncSession, public_key: str) -> IngestKey | None:
+    return await session.scalar(select(IngestKey).where(IngestKey.public_key == public_key))
+
+
 async def mark_key_used(session: AsyncSession, key_id: uuid.UUID, when: datetime) -> None:
     await session.execute(update(IngestKey).where(IngestKey.id == key_id).values(last_used_at=when))
 

@@ -269,15 +269,23 @@ class ResolvedKey:
 
 
 async def resolve_ingest_key(session: AsyncSession, key: str, *, now: datetime) -> ResolvedKey:
-    """The project and key id a key belongs to, at `now` (a rotated key works until its end)."""
-    if not keyformat.is_well_formed(key):
+    """The project and key id a key, or a key's public part, belongs to, at `now` (a rotated
+    key works until its end, and its public part with it: they are one row)."""
+    if keyformat.is_well_formed_public(key):
+        # Stored in clear, as Sentry keeps its DSNs' public keys: what it opens (sending
+        # events) is what a browser bundle that ships it gives away anyway.
+        row = await repository.find_ingest_key_by_public_key(session, key)
+        if row is None or not hmac.compare_digest(row.public_key, key):
+            raise Unauthenticated("unknown ingest key")
+    elif keyformat.is_well_formed(key):
+        digest = keyformat.digest(key)
+        row = await repository.find_ingest_key(session, digest)
+        # The lookup is by hash, so timing reveals nothing of the key; the
+        # constant-time comparison guards against a database that matched loosely.
+        if row is None or not hmac.compare_digest(row.key_hash, digest):
+            raise Unauthenticated("unknown ingest key")
+    else:
         raise Unauthenticated("malformed ingest key")
-    digest = keyformat.digest(key)
-    row = await repository.find_ingest_key(session, digest)
-    # The lookup is by hash, so timing reveals nothing of the key; the
-    # constant-time comparison guards against a database that matched loosely.
-    if row is None or not hmac.compare_digest(row.key_hash, digest):
-        raise Unauthenticated("unknown ingest key")
     if row.revoked_at is not None and row.revoked_at <= now:
         raise PermissionDenied("this ingest key has been revoked")
     if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_RESOLUTION:

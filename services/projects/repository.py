@@ -78,6 +78,20 @@ async def list_keys(session: AsyncSession, project_id: uuid.UUID) -> Sequence[In
     return result.all()
 
 
+async def unrevoked_keys(
+    session: AsyncSession, project_ids: Sequence[uuid.UUID]
+) -> Sequence[IngestKey]:
+    """The keys of these projects that were never revoked nor set to stop."""
+    if not project_ids:
+        return []
+    result = await session.scalars(
+        select(IngestKey).where(
+            IngestKey.project_id.in_(project_ids), IngestKey.revoked_at.is_(None)
+        )
+    )
+    return result.all()
+
+
 async def get_key(
     session: AsyncSession, project_id: uuid.UUID, key_id: uuid.UUID
 ) -> IngestKey | None:

@@ -89,6 +89,8 @@ async def _new_key(session: AsyncSession, caller: Caller, project_id: uuid.UUID)
             project_id=project_id,
             prefix=keyformat.display_prefix(secret),
             key_hash=keyformat.digest(secret),
+            # 214 random bits: two keys drawing the same one is not a case to handle.
+            public_key=keyformat.generate_public(),
         ),
     )
     await audit.record(
@@ -148,8 +150,32 @@ async def create_project(
     return project, await _new_key(session, caller, project.id)
 
 
-async def list_projects(session: AsyncSession, caller: Caller) -> Sequence[Project]:
-    return await repository.list_projects(session, caller.user_id)
+def dsn_key(keys: Sequence[IngestKey]) -> IngestKey | None:
+    """The key a project's DSN names: its newest that works and is not being replaced.
+
+    A key made later is the one its owner means to hand out now, and rotating the key moves
+    the DSN to its successor; one in its grace period or revoked is never the project's DSN.
+    """
+    current = [k for k in keys if k.revoked_at is None]
+    return max(current, key=lambda k: (k.created_at, k.id), default=None)
+
+
+async def list_projects(
+    session: AsyncSession, caller: Caller
+) -> tuple[Sequence[Project], dict[uuid.UUID, str]]:
+    """The caller's projects, and the public key of each one's DSN (absent when it has none)."""
+    projects = await repository.list_projects(session, caller.user_id)
+    keys = await repository.unrevoked_keys(session, [p.id for p in projects])
+    by_project: dict[uuid.UUID, list[IngestKey]] = {}
+    for key in keys:
+        by_project.setdefault(key.project_id, []).append(key)
+    dsn_keys = {project_id: dsn_key(rows) for project_id, rows in by_project.items()}
+    return projects, {pid: key.public_key for pid, key in dsn_keys.items() if key is not None}
+
+
+async def project_dsn_public_key(session: AsyncSession, project_id: uuid.UUID) -> str:
+    key = dsn_key(await repository.unrevoked_keys(session, [project_id]))
+    return key.public_key if key is not None else ""
 
 
 async def _owned(

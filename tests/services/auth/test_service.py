@@ -121,6 +121,7 @@ async def _key(session: AsyncSession, **fields: object) -> tuple[str, IngestKey]
         project_id=project.id,
         prefix=keyformat.display_prefix(secret),
         key_hash=keyformat.digest(secret),
+        public_key=keyformat.generate_public(),
         **fields,
     )
     session.add(row)
@@ -161,6 +162,25 @@ async def test_a_key_in_its_rotation_grace_works_until_the_end_of_it(
         await service.resolve_ingest_key(session, secret, now=stops_at)
 
 
+async def test_a_keys_public_part_resolves_as_the_key_does_and_stops_with_it(
+    session: AsyncSession,
+) -> None:
+    now = utcnow()
+    stops_at = now + timedelta(hours=1)
+    _, row = await _key(session, revoked_at=stops_at)
+    expected = service.ResolvedKey(row.project_id, row.id, stops_at=stops_at)
+    # One row: the grace of a rotated key is its public part's too.
+    assert await service.resolve_ingest_key(session, row.public_key, now=now) == expected
+    await session.refresh(row)
+    assert row.last_used_at == now
+    with pytest.raises(PermissionDenied):
+        await service.resolve_ingest_key(session, row.public_key, now=stops_at)
+    with pytest.raises(Unauthenticated, match="unknown"):
+        await service.resolve_ingest_key(session, keyformat.generate_public(), now=now)
+    with pytest.raises(Unauthenticated, match="malformed"):
+        await service.resolve_ingest_key(session, row.public_key[:-1] + "!", now=now)
+
+
 async def test_last_used_is_written_at_most_once_a_minute(session: AsyncSession) -> None:
     secret, row = await _key(session)
     first = utcnow()
@@ -174,11 +194,15 @@ async def test_last_used_is_written_at_most_once_a_minute(session: AsyncSession)
 
 
 async def test_a_key_stored_by_an_earlier_release_resolves(session: AsyncSession) -> None:
-    # The row as 0.1.0 wrote it: display prefix and SHA-256, never the key.
+    # The row as 0.1.0 wrote it: display prefix and SHA-256, never the key; and the public
+    # part migration 0006 gave it.
     owner = await factories.user(session)
     project = await factories.project(session, owner.id)
     row = IngestKey(
-        project_id=project.id, prefix="slk_cawJMp", key_hash=bytes.fromhex(ISSUED_KEY_DIGEST)
+        project_id=project.id,
+        prefix="slk_cawJMp",
+        key_hash=bytes.fromhex(ISSUED_KEY_DIGEST),
+        public_key=keyformat.generate_public(),
     )
     session.add(row)
     await session.flush()

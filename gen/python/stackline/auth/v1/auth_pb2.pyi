@@ -391,6 +391,7 @@ class ResolveIngestKeyRequest(_message.Message):
 
     KEY_FIELD_NUMBER: _builtins.int
     key: _builtins.str
+    """An ingest key (slk_), or a key's public part (slp_), as a Sentry DSN carries it."""
     def __init__(
         self,
         *,
