@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -61,7 +62,7 @@ async def test_the_projects_dsn_names_its_newest_key_that_is_not_being_replaced(
     )
     now = utcnow()
 
-    async def listed() -> dict[object, str]:
+    async def listed() -> dict[uuid.UUID, str]:
         return (await service.list_projects(session, caller))[1]
 
     assert await listed() == {
