@@ -129,8 +129,11 @@ async def test_with_redis_a_revocation_reaches_every_replica_at_once(clocked: Cl
                 )
             )
         first, second = replicas
+        dsn = await _project_dsn(first, account, project)
+        assert dsn is not None
         assert await _ingest_status(first, project.key) == 200
         assert await _ingest_status(second, project.key) == 200
+        assert await _sentry_status(second, dsn) == 200  # the DSN's form cached too
         revoked = await first.delete(
             f"/api/projects/{project.id}/keys/{key_id}", headers=account.headers
         )
@@ -141,6 +144,8 @@ async def test_with_redis_a_revocation_reaches_every_replica_at_once(clocked: Cl
         while await _ingest_status(second, project.key) != 403:
             assert asyncio.get_running_loop().time() < deadline, "the replica never heard"
             await asyncio.sleep(0.01)
+        # One message, by key id, drops both forms.
+        assert await _sentry_status(second, dsn) == 403
 
 
 async def _rotate(
