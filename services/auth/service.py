@@ -230,29 +230,22 @@ async def end_session(session: AsyncSession, refresh_token: str, *, now: datetim
         await repository.revoke_refresh_family(session, row.family_id, now)
 
 
-def _user_id(user_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(user_id)
-    except ValueError:
-        raise NotFound("no such user") from None
-
-
-async def get_user(session: AsyncSession, user_id: str) -> User:
-    user = await repository.get_user(session, _user_id(user_id))
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await repository.get_user(session, user_id)
     if user is None:
         raise NotFound("no such user")
     return user
 
 
 async def export_user(
-    session: AsyncSession, user_id: str
+    session: AsyncSession, user_id: uuid.UUID
 ) -> AsyncIterator[tuple[str, dict[str, Any] | None]]:
     user = await get_user(session, user_id)
     async for kind, row in repository.export(session, user.id):
         yield kind, row
 
 
-async def delete_user(session: AsyncSession, user_id: str) -> None:
+async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     user = await get_user(session, user_id)
     await repository.forget_in_audit_log(session, user.id)
     await repository.delete_user(session, user.id)
