@@ -229,3 +229,11 @@ async def export(
         result = await session.stream(query.execution_options(yield_per=500))
         async for row in result.mappings():
             yield kind, dict(row)
+
+
+async def add_audit_entry(session: AsyncSession, entry: AuditEntry) -> None:
+    """Appends an entry in the transaction of the change it records: both commit, or neither."""
+    # An actor the gateway saw no address for has none, rather than an empty one.
+    entry.source_ip = entry.source_ip or None
+    session.add(entry)
+    await session.flush()

@@ -172,3 +172,11 @@ async def audit_entries(
         )
     query = query.order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc()).limit(limit)
     return (await session.scalars(query)).all()
+
+
+async def add_audit_entry(session: AsyncSession, entry: AuditEntry) -> None:
+    """Appends an entry in the transaction of the change it records: both commit, or neither."""
+    # An actor the gateway saw no address for has none, rather than an empty one.
+    entry.source_ip = entry.source_ip or None
+    session.add(entry)
+    await session.flush()
