@@ -490,6 +490,8 @@ def test_prometheus_scrapes_every_pod_and_finds_every_metric_used(cluster: Clust
     dashboard = cluster.pods["dashboard"].port_of("http")
     assert _http_status(dashboard, "/login") == 200
     assert _dashboard_redirect(dashboard, "/login/github").startswith("https://github.com/")
+    # Its metrics are on their own port alone: the pages' port is the one behind the Ingress.
+    assert _http_status(dashboard, "/metrics") == 404
 
     def all_up() -> bool:
         targets = _prometheus(cluster, "/api/v1/targets")["activeTargets"]
@@ -499,7 +501,12 @@ def test_prometheus_scrapes_every_pod_and_finds_every_metric_used(cluster: Clust
     _until("every target scraped", all_up, logs)
 
     wanted = _used_metric_names() - PLATFORM_METRICS
-    assert {"stackline_database_up", "stackline_gateway_http_requests_total"} <= wanted
+    assert {
+        "stackline_database_up",
+        "stackline_gateway_http_requests_total",
+        "stackline_dashboard_http_requests_total",
+        "stackline_dashboard_gateway_requests_total",
+    } <= wanted
 
     def all_present() -> bool:
         return wanted <= set(_prometheus(cluster, "/api/v1/label/__name__/values"))
@@ -522,6 +529,17 @@ def test_prometheus_scrapes_every_pod_and_finds_every_metric_used(cluster: Clust
     up = _prometheus(cluster, "/api/v1/query?query=stackline_database_up")["result"]
     assert {r["metric"]["job"] for r in up} == set(GRPC_SERVICES)
     assert all(r["value"][1] == "1" for r in up)
+    built = _prometheus(cluster, "/api/v1/query?query=stackline_build_info")["result"]
+    assert {r["metric"]["job"] for r in built} == set(DEPLOYABLES)
+    # The dashboard's page and the gateway call behind it, by their templates.
+    calls = _prometheus(cluster, "/api/v1/query?query=stackline_dashboard_gateway_requests_total")[
+        "result"
+    ]
+    assert {(r["metric"]["route"], r["metric"]["status"]) for r in calls} == {
+        ("/api/auth/github/login", "302")
+    }
+    down = urllib.parse.urlencode({"query": 'absent(up{job="dashboard"} == 1)'})
+    assert _prometheus(cluster, f"/api/v1/query?{down}")["result"] == []
 
 
 def test_every_dashboard_query_is_valid_promql(cluster: Cluster) -> None:
