@@ -5,8 +5,9 @@ Prometheus scrapes them all, evaluates the alert rules and finds every metric th
 Grafana dashboard use. So neither the manifests nor the images can drift from the code.
 
 What is translated, and only this: each container port becomes a free loopback port (in the
-environment, the probes and the gateway's targets alike), 0.0.0.0 becomes 127.0.0.1, each
-Secret becomes a test value, and each mounted volume a temporary folder.
+environment, the probes, the gateway's targets and the dashboard's gateway alike), 0.0.0.0
+becomes 127.0.0.1, each Secret becomes a test value, and each mounted volume a temporary
+folder.
 """
 
 from __future__ import annotations
