@@ -120,6 +120,8 @@ def main() -> None:
                 database, Path(data_dir), env={"STACKLINE_API_REQUESTS_PER_MINUTE": "0"}
             )
             stack.wait_until_running()
+            # The dashboard logs each gateway call: an unread pipe would fill and stall it.
+            stack.keep_reading()
             pids: dict[str, int] = {}
             for pid in child_pids(stack.process.pid):
                 service = _service_of(pid)
