@@ -113,6 +113,20 @@ def http_metrics(process: str) -> HttpMetrics:
     )
 
 
+def _route_template(scope: Scope, root_path: str) -> str:
+    """The route table's template for the request, never the raw path: a scanner probing
+    random URLs must not create series. Requests refused before routing (413, unknown paths)
+    share one label; a mounted app (the dashboard's /static) is labelled by its prefix, which
+    the router appends to root_path when it hands the request over."""
+    if "route" in scope:
+        path: str = scope["route"].path
+        return path
+    mounted: str = scope.get("root_path", "")
+    if mounted != root_path and mounted.startswith(root_path):
+        return mounted[len(root_path) :]
+    return "unmatched"
+
+
 class HttpMetricsMiddleware:
     """Times every HTTP request of an ASGI app into `http_metrics(process)`."""
 
@@ -126,6 +140,7 @@ class HttpMetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        root_path = scope.get("root_path", "")
 
         async def send_with_status(message: Message) -> None:
             nonlocal status
@@ -136,10 +151,7 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            # Labels come from the route table, never from the raw path: a
-            # scanner probing random URLs must not create series. Requests
-            # refused before routing (413, unknown paths) share one label.
-            route = scope["route"].path if "route" in scope else "unmatched"
             method = method_label(scope["method"])
+            route = _route_template(scope, root_path)
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.duration.labels(method, route).observe(time.perf_counter() - started)
