@@ -8,7 +8,8 @@ generic 500 that leaks nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -16,6 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import BaseRoute, Route
 
 from services.gateway.responses import json_response
 from services.gateway.schemas.errors import ErrorBody, ErrorResponse
@@ -89,6 +91,28 @@ def describe_validation_error(errors: list[Any]) -> InvalidArgument:
     return InvalidArgument(message, field=field or None)
 
 
+class AllowedMethods:
+    """Every method registered for a path, over all the routes that share it.
+
+    Starlette answers a method no route of a path takes with the first matching route's methods
+    in `Allow`, or none: routes that share a path (GET and PATCH of a project) are separate
+    routes. RFC 9110 wants the resource's methods, so they are gathered once, at start-up.
+    """
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        by_path: dict[str, tuple[re.Pattern[str], set[str]]] = {}
+        for route in routes:
+            if isinstance(route, Route) and route.methods:
+                _, methods = by_path.setdefault(route.path, (route.path_regex, set()))
+                methods.update(route.methods)
+        self._paths = [(pattern, frozenset(m)) for pattern, m in by_path.values()]
+
+    def of(self, path: str) -> str | None:
+        """`Allow` for a path, or None where no route has it."""
+        methods = {m for pattern, allowed in self._paths if pattern.match(path) for m in allowed}
+        return ", ".join(sorted(methods)) if methods else None
+
+
 async def respond_to_error(request: Request, exc: Exception) -> Response:
     """The answer to an exception a route raised: its own status for expected
     failures, a logged, generic 500 for anything else."""
@@ -104,15 +128,28 @@ async def respond_to_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, RequestValidationError):
         return error_response(describe_validation_error(list(exc.errors())))
     if isinstance(exc, HTTPException):
-        if exc.status_code == 404:
-            return error_response(NotFound("no such endpoint"))
+        return _http_error(request, exc)
+    return _unexpected(request, exc)
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 404:
+        return error_response(NotFound("no such endpoint"))
+    if exc.status_code != 405:
         return _render(
             exc.status_code,
             _HTTP_CODES.get(exc.status_code, "error"),
             str(exc.detail),
             headers=exc.headers,
         )
-    return _unexpected(request, exc)
+    allowed: AllowedMethods = request.app.state.allowed_methods
+    allow = allowed.of(request.url.path)
+    return _render(
+        405,
+        _HTTP_CODES[405],
+        f"{request.method} is not allowed here" + (f"; use {allow}" if allow else ""),
+        headers={"Allow": allow} if allow else None,
+    )
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
@@ -126,6 +163,8 @@ def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """After every route is added: the 405 answers list the methods of the routes there are."""
+    app.state.allowed_methods = AllowedMethods(app.routes)
     for kind in (StacklineError, grpc.aio.AioRpcError, RequestValidationError, HTTPException):
         app.add_exception_handler(kind, respond_to_error)
     # Starlette hands this one to its outermost layer: whatever nothing else caught.

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from services.gateway.dependencies import Actor, State
 from services.gateway.schemas.errors import documented_errors
 from services.gateway.schemas.sourcemaps import SourceMapInfo, SourceMapList
+from stackline_contract import text
 
 router = APIRouter(prefix="/api/projects/{project_id}/sourcemaps", tags=["source maps"])
 
@@ -26,7 +27,8 @@ _CHUNK_BYTES = 1024 * 1024
 # Large maps take a while to send and to check.
 _UPLOAD_DEADLINE_SECONDS = 120.0
 
-Build = Annotated[str, Query(max_length=200)]
+# Printable, as IngestService checks them; a commit_sha is checked there (exactly one of the two).
+Build = Annotated[str, Query(max_length=200, pattern=text.PRINTABLE_PATTERN)]
 
 
 @router.post(
@@ -48,7 +50,7 @@ async def upload(
     request: Request,
     state: State,
     actor: Actor,
-    bundle: Annotated[str, Query(min_length=1, max_length=1024)],
+    bundle: Annotated[str, Query(min_length=1, max_length=1024, pattern=text.PRINTABLE_PATTERN)],
     commit_sha: Build = "",
     release: Build = "",
 ) -> SourceMapInfo:
