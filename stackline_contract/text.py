@@ -52,3 +52,8 @@ _PRINTABLE = re.compile(f"{PRINTABLE_CHAR}*")
 def is_printable(text: str) -> bool:
     """Whether every character of text is printable (an empty text is)."""
     return _PRINTABLE.fullmatch(text) is not None
+
+
+REPOSITORY_FOLDER_PATTERN = f"^(?! */)(?!(?:.*/)? *\\.\\.(?:/| *$))[^\\\\{_CLASS}]*$"
+"""A folder of a repository as a path relative to its root: printable, no backslash, not from
+`/`, and no `..` segment (so it cannot climb out of the repository); it looks ahead."""

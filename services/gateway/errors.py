@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
-from starlette.routing import BaseRoute, Route
+from starlette.routing import compile_path
 
 from services.gateway.responses import json_response
 from services.gateway.schemas.errors import ErrorBody, ErrorResponse
@@ -91,24 +91,29 @@ def describe_validation_error(errors: list[Any]) -> InvalidArgument:
     return InvalidArgument(message, field=field or None)
 
 
+_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
 class AllowedMethods:
-    """Every method registered for a path, over all the routes that share it.
+    """Every method an app's OpenAPI document has for a path, over all the routes that share it.
 
     Starlette answers a method no route of a path takes with the first matching route's methods
     in `Allow`, or none: routes that share a path (GET and PATCH of a project) are separate
-    routes. RFC 9110 wants the resource's methods, so they are gathered once, at start-up.
+    routes. RFC 9110 wants the resource's methods; the document lists them per path, as clients
+    see them. Read once, at the first 405.
     """
 
-    def __init__(self, routes: Sequence[BaseRoute]) -> None:
-        by_path: dict[str, tuple[re.Pattern[str], set[str]]] = {}
-        for route in routes:
-            if isinstance(route, Route) and route.methods:
-                _, methods = by_path.setdefault(route.path, (route.path_regex, set()))
-                methods.update(route.methods)
-        self._paths = [(pattern, frozenset(m)) for pattern, m in by_path.values()]
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._paths: list[tuple[re.Pattern[str], frozenset[str]]] | None = None
 
     def of(self, path: str) -> str | None:
-        """`Allow` for a path, or None where no route has it."""
+        """`Allow` for a path, or None where the document has no such path."""
+        if self._paths is None:
+            self._paths = [
+                (compile_path(template)[0], frozenset(m.upper() for m in item if m in _METHODS))
+                for template, item in self._app.openapi()["paths"].items()
+            ]
         methods = {m for pattern, allowed in self._paths if pattern.match(path) for m in allowed}
         return ", ".join(sorted(methods)) if methods else None
 
@@ -163,8 +168,7 @@ def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """After every route is added: the 405 answers list the methods of the routes there are."""
-    app.state.allowed_methods = AllowedMethods(app.routes)
+    app.state.allowed_methods = AllowedMethods(app)
     for kind in (StacklineError, grpc.aio.AioRpcError, RequestValidationError, HTTPException):
         app.add_exception_handler(kind, respond_to_error)
     # Starlette hands this one to its outermost layer: whatever nothing else caught.

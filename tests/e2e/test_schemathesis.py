@@ -1,11 +1,12 @@
-"""Every operation of the public API, fuzzed by schemathesis against `make run` for real: not one
-server error, with a bounded number of examples so that the run stays within a few minutes.
+"""Every operation of the public API, fuzzed by schemathesis against `make run` for real, with
+every check: not one server error, every status the document declares, `Allow` on every 405,
+and data the schema calls valid accepted; a bounded number of examples, so that the run stays
+within a few minutes.
 
-Three of schemathesis's checks are left out, each for a stated reason rather than a 500:
-`positive_data_acceptance` (the schema says less than the rules: a login must look like
-GitHub's, a name must be printable), `allow_header_conformance` (OPTIONS answers 405 without an
-`Allow` header, as FastAPI does), and `status_code_conformance` (429, 500 and 503 are documented
-everywhere, but a deleted account's token answering 404 is not). Every other check runs.
+Deleting the account would sign the rest of the run out, so it runs in a second invocation, as
+a user of its own: the first call deletes the account, the later ones get the deleted account's
+documented 404. The Sentry envelope route takes any bytes (its body is binary), and answers
+them 4xx. The one allowance is CONFIG's: rules of well-formed data no schema can state.
 """
 
 from __future__ import annotations
@@ -26,6 +27,23 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_PER_OPERATION = 10
 SCHEMATHESIS_TIMEOUT_SECONDS = 600
 DELETE_ME = "delete_me_api_me_delete"
+# Rules of well-formed data that no OpenAPI schema can state, so that a request the schema calls
+# valid may still be 400, as the API documents: a cursor is an opaque token that this API
+# returned (base64 of a position; a string of the alphabet is not one), and a source map's build
+# is named by exactly one of two query parameters. Every other check, and every other status,
+# holds for these operations as for the rest.
+CONFIG = """
+[[operations]]
+include-operation-id = [
+    "list_incidents_api_incidents_get",
+    "audit_log_api_projects__project_id__audit_get",
+    "upload_api_projects__project_id__sourcemaps_post",
+    "list_maps_api_projects__project_id__sourcemaps_get",
+]
+checks.positive_data_acceptance.expected-statuses = [
+    "2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"
+]
+"""
 
 
 @pytest.fixture
@@ -62,9 +80,13 @@ def _sign_in(client: httpx.Client, login: str) -> str:
 
 def _schemathesis(url: str, token: str, report: Path, *selection: str) -> None:
     """One run of every check over the selected operations: it passes, or says what failed."""
+    config = report.parent / "schemathesis.toml"
+    config.write_text(CONFIG)
     run = subprocess.run(
         [
             str(Path(sys.executable).parent / "schemathesis"),
+            "--config-file",
+            str(config),
             "run",
             f"{url}/openapi.json",
             "--checks",

@@ -129,6 +129,7 @@ class PathMapping(_Write):
     )
     source_root: str = Field(
         max_length=1024,
+        pattern=text.REPOSITORY_FOLDER_PATTERN,
         description="What it becomes: a folder of the repository, relative to its root.",
         examples=["packages/web/src/"],
     )
