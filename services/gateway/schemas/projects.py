@@ -128,7 +128,8 @@ class PathMapping(_Write):
         examples=["/srv/app/packages/web/", "https://shop.example.com/static/js/"],
     )
     source_root: str = Field(
-        max_length=1024,
+        # 1024 once stored with its final slash, which ProjectsService adds to a folder.
+        max_length=1023,
         pattern=text.REPOSITORY_FOLDER_PATTERN,
         description="What it becomes: a folder of the repository, relative to its root.",
         examples=["packages/web/src/"],
@@ -139,6 +140,19 @@ class PathMappings(_Write):
     """A project's path mappings; PUT replaces the whole list. The longest stack_root wins."""
 
     mappings: list[PathMapping] = Field(max_length=50)
+
+
+class StoredPathMapping(BaseModel):
+    """A mapping as stored: source_root normalised, a folder with its final slash."""
+
+    stack_root: str
+    source_root: str
+
+
+class StoredPathMappings(BaseModel):
+    # Not PathMappings: what was stored is checked by what was sent, not again by its rules
+    # (a source_root of 1023 characters is stored as 1024, with its slash).
+    mappings: list[StoredPathMapping]
 
 
 class KeyRotation(_Write):
