@@ -30,9 +30,10 @@ DELETE_ME = "delete_me_api_me_delete"
 # Rules of well-formed data that no OpenAPI schema can state, so that a request the schema calls
 # valid may still be 400, as the API documents: a cursor is an opaque token that this API
 # returned (base64 of a position; a string of the alphabet is not one), a source map's build
-# is named by exactly one of two query parameters, and a Sentry envelope is newline-framed JSON
-# headers and payloads, which no schema of a binary body describes (its bytes must be 4xx, never
-# 500). Every other check, and every other status, holds for these operations as for the rest.
+# is named by exactly one of two query parameters, a project's path mappings each have their own
+# stack_root (JSON Schema's uniqueItems compares whole items, not one field of them), and a Sentry
+# envelope is newline-framed JSON headers and payloads, which no schema of a binary body describes
+# (its bytes must be 4xx, never 500). Every other check, and every other status, holds for these operations as for the rest.
 CONFIG = """
 [[operations]]
 include-operation-id = [
@@ -40,6 +41,7 @@ include-operation-id = [
     "audit_log_api_projects__project_id__audit_get",
     "upload_api_projects__project_id__sourcemaps_post",
     "list_maps_api_projects__project_id__sourcemaps_get",
+    "set_path_mappings_api_projects__project_id__path_mappings_put",
     "envelope_api__project_id__envelope__post",
 ]
 checks.positive_data_acceptance.expected-statuses = [
