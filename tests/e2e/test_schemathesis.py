@@ -33,7 +33,8 @@ DELETE_ME = "delete_me_api_me_delete"
 # is named by exactly one of two query parameters, a project's path mappings each have their own
 # stack_root (JSON Schema's uniqueItems compares whole items, not one field of them), and a Sentry
 # envelope is newline-framed JSON headers and payloads, which no schema of a binary body describes
-# (its bytes must be 4xx, never 500). Every other check, and every other status, holds for these operations as for the rest.
+# (its bytes must be 4xx, never 500). Every other check, and every other status, holds for these
+# operations as for the rest.
 CONFIG = """
 [[operations]]
 include-operation-id = [
