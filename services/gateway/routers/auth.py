@@ -137,7 +137,7 @@ async def github_callback(
     "/token",
     summary="Exchange a GitHub token of Stackline's own OAuth app (or, where the operator "
     "allows, of another app) for a Stackline session",
-    responses=documented_errors(400, 401, 404),
+    responses=documented_errors(400, 401),
     dependencies=_LIMITED,
 )
 async def exchange_github_token(body: GitHubToken, request: Request, state: State) -> Session:
