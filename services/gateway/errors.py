@@ -148,7 +148,8 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
             headers=exc.headers,
         )
     allowed: AllowedMethods = request.app.state.allowed_methods
-    allow = allowed.of(request.url.path)
+    # Routes left out of the document (/docs, /openapi.json) keep Starlette's own answer.
+    allow = allowed.of(request.url.path) or (exc.headers or {}).get("Allow")
     return _render(
         405,
         _HTTP_CODES[405],
