@@ -148,8 +148,10 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
             headers=exc.headers,
         )
     allowed: AllowedMethods = request.app.state.allowed_methods
-    # Routes left out of the document (/docs, /openapi.json) keep Starlette's own answer.
-    allow = allowed.of(request.url.path) or (exc.headers or {}).get("Allow")
+    # Routes left out of the document (/docs, /openapi.json) keep Starlette's own methods, in the
+    # same order (Starlette's come from a set).
+    starlette = (exc.headers or {}).get("Allow", "")
+    allow = allowed.of(request.url.path) or ", ".join(sorted(filter(None, starlette.split(", "))))
     return _render(
         405,
         _HTTP_CODES[405],
