@@ -1,5 +1,8 @@
 """IngestService's memory under large source-map uploads: four at once by a user who does not
-own the project, then four at once by one owner, then one each by four owners at once.
+own the project, then four at once by one owner, then one each by four owners at once; then one
+each by four owners of maps over the parse budget (text that is not ASCII, and 3.9 million
+values: within each limit, over the budget together), and one map of 1 MB whose sourceRoot,
+put before each of its 2,000 sources, would make 2 GB of names.
 
 Starts tools/run_local.py on free ports (SQLite in a temporary folder), and reads the ingest
 process's resident memory and its peak (VmRSS, VmHWM in /proc) after each round.
@@ -22,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from bench.restart_outage import ROOT, _children, _free_base
+from services.ingest.sourcemaps import parse_cost
 
 COMMIT = "b0" * 20
 
@@ -44,6 +48,16 @@ def _source_map(mib: int) -> bytes:
         + line * lines
         + b'"]}'
     )
+
+
+def _over_budget_map(mib: int) -> bytes:
+    """A map of mib MiB (at least 40) whose parse_cost() is over the default budget."""
+    commas = "é," * 3_900_000
+    rest = (mib * 1024 * 1024 - len(commas.encode())) // 2 - 100
+    return (
+        '{"version": 3, "sources": ["src/app.js"], "names": [], "mappings": "AAAA", '
+        '"sourcesContent": ["' + commas + "é" * rest + '"]}'
+    ).encode()
 
 
 async def _round(url: str, uploads: list[tuple[str, str]], body: bytes) -> list[int]:
@@ -121,6 +135,20 @@ def main() -> int:
             print(f"4 at once by one owner: {statuses}; ingest: {_memory(ingest)}")
             statuses = asyncio.run(_round(url, list(zip(paths, tokens[1:], strict=True)), body))
             print(f"1 each by 4 owners at once: {statuses}; ingest: {_memory(ingest)}")
+            over = _over_budget_map(args.mib)
+            print(f"over budget: {len(over):,} bytes, parse_cost {parse_cost(over):,}")
+            statuses = asyncio.run(_round(url, list(zip(paths, tokens[1:], strict=True)), over))
+            print(f"1 each by 4 owners, over budget: {statuses}; ingest: {_memory(ingest)}")
+            # 1 MB, but its sourceRoot before each of 2,000 sources would make 2 GB of names.
+            rooted = (
+                b'{"version": 3, "names": [], "mappings": "AAAA", "sourceRoot": "'
+                + b"r" * 1_000_000
+                + b'", "sources": ['
+                + b", ".join([b'"a.js"'] * 2_000)
+                + b"]}"
+            )
+            statuses = asyncio.run(_round(url, [(paths[0], tokens[1])], rooted))
+            print(f"a 1 MB map with a long sourceRoot: {statuses}; ingest: {_memory(ingest)}")
         finally:
             launcher.send_signal(signal.SIGINT)
             launcher.wait(30)

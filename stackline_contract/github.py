@@ -30,3 +30,10 @@ def normalise_sha(text: str, *, full: bool = False) -> str | None:
     if not _SHA.fullmatch(sha) or (full and len(sha) != FULL_SHA_LENGTH):
         return None
     return sha
+
+
+# The same rules as JSON Schema patterns (anchored), for the API's schema: a login is an owner's
+# name, and a repository's name is not "." or "..". They look ahead, so the models that use them
+# validate with Python's `re` (`regex_engine="python-re"`), as normalise_repo() does.
+LOGIN_PATTERN = rf"^{OWNER_PATTERN}$"
+REPO_PATTERN = rf"^{OWNER_PATTERN}/(?!\.\.?$)[A-Za-z0-9._-]{{1,100}}$"

@@ -19,8 +19,8 @@ from stackline_infra.errors import (
     AccessDenied,
     AuthorizationPending,
     ExpiredToken,
-    FailedPrecondition,
     InvalidArgument,
+    NotFound,
     SlowDown,
     Unauthenticated,
     Unavailable,
@@ -83,7 +83,8 @@ class GitHub:
 
     def _require_configuration(self) -> None:
         if not self.configured:
-            raise FailedPrecondition("GitHub sign-in is not configured on this server")
+            # As for a local sign-in switched off: on this server the sign-in does not exist.
+            raise NotFound("GitHub sign-in is not configured on this server")
 
     def authorize_url(self, state: str, code_verifier: str) -> str:
         self._require_configuration()

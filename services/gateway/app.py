@@ -33,6 +33,7 @@ from services.gateway.routers import (
     sentry,
     sourcemaps,
 )
+from services.gateway.schemas.errors import document_common_errors
 from services.gateway.schemas.ingest import IngestBatch, IngestEvent
 from services.gateway.sentry_fast_path import SentryFastPath
 from services.gateway.settings import GatewaySettings
@@ -149,6 +150,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for path in schema["paths"].values():
         for operation in path.values():
             operation.get("responses", {}).pop("422", None)
+            document_common_errors(
+                operation, access_token={"UserToken": []} in operation.get("security", [])
+            )
     # The ingest route checks its key itself (see resolve_ingest_key); name the scheme here.
     schema.setdefault("components", {}).setdefault("securitySchemes", {})["IngestKey"] = {
         "type": "http",
@@ -168,6 +172,23 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "in": "query",
         "name": "sentry_key",
         "description": "The public key the DSN names (slp_), or an ingest key.",
+    }
+    # How access tokens are had: GitHub's authorization-code flow ends at the callback, which
+    # answers the session, and refresh tokens are spent at /refresh. Like any OAuth token
+    # endpoint, these answer 400 to a code, state or refresh token that is not (or no longer)
+    # good; no schema can say which are.
+    schema["components"]["securitySchemes"]["GitHubSignIn"] = {
+        "type": "oauth2",
+        "description": "Signing in with GitHub in a browser; the editors use the device flow "
+        "(`/api/auth/device/start`, then `/api/auth/device/poll`) or `/api/auth/token`.",
+        "flows": {
+            "authorizationCode": {
+                "authorizationUrl": "/api/auth/github/login",
+                "tokenUrl": "/api/auth/github/callback",
+                "refreshUrl": "/api/auth/refresh",
+                "scopes": {},
+            }
+        },
     }
     components = schema["components"].setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):

@@ -8,6 +8,7 @@ generic 500 that leaks nothing.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import compile_path
 
 from services.gateway.responses import json_response
 from services.gateway.schemas.errors import ErrorBody, ErrorResponse
@@ -89,6 +91,33 @@ def describe_validation_error(errors: list[Any]) -> InvalidArgument:
     return InvalidArgument(message, field=field or None)
 
 
+_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+class AllowedMethods:
+    """Every method an app's OpenAPI document has for a path, over all the routes that share it.
+
+    Starlette answers a method no route of a path takes with the first matching route's methods
+    in `Allow`, or none: routes that share a path (GET and PATCH of a project) are separate
+    routes. RFC 9110 wants the resource's methods; the document lists them per path, as clients
+    see them. Read once, at the first 405.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._paths: list[tuple[re.Pattern[str], frozenset[str]]] | None = None
+
+    def of(self, path: str) -> str | None:
+        """`Allow` for a path, or None where the document has no such path."""
+        if self._paths is None:
+            self._paths = [
+                (compile_path(template)[0], frozenset(m.upper() for m in item if m in _METHODS))
+                for template, item in self._app.openapi()["paths"].items()
+            ]
+        methods = {m for pattern, allowed in self._paths if pattern.match(path) for m in allowed}
+        return ", ".join(sorted(methods)) if methods else None
+
+
 async def respond_to_error(request: Request, exc: Exception) -> Response:
     """The answer to an exception a route raised: its own status for expected
     failures, a logged, generic 500 for anything else."""
@@ -104,15 +133,31 @@ async def respond_to_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, RequestValidationError):
         return error_response(describe_validation_error(list(exc.errors())))
     if isinstance(exc, HTTPException):
-        if exc.status_code == 404:
-            return error_response(NotFound("no such endpoint"))
+        return _http_error(request, exc)
+    return _unexpected(request, exc)
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 404:
+        return error_response(NotFound("no such endpoint"))
+    if exc.status_code != 405:
         return _render(
             exc.status_code,
             _HTTP_CODES.get(exc.status_code, "error"),
             str(exc.detail),
             headers=exc.headers,
         )
-    return _unexpected(request, exc)
+    allowed: AllowedMethods = request.app.state.allowed_methods
+    # Routes left out of the document (/docs, /openapi.json) keep Starlette's own methods, in the
+    # same order (Starlette's come from a set).
+    starlette = (exc.headers or {}).get("Allow", "")
+    allow = allowed.of(request.url.path) or ", ".join(sorted(filter(None, starlette.split(", "))))
+    return _render(
+        405,
+        _HTTP_CODES[405],
+        f"{request.method} is not allowed here" + (f"; use {allow}" if allow else ""),
+        headers={"Allow": allow} if allow else None,
+    )
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
@@ -126,6 +171,7 @@ def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.state.allowed_methods = AllowedMethods(app)
     for kind in (StacklineError, grpc.aio.AioRpcError, RequestValidationError, HTTPException):
         app.add_exception_handler(kind, respond_to_error)
     # Starlette hands this one to its outermost layer: whatever nothing else caught.

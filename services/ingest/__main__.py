@@ -24,6 +24,7 @@ def build(settings: IngestSettings, engine: AsyncEngine) -> ServiceHost:
         retention_interval_seconds=settings.retention_interval_seconds,
         source_map_bytes=settings.sourcemap_cache_bytes,
         source_map_idle_seconds=settings.sourcemap_cache_idle_seconds,
+        source_map_parse_budget=settings.sourcemap_parse_budget_bytes,
     )
 
 

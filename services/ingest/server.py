@@ -9,6 +9,7 @@ from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
 from services.ingest.retention import RetentionJob, run_every
 from services.ingest.servicer import IngestServicer
+from services.ingest.sourcemaps import DEFAULT_PARSE_BUDGET
 from stackline_infra.clock import MonotonicClock
 from stackline_infra.db.engine import create_sessionmaker
 from stackline_infra.grpc_server import ServiceHost
@@ -25,6 +26,7 @@ def build_host(
     retention_interval_seconds: float = 0.0,
     source_map_bytes: int = 256 * 1024 * 1024,
     source_map_idle_seconds: float = 3600.0,
+    source_map_parse_budget: int = DEFAULT_PARSE_BUDGET,
 ) -> ServiceHost:
     """retention, when given with an interval, runs on that schedule for as long as the host."""
     sessions = create_sessionmaker(engine)
@@ -33,6 +35,7 @@ def build_host(
         clock=clock,
         source_map_bytes=source_map_bytes,
         source_map_idle_seconds=source_map_idle_seconds,
+        source_map_parse_budget=source_map_parse_budget,
     )
     background = []
     if retention is not None and retention_interval_seconds > 0:

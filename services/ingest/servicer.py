@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,7 +14,7 @@ from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
 from services.ingest import uploads
 from services.ingest.batches import BatchIngestor, Outcome, Rejected
-from services.ingest.sourcemaps import MAX_SOURCEMAP_BYTES
+from services.ingest.sourcemaps import DEFAULT_PARSE_BUDGET, MAX_SOURCEMAP_BYTES
 from services.ingest.upload_slots import UploadSlots
 from stackline_infra.clock import MonotonicClock
 from stackline_infra.db.types import utcnow
@@ -30,8 +31,10 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         clock: MonotonicClock = time.monotonic,
         source_map_bytes: int = 256 * 1024 * 1024,
         source_map_idle_seconds: float = 3600.0,
+        source_map_parse_budget: int = DEFAULT_PARSE_BUDGET,
     ) -> None:
         self._sessions = sessions
+        self._parse_budget = source_map_parse_budget
         self._batches = BatchIngestor(
             sessions,
             clock=clock,
@@ -79,7 +82,11 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             data = b"".join(chunks)
             del chunks
             # Parsing a large map takes a moment; the event loop keeps serving meanwhile.
-            await asyncio.to_thread(uploads.validate, first.bundle, data)
+            await asyncio.to_thread(
+                functools.partial(uploads.validate, parse_budget=self._parse_budget),
+                first.bundle,
+                data,
+            )
             async with self._sessions.begin() as session:
                 saved = await uploads.save(session, caller, build, first.bundle, data)
         self._batches.source_maps.forget(build)

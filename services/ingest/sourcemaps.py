@@ -30,6 +30,22 @@ has one per 12 bytes, so 4M lets through such maps up to some 45 MB."""
 MAX_SOURCES = 100_000
 """Entries of `sources`, each normalised in Python. Real bundles have thousands."""
 
+DEFAULT_PARSE_BUDGET = 512 * 1024 * 1024
+"""Bytes one parse may hold at its peak, by parse_cost(); IngestService's setting
+`sourcemap_parse_budget_bytes`. The limits above each let through a map that costs up to some
+400 MB by this count (4M values, or 50 MB of text); the budget bounds what they cost together."""
+
+VALUE_BYTES = 80
+"""What one JSON value or mapping segment may hold while a map is parsed: a Python object and
+its slot in a list or dict (a short string is 50-60 bytes, its slot 8), or symbolic's token and
+index entry. bench/upload_memory.py measures maps made of each against this figure."""
+
+# Bytes of the map held at once, besides the text of its strings: the upload itself, the slimmed
+# copy handed to symbolic, and one source's text encoded for compression (each at most the map).
+_COPIES = 3
+# A string's characters take 1 byte each in Python while all are ASCII or Latin-1, up to 4 else.
+_WIDEST_CHARACTER = 4
+
 # A map may start with this line to stop it being run as a script (the XSSI guard of the
 # Source Map spec); browsers skip it, so a map served with it must work here too.
 _XSSI_PREFIX = b")]}'"
@@ -47,6 +63,33 @@ _NAME_PREFIXES = ("new ", "async ")
 
 class SourceMapError(Exception):
     """A map that cannot be used; the message says why, in words fit to show the user."""
+
+
+class SourceMapOverBudget(SourceMapError):
+    """A map whose parse would hold more memory than the parse budget allows."""
+
+
+def parse_cost(data: bytes) -> int:
+    """An upper bound of the bytes parsing data holds at its peak, counted on the raw bytes
+    before anything is parsed (at memchr speed, like MAX_ITEMS).
+
+    The JSON parser makes a Python object of every value (each after the first in a container
+    follows a comma) and a string of the text of each; symbolic makes a token of every mapping
+    segment (each after the first follows a comma or a semicolon). A string holds its characters
+    at the width of its widest one, so a map that is not all ASCII, or escapes a character
+    (`\\u00e9`, `\\ud83d\\ude00`), counts 4 bytes a byte.
+    """
+    width = 1 if data.isascii() and b"\\u" not in data else _WIDEST_CHARACTER
+    values = data.count(b",") + data.count(b";") + 1
+    return (_COPIES + width) * len(data) + VALUE_BYTES * values
+
+
+def _check_budget(cost: int, budget: int, what: str) -> None:
+    if cost > budget:
+        raise SourceMapOverBudget(
+            f"{what} would take about {cost // 2**20:,} MiB to read, more than this server's "
+            f"budget of {budget // 2**20:,} MiB per map"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +122,16 @@ class LoadedSourceMap:
         self._functions: dict[str, FunctionIndex | None] = {}
 
     @classmethod
-    def parse(cls, data: bytes) -> LoadedSourceMap:
+    def parse(cls, data: bytes, *, budget: int = DEFAULT_PARSE_BUDGET) -> LoadedSourceMap:
         """The map in data (a version 3 source map, plain or indexed with `sections`).
 
         Raises SourceMapError for anything else. MAX_SOURCEMAP_BYTES, MAX_ITEMS and MAX_SOURCES
-        are checked before the work they bound, so no input costs more than about a second and
-        300 MB (measured on one core here; bench/hostile_inputs.py times the maps at each limit).
-        The 19 MB map of a 3,000-module esbuild bundle parses in 0.25 s and is then held in about
-        16 bytes a mapping.
+        are checked before the work they bound, so no input costs more than about a second
+        (measured on one core here; bench/hostile_inputs.py times the maps at each limit). The
+        memory it holds is parse_cost(), refused (SourceMapOverBudget) over budget before the
+        JSON is parsed, and the sources' names, which sourceRoot lengthens, before they are
+        made. The 19 MB map of a 3,000-module esbuild bundle parses in 0.25 s and is then held
+        in about 16 bytes a mapping.
         """
         if len(data) > MAX_SOURCEMAP_BYTES:
             raise SourceMapError(
@@ -94,6 +139,8 @@ class LoadedSourceMap:
             )
         if data.count(b",") + data.count(b";") > MAX_ITEMS:
             raise SourceMapError(f"the map has more than {MAX_ITEMS:,} values and mappings")
+        cost = parse_cost(data)
+        _check_budget(cost, budget, "the map")
         if data.startswith(_XSSI_PREFIX):
             data = data.partition(b"\n")[2]
         try:
@@ -102,7 +149,7 @@ class LoadedSourceMap:
             raise SourceMapError(_clip(f"the map is not JSON: {exc}")) from None
         # symbolic gets back only what lookups use: sources normalised here once, and none of
         # sourcesContent, which is most of a map's size and which it would otherwise keep.
-        slim = orjson.dumps(_slim_map(raw, _SourceBudget()))
+        slim = orjson.dumps(_slim_map(raw, _SourceBudget(budget - cost)))
         sources = _Sources(raw)
         del raw  # the parsed JSON goes before symbolic builds its own copy
         try:
@@ -261,15 +308,29 @@ def source_path(source: str, source_root: str = "") -> str:
 
 
 class _SourceBudget:
-    """MAX_SOURCES, counted over every section of an index map."""
+    """MAX_SOURCES, and the bytes of their names once the map's sourceRoot is put before each
+    (twice: here and for their contents), counted over every section of an index map."""
 
-    def __init__(self) -> None:
+    def __init__(self, bytes_left: int) -> None:
         self.left = MAX_SOURCES
+        self.bytes_left = bytes_left
 
-    def spend(self, count: int) -> None:
-        self.left -= count
+    def spend(self, sources: list[object], root: str) -> None:
+        self.left -= len(sources)
         if self.left < 0:
             raise SourceMapError(f"the map has more than {MAX_SOURCES:,} sources")
+        # A long sourceRoot before each of many sources is a small map and a huge parse: 1 MB of
+        # root before 100,000 sources would make 100 GB of names.
+        self.bytes_left -= 2 * sum(
+            _WIDEST_CHARACTER * (len(root) + 1 + len(source)) + VALUE_BYTES
+            for source in sources
+            if isinstance(source, str)
+        )
+        if self.bytes_left < 0:
+            raise SourceMapOverBudget(
+                "the map's sources, each under its sourceRoot, would take more memory than this "
+                "server's budget per map"
+            )
 
 
 def _slim_map(raw: object, budget: _SourceBudget, *, section: bool = False) -> dict[str, object]:
@@ -294,9 +355,9 @@ def _slim_map(raw: object, budget: _SourceBudget, *, section: bool = False) -> d
         raise SourceMapError(f"{where} has no list of sources")
     if not isinstance(raw.get("mappings"), str):
         raise SourceMapError(f"{where} has no mappings string")
-    budget.spend(len(sources))
     root = raw.get("sourceRoot")
     root = root if isinstance(root, str) else ""
+    budget.spend(sources, root)
     return {
         "version": 3,
         "sources": [_slim_source(source, root) for source in sources],
@@ -330,15 +391,17 @@ class _Sources:
     __slots__ = ("_compressed", "_spans")
 
     def __init__(self, raw: object) -> None:
-        chunks: list[bytes] = []
+        # Compressed as it goes: joining the sources first would hold them twice more.
+        compressor = zlib.compressobj(1)
+        pieces: list[bytes] = []
         self._spans: dict[str, tuple[int, int]] = {}
         offset = 0
         for path, content in _source_contents(raw):
             data = content.encode()
             self._spans[path] = (offset, offset + len(data))
-            chunks.append(data)
+            pieces.append(compressor.compress(data))
             offset += len(data)
-        self._compressed = zlib.compress(b"".join(chunks), 1) if chunks else b""
+        self._compressed = b"".join(pieces) + compressor.flush() if self._spans else b""
 
     def get(self, path: str) -> str | None:
         span = self._spans.get(path)

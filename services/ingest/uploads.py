@@ -10,11 +10,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import repository
-from services.ingest.sourcemaps import MAX_SOURCEMAP_BYTES, LoadedSourceMap, SourceMapError
+from services.ingest.sourcemaps import (
+    DEFAULT_PARSE_BUDGET,
+    MAX_SOURCEMAP_BYTES,
+    LoadedSourceMap,
+    SourceMapError,
+    SourceMapOverBudget,
+)
 from services.ingest.symbolication import Build
 from stackline_contract import github
+from stackline_contract.text import is_printable
 from stackline_infra.db.schema import SourceMap
-from stackline_infra.errors import InvalidArgument, NotFound
+from stackline_infra.errors import InvalidArgument, NotFound, PayloadTooLarge
 from stackline_infra.identity import Caller
 
 MAX_BUNDLE_CHARS = 1024
@@ -33,7 +40,7 @@ def build_for_upload(project_id: uuid.UUID, commit_sha: str, release: str) -> Bu
                 "commit_sha must be the full 40 hexadecimal digits", field="commit_sha"
             )
         return Build(project_id, "commit", sha)
-    if len(release) > MAX_RELEASE_CHARS or not release.isprintable():
+    if len(release) > MAX_RELEASE_CHARS or not is_printable(release):
         raise InvalidArgument(
             f"release must be 1-{MAX_RELEASE_CHARS} printable characters", field="release"
         )
@@ -46,22 +53,25 @@ async def check_owner(session: AsyncSession, caller: Caller, project_id: uuid.UU
 
 
 def validate_bundle(bundle: str) -> None:
-    if not bundle or len(bundle) > MAX_BUNDLE_CHARS or not bundle.isprintable():
+    if not bundle or len(bundle) > MAX_BUNDLE_CHARS or not is_printable(bundle):
         raise InvalidArgument(
             f"bundle must be 1-{MAX_BUNDLE_CHARS} printable characters: the file frames name",
             field="bundle",
         )
 
 
-def validate(bundle: str, data: bytes) -> None:
-    """Refuse a map now, with the reason, rather than note it unusable on every event later."""
+def validate(bundle: str, data: bytes, *, parse_budget: int = DEFAULT_PARSE_BUDGET) -> None:
+    """Refuse a map now, with the reason, rather than note it unusable on every event later;
+    one whose parse would hold more than parse_budget bytes is 413, before it is parsed."""
     validate_bundle(bundle)
     if len(data) > MAX_SOURCEMAP_BYTES:
         raise InvalidArgument(
             f"the map is over {MAX_SOURCEMAP_BYTES // (1024 * 1024)} MiB", field="data"
         )
     try:
-        LoadedSourceMap.parse(data)
+        LoadedSourceMap.parse(data, budget=parse_budget)
+    except SourceMapOverBudget as exc:
+        raise PayloadTooLarge(str(exc), field="data") from None
     except SourceMapError as exc:
         raise InvalidArgument(str(exc), field="data") from None
 

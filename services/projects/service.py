@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects import repository
 from stackline_contract import github, keyformat
+from stackline_contract.text import is_printable
 from stackline_infra import cursors
 from stackline_infra.db.constraints import violation
 from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project, Release
@@ -59,7 +60,7 @@ def normalise_repo(repo: str) -> str:
 
 def _validate_name(name: str) -> str:
     name = name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
+    if not name or len(name) > MAX_NAME_LENGTH or not is_printable(name):
         raise InvalidArgument(
             f"name must be 1-{MAX_NAME_LENGTH} printable characters", field="name"
         )
@@ -301,7 +302,7 @@ def _repository_folder(source_root: str) -> str | None:
     (`../etc/`, `./../etc/`, `web/../../etc`) or starts at `/` is refused.
     """
     text = source_root.strip()
-    if text.startswith("/") or "\\" in text or not text.isprintable():
+    if text.startswith("/") or "\\" in text or not is_printable(text):
         return None
     folder = posixpath.normpath(text) if text else "."
     if folder == ".." or folder.startswith("../"):
@@ -313,7 +314,7 @@ def _repository_folder(source_root: str) -> str | None:
 
 def _validate_mapping(index: int, stack_root: str, source_root: str) -> tuple[str, str]:
     field = f"mappings[{index}]"
-    if not stack_root or len(stack_root) > MAX_ROOT_LENGTH or not stack_root.isprintable():
+    if not stack_root or len(stack_root) > MAX_ROOT_LENGTH or not is_printable(stack_root):
         raise InvalidArgument(
             f"stack_root must be 1-{MAX_ROOT_LENGTH} printable characters",
             field=f"{field}.stack_root",
@@ -381,7 +382,7 @@ async def set_release_commit(
     now: datetime,
 ) -> Release:
     project = await _owned(session, caller, project_id, for_update=True)
-    if not version or len(version) > MAX_RELEASE_LENGTH or not version.isprintable():
+    if not version or len(version) > MAX_RELEASE_LENGTH or not is_printable(version):
         raise InvalidArgument(
             f"version must be 1-{MAX_RELEASE_LENGTH} printable characters", field="version"
         )

@@ -76,7 +76,7 @@ def _is_loopback(address: str) -> bool:
     status_code=status.HTTP_302_FOUND,
     summary="Start signing in with GitHub in a browser",
     response_class=RedirectResponse,
-    responses={302: {"description": "To GitHub's authorize page."}, **documented_errors(400)},
+    responses={302: {"description": "To GitHub's authorize page."}, **documented_errors(400, 404)},
     dependencies=_LIMITED,
 )
 async def github_login(state: State) -> RedirectResponse:
@@ -99,7 +99,7 @@ async def github_login(state: State) -> RedirectResponse:
 @router.get(
     "/github/callback",
     summary="Where GitHub sends the browser back: exchanges the code for a session",
-    responses=documented_errors(400, 401, 403),
+    responses=documented_errors(400, 401, 403, 404),
     dependencies=_LIMITED,
 )
 async def github_callback(
@@ -158,7 +158,7 @@ async def exchange_github_token(body: GitHubToken, request: Request, state: Stat
 @router.post(
     "/device/start",
     summary="Start a GitHub device sign-in: the editors' default",
-    responses=documented_errors(400),
+    responses=documented_errors(400, 404),
     dependencies=_LIMITED,
 )
 async def device_start(state: State) -> DeviceLogin:
@@ -180,7 +180,7 @@ async def device_start(state: State) -> DeviceLogin:
         " `interval` seconds), `slow_down` with `Retry-After` when polled too often,"
         " `expired_token` once the code expired; 403 `access_denied` if the user declined."
     ),
-    responses=documented_errors(400, 401, 403),
+    responses=documented_errors(400, 401, 403, 404),
     dependencies=_LIMITED,
 )
 async def device_poll(body: DevicePoll, request: Request, state: State) -> Session:

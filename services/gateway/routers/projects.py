@@ -20,7 +20,6 @@ from services.gateway.schemas.projects import (
     IngestKeyInfo,
     KeyRotated,
     KeyRotation,
-    PathMapping,
     PathMappings,
     Project,
     ProjectCreate,
@@ -30,6 +29,8 @@ from services.gateway.schemas.projects import (
     ProjectResponse,
     ProjectUpdate,
     ProjectUpdated,
+    StoredPathMapping,
+    StoredPathMappings,
 )
 from stackline_infra.timestamps import from_proto
 
@@ -159,9 +160,11 @@ async def revoke_key(
     return IngestKeyInfo.from_proto(response.ingest_key, project_id, _dsn_of(request))
 
 
-def _path_mappings(mappings: Sequence[projects_pb2.PathMapping]) -> PathMappings:
-    return PathMappings(
-        mappings=[PathMapping(stack_root=m.stack_root, source_root=m.source_root) for m in mappings]
+def _path_mappings(mappings: Sequence[projects_pb2.PathMapping]) -> StoredPathMappings:
+    return StoredPathMappings(
+        mappings=[
+            StoredPathMapping(stack_root=m.stack_root, source_root=m.source_root) for m in mappings
+        ]
     )
 
 
@@ -170,7 +173,7 @@ def _path_mappings(mappings: Sequence[projects_pb2.PathMapping]) -> PathMappings
     summary="How the project's deployed paths map to repository paths",
     responses=documented_errors(401, 404),
 )
-async def get_path_mappings(project_id: str, state: State, actor: Actor) -> PathMappings:
+async def get_path_mappings(project_id: str, state: State, actor: Actor) -> StoredPathMappings:
     response = await state.backends.projects.GetPathMappings(
         projects_pb2.GetPathMappingsRequest(actor=actor, project_id=project_id)
     )
@@ -185,7 +188,7 @@ async def get_path_mappings(project_id: str, state: State, actor: Actor) -> Path
 )
 async def set_path_mappings(
     project_id: str, body: PathMappings, state: State, actor: Actor
-) -> PathMappings:
+) -> StoredPathMappings:
     response = await state.backends.projects.SetPathMappings(
         projects_pb2.SetPathMappingsRequest(
             actor=actor,

@@ -206,9 +206,14 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=_RESPONSES,
     openapi_extra={
         "security": [{"SentryKey": []}, {"SentryKeyQuery": []}],
+        # An envelope is newline-separated JSON headers and payloads of any bytes (compressed
+        # too, with Content-Encoding); SDKs send it as either type, and any other bytes are 400.
         "requestBody": {
             "required": True,
-            "content": {"application/x-sentry-envelope": {"schema": {"type": "string"}}},
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in ("application/x-sentry-envelope", "application/octet-stream")
+            },
         },
     },
 )

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from services.gateway.dependencies import Actor, State
 from services.gateway.schemas.errors import documented_errors
 from services.gateway.schemas.sourcemaps import SourceMapInfo, SourceMapList
+from stackline_contract import text
 
 router = APIRouter(prefix="/api/projects/{project_id}/sourcemaps", tags=["source maps"])
 
@@ -26,7 +27,10 @@ _CHUNK_BYTES = 1024 * 1024
 # Large maps take a while to send and to check.
 _UPLOAD_DEADLINE_SECONDS = 120.0
 
-Build = Annotated[str, Query(max_length=200)]
+# A build is named by one of the two, as IngestService checks them: the full SHA the events
+# carry, or a printable release. That it is exactly one, no schema of query parameters can say.
+CommitSha = Annotated[str, Query(max_length=40, pattern=r"^(?:[0-9a-fA-F]{40})?$")]
+Release = Annotated[str, Query(max_length=200, pattern=text.PRINTABLE_PATTERN)]
 
 
 @router.post(
@@ -48,9 +52,9 @@ async def upload(
     request: Request,
     state: State,
     actor: Actor,
-    bundle: Annotated[str, Query(min_length=1, max_length=1024)],
-    commit_sha: Build = "",
-    release: Build = "",
+    bundle: Annotated[str, Query(min_length=1, max_length=1024, pattern=text.PRINTABLE_PATTERN)],
+    commit_sha: CommitSha = "",
+    release: Release = "",
 ) -> SourceMapInfo:
     # Whose project, before a byte of the body is read; IngestService checks again.
     await state.backends.projects.GetProject(
@@ -97,7 +101,11 @@ async def upload(
     responses=documented_errors(400, 401, 404),
 )
 async def list_maps(
-    project_id: str, state: State, actor: Actor, commit_sha: Build = "", release: Build = ""
+    project_id: str,
+    state: State,
+    actor: Actor,
+    commit_sha: CommitSha = "",
+    release: Release = "",
 ) -> SourceMapList:
     response = await state.backends.ingest.ListSourceMaps(
         ingest_pb2.ListSourceMapsRequest(

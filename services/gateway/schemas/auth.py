@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from stackline.auth.v1 import auth_pb2
 
+from stackline_contract import github
 from stackline_infra.timestamps import from_proto
 
 
@@ -36,7 +37,12 @@ class _Request(BaseModel):
 
 
 class DevLogin(_Request):
-    login: str = Field(min_length=1, max_length=39, examples=["octocat"])
+    # A GitHub login's rules, as AuthService checks them; they look ahead.
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
+
+    login: str = Field(
+        min_length=1, max_length=39, pattern=github.LOGIN_PATTERN, examples=["octocat"]
+    )
 
 
 class GitHubToken(_Request):

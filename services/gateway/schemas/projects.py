@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 from stackline.projects.v1 import projects_pb2
 
+from stackline_contract import github, text
 from stackline_infra.timestamps import from_proto
 
 # Builds a DSN from a key's public part and the project's id, at the gateway's address.
@@ -75,18 +76,32 @@ class ProjectDetail(Project):
 
 class _Write(BaseModel):
     # owner, keys and timestamps are not the client's to set: unknown fields
-    # are refused rather than quietly dropped.
-    model_config = ConfigDict(extra="forbid")
+    # are refused rather than quietly dropped. The patterns are ProjectsService's own rules
+    # (GitHub's names look ahead), so that what the schema calls valid is accepted.
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
+
+
+# Printable, not only spaces: ProjectsService strips the name, then checks it.
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=text.NAME_PATTERN)]
 
 
 class ProjectCreate(_Write):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    repo: Annotated[str, Field(min_length=3, max_length=140, examples=["octo-org/shop-api"])]
+    name: Name
+    repo: Annotated[
+        str,
+        Field(
+            min_length=3,
+            max_length=140,
+            pattern=github.REPO_PATTERN,
+            description=f"{github.REPO_RULE}, following GitHub's naming rules.",
+            examples=["octo-org/shop-api"],
+        ),
+    ]
     retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
 
 class ProjectUpdate(_Write):
-    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    name: Name | None = None
     retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
 
@@ -124,11 +139,14 @@ class PathMapping(_Write):
     stack_root: str = Field(
         min_length=1,
         max_length=1024,
+        pattern=text.PRINTABLE_PATTERN,
         description="The start of a path as stacks print it.",
         examples=["/srv/app/packages/web/", "https://shop.example.com/static/js/"],
     )
     source_root: str = Field(
-        max_length=1024,
+        # 1024 once stored with its final slash, which ProjectsService adds to a folder.
+        max_length=1023,
+        pattern=text.REPOSITORY_FOLDER_PATTERN,
         description="What it becomes: a folder of the repository, relative to its root.",
         examples=["packages/web/src/"],
     )
@@ -138,6 +156,19 @@ class PathMappings(_Write):
     """A project's path mappings; PUT replaces the whole list. The longest stack_root wins."""
 
     mappings: list[PathMapping] = Field(max_length=50)
+
+
+class StoredPathMapping(BaseModel):
+    """A mapping as stored: source_root normalised, a folder with its final slash."""
+
+    stack_root: str
+    source_root: str
+
+
+class StoredPathMappings(BaseModel):
+    # Not PathMappings: what was stored is checked by what was sent, not again by its rules
+    # (a source_root of 1023 characters is stored as 1024, with its slash).
+    mappings: list[StoredPathMapping]
 
 
 class KeyRotation(_Write):

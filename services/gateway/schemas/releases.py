@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 from stackline.projects.v1 import projects_pb2
 
+from stackline_contract import text
 from stackline_infra.timestamps import from_proto
 
 
@@ -17,6 +18,7 @@ class ReleaseCommit(BaseModel):
     version: str = Field(
         min_length=1,
         max_length=200,
+        pattern=text.PRINTABLE_PATTERN,
         description="The release as the SDKs send it.",
         examples=["shop@1.4.0"],
     )

@@ -69,7 +69,11 @@ async def test_openapi_declares_every_error_status(gateway: httpx.AsyncClient) -
             assert "422" not in statuses, where
             if not path.startswith("/api/"):
                 continue
-            assert {"500", "503"} <= statuses, where
+            # What any operation can answer, wherever it is declared.
+            assert {"413", "429", "500", "503"} <= statuses, where
+            # A valid access token of a deleted account is "no such user".
+            if {"UserToken": []} in operation.get("security", []):
+                assert {"401", "404"} <= statuses, where
             # Everything outside /api/auth/ needs a credential, and says so.
             assert ("security" in operation) is (not path.startswith("/api/auth/")), where
             if "security" in operation:
@@ -79,6 +83,9 @@ async def test_openapi_declares_every_error_status(gateway: httpx.AsyncClient) -
             if "requestBody" in operation:
                 assert "400" in statuses, where
     assert "413" in spec["paths"]["/api/ingest"]["post"]["responses"]
+    # The envelope is any bytes, so that they can be sent to it (and answered 4xx).
+    envelope = spec["paths"]["/api/{project_id}/envelope/"]["post"]["requestBody"]["content"]
+    assert envelope["application/x-sentry-envelope"]["schema"]["format"] == "binary"
     ingest_body = spec["paths"]["/api/ingest"]["post"]["requestBody"]["content"][
         "application/json"
     ]["schema"]
@@ -199,3 +206,24 @@ async def test_an_unreachable_service_means_503() -> None:
             ready = await client.get("/ready")
             assert ready.status_code == 503
             assert set(ready.json()["checks"].values()) == {"unreachable"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("OPTIONS", "/api/projects/01a24212-8ff3-7704-8fe5-4b1971974263", "DELETE, GET, PATCH"),
+        ("PUT", "/api/incidents/01a24212-8ff3-7704-8fe5-4b1971974263", "GET, PATCH"),
+        ("TRACE", "/api/me", "DELETE, GET"),
+        ("GET", "/api/ingest", "POST"),
+        ("DELETE", "/api/42/envelope/", "POST"),
+        ("POST", "/openapi.json", "GET, HEAD"),  # not in the document: Starlette's own
+    ],
+)
+async def test_a_method_a_path_does_not_take_is_405_with_every_method_it_does(
+    gateway: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    # Routes that share a path are separate routes; Allow lists them all (RFC 9110 15.5.6).
+    answer = await gateway.request(method, path)
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == allow
+    assert answer.json()["error"]["code"] == "method_not_allowed"

@@ -28,13 +28,16 @@ from symbolic.sourcemapcache import SourceMapCache
 
 from services.ingest import sourcemaps
 from services.ingest.sourcemaps import (
+    DEFAULT_PARSE_BUDGET,
     MAX_ITEMS,
     MAX_SOURCEMAP_BYTES,
     MAX_SOURCES,
     LoadedSourceMap,
     OriginalLocation,
     SourceMapError,
+    SourceMapOverBudget,
     match_bundle,
+    parse_cost,
     source_path,
 )
 from services.ingest.stacks import StackFrame, parse_stack
@@ -631,3 +634,74 @@ def test_a_refusal_does_not_quote_the_map_at_length() -> None:
     with pytest.raises(SourceMapError) as refused:
         LoadedSourceMap.parse(json.dumps({"version": 3, "sections": [section]}).encode())
     assert len(str(refused.value)) <= 200
+
+
+# Maps whose parse holds the most per byte of each kind: text of sources, text that is not
+# ASCII (4 bytes a character in Python), text that only escapes a character, and values.
+MAPS_BY_COST: dict[str, Callable[[], bytes]] = {
+    "ascii text": lambda: source_map(sourcesContent=["export const a = 1\n" * 50_000]),
+    "text not ascii": lambda: json.dumps(
+        {
+            "version": 3,
+            "sources": ["src/a.js"],
+            "names": [],
+            "mappings": "AAAA",
+            "sourcesContent": ["const é = '😀'\n" * 50_000],
+        },
+        ensure_ascii=False,
+    ).encode(),
+    "escaped text": lambda: source_map(sourcesContent=["const a = '😀'\n" * 50_000]),
+    "values": lambda: source_map(names=["n"] * 100_000, mappings="AAAA," * 100_000),
+}
+
+
+@pytest.mark.parametrize("make", MAPS_BY_COST.values(), ids=MAPS_BY_COST.keys())
+def test_a_map_over_the_parse_budget_is_refused_before_it_is_parsed(
+    make: Callable[[], bytes], map_work: MapWork
+) -> None:
+    data = make()
+    cost = parse_cost(data)
+    with pytest.raises(SourceMapOverBudget) as refused:
+        LoadedSourceMap.parse(data, budget=cost - 1)
+    assert "budget" in str(refused.value)
+    # Not a byte handed to the JSON parser, no source made, nothing to symbolic.
+    assert (map_work.json_bytes, map_work.sources, map_work.symbolic_bytes) == (0, 0, 0)
+    # Within the budget it loads (the sources' names are counted too, once the JSON is read),
+    # each stage seeing the map once.
+    assert LoadedSourceMap.parse(data, budget=cost + 1024).lookup(frame(1, 1)) is not None
+    assert map_work.json_bytes == len(data)
+    assert 0 < map_work.symbolic_bytes <= len(data)
+
+
+def test_the_count_weighs_characters_by_width_and_counts_every_value() -> None:
+    ascii_text, not_ascii, escaped, values = (make() for make in MAPS_BY_COST.values())
+    # The map's copies (3) and its text at 1 byte a character while all is ASCII; at 4 when a
+    # string holds something wider, written as itself or escaped (one emoji is enough).
+    assert parse_cost(ascii_text) == 4 * len(ascii_text) + sourcemaps.VALUE_BYTES * 5
+    assert parse_cost(not_ascii) == 7 * len(not_ascii) + sourcemaps.VALUE_BYTES * 5
+    assert parse_cost(escaped) == 7 * len(escaped) + sourcemaps.VALUE_BYTES * 5
+    # Every value and every mapping segment, whatever its size.
+    assert parse_cost(values) == 4 * len(values) + sourcemaps.VALUE_BYTES * 200_003
+
+
+def test_the_maps_at_the_limits_fit_the_default_budget() -> None:
+    # The budget bounds what the limits let through together, not what each lets through alone.
+    for make, _ in MAPS_AT_THE_LIMITS.values():
+        assert parse_cost(make()) <= DEFAULT_PARSE_BUDGET
+    largest = b'{"version": 3, "sources": ["a.js"], "mappings": "", "sourcesContent": ["'
+    largest += b"x" * (MAX_SOURCEMAP_BYTES - len(largest) - 3) + b'"]}'
+    assert parse_cost(largest) <= DEFAULT_PARSE_BUDGET
+    assert LoadedSourceMap.parse(largest).lookup(frame(1, 1)) is None
+
+
+def test_a_long_source_root_before_many_sources_is_refused_before_the_names_are_made(
+    map_work: MapWork,
+) -> None:
+    # 1 MB: small, but put before each of 1,000 sources it would make 1 GB of names.
+    data = source_map(sourceRoot="r" * 1_000_000, sources=["a.js"] * 1_000)
+    assert parse_cost(data) < DEFAULT_PARSE_BUDGET
+    with pytest.raises(SourceMapOverBudget) as refused:
+        LoadedSourceMap.parse(data)
+    assert "sourceRoot" in str(refused.value)
+    assert map_work.json_bytes == len(data)
+    assert (map_work.sources, map_work.symbolic_bytes) == (0, 0)

@@ -1,10 +1,11 @@
 """Source-map uploads cannot be used to fill IngestService's memory: another user's upload is
-refused before its body is read, at the gateway and in the service, and uploads run at most
-one per user and two in all."""
+refused before its body is read, at the gateway and in the service, uploads run at most
+one per user and two in all, and a map whose parse would exceed the budget is refused (413)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import grpc
@@ -14,6 +15,12 @@ from prometheus_client import REGISTRY
 from stackline.common.v1 import common_pb2
 from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
+from services.ingest.sourcemaps import (
+    DEFAULT_PARSE_BUDGET,
+    MAX_ITEMS,
+    MAX_SOURCEMAP_BYTES,
+    parse_cost,
+)
 from tests.conftest import Stack
 from tests.support.api import Account, create_project, sign_in
 from tests.support.clocks import HANG_GUARD_SECONDS
@@ -159,3 +166,28 @@ async def test_uploads_run_one_per_user_and_two_in_all(
         # Slots are given back: the same users upload again.
         assert (await stub.UploadSourceMap(quick(0), timeout=HANG_GUARD_SECONDS)).source_map.id
         assert (await stub.UploadSourceMap(quick(2), timeout=HANG_GUARD_SECONDS)).source_map.id
+
+
+async def test_a_map_over_the_parse_budget_is_413(gateway: httpx.AsyncClient) -> None:
+    # Within the size and value limits each, over the budget together: text that is not ASCII
+    # (4 bytes a character once parsed) and 3.9 million values.
+    account = await sign_in(gateway)
+    project = await create_project(gateway, account)
+    content = "é," * 3_900_000 + "é" * 15_000_000
+    data = json.dumps(
+        {"version": 3, "sources": ["a.js"], "mappings": "AAAA", "sourcesContent": [content]},
+        ensure_ascii=False,
+    ).encode()
+    assert len(data) <= MAX_SOURCEMAP_BYTES and data.count(b",") <= MAX_ITEMS
+    assert parse_cost(data) > DEFAULT_PARSE_BUDGET
+    refused = await gateway.post(
+        f"/api/projects/{project.id}/sourcemaps",
+        params={"bundle": "app.js", "commit_sha": COMMIT},
+        content=data,
+        headers=account.headers,
+    )
+    assert refused.status_code == 413, refused.text
+    assert refused.json()["error"]["field"] == "data"
+    assert "budget" in refused.json()["error"]["message"]
+    listed = await gateway.get(f"/api/projects/{project.id}/sourcemaps", headers=account.headers)
+    assert listed.json()["source_maps"] == []
