@@ -227,5 +227,5 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self, request: auth_pb2.DeleteUserRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.DeleteUserResponse:
         async with self._sessions.begin() as session:
-            await service.delete_user(session, request.user_id)
-        return auth_pb2.DeleteUserResponse()
+            key_ids = await service.delete_user(session, request.user_id, now=self._clock())
+        return auth_pb2.DeleteUserResponse(ingest_key_ids=[str(k) for k in key_ids])

@@ -15,7 +15,13 @@ def build(settings: ProjectsSettings, engine: AsyncEngine) -> ServiceHost:
         projects_per_user=settings.max_projects_per_user,
         keys_per_project=settings.max_keys_per_project,
     )
-    return build_host(engine, caps=caps, database_probe_seconds=settings.database_probe_seconds)
+    return build_host(
+        engine,
+        caps=caps,
+        database_probe_seconds=settings.database_probe_seconds,
+        purge_interval_seconds=settings.purge_interval_seconds,
+        purge_batch_size=settings.purge_batch_size,
+    )
 
 
 if __name__ == "__main__":

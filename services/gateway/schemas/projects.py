@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 from stackline.projects.v1 import projects_pb2
 
+from stackline_contract import scrubbing
 from stackline_infra.timestamps import from_proto
 
 
@@ -38,6 +39,18 @@ class Project(BaseModel):
         description="Days an event is kept after it was received (1-3650, 90 by default); an "
         "incident goes when its last event has. Audit entries are kept a year."
     )
+    scrub_keep_emails: bool = Field(
+        description="Keep e-mail addresses in stored events instead of replacing them by "
+        "[Filtered] (false by default)."
+    )
+    scrub_fields: list[str] = Field(
+        description="More field names whose values are replaced by [Filtered], beyond the "
+        "built-in secret names (lower case, `_` for `-` and spaces)."
+    )
+    scrub_patterns: list[str] = Field(
+        description="More patterns replaced by [Filtered] wherever they appear in an event's "
+        "text, in a regular-expression subset that cannot backtrack (docs/data-lifecycle.md)."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -48,6 +61,9 @@ class Project(BaseModel):
             name=project.name,
             repo=project.repo,
             retention_days=project.retention_days,
+            scrub_keep_emails=project.scrub_keep_emails,
+            scrub_fields=list(project.scrub_fields),
+            scrub_patterns=list(project.scrub_patterns),
             created_at=from_proto(project.created_at),
             updated_at=from_proto(project.updated_at),
         )
@@ -72,6 +88,21 @@ class ProjectCreate(_Write):
 class ProjectUpdate(_Write):
     name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    scrub_keep_emails: bool | None = None
+    scrub_fields: (
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=scrubbing.MAX_FIELD_LENGTH)]],
+            Field(max_length=scrubbing.MAX_FIELDS, examples=[["customer_id", "iban"]]),
+        ]
+        | None
+    ) = None
+    scrub_patterns: (
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=scrubbing.MAX_PATTERN_LENGTH)]],
+            Field(max_length=scrubbing.MAX_PATTERNS, examples=[[r"cust_\d{6}"]]),
+        ]
+        | None
+    ) = None
 
 
 class ProjectCreated(BaseModel):
