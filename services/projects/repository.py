@@ -20,6 +20,7 @@ from stackline_infra.db.schema import (
     Project,
     Release,
     SourceMap,
+    User,
 )
 
 
@@ -39,6 +40,16 @@ async def find_by_repo(session: AsyncSession, owner_id: uuid.UUID, repo: str) ->
             Project.owner_id == owner_id, func.lower(Project.repo) == repo.lower(), _LIVE
         )
     )
+
+
+async def account_deleted(session: AsyncSession, owner_id: uuid.UUID) -> bool:
+    """Whether the account was deleted (its access token may live on for its hour). Held FOR
+    SHARE until the caller commits, so an account deletion cannot slip in before the insert
+    of a project that would outlive it."""
+    query = select(User.deleted_at).where(User.id == owner_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    return (await session.scalar(query)) is not None
 
 
 async def count_projects(session: AsyncSession, owner_id: uuid.UUID) -> int:

@@ -163,6 +163,8 @@ async def create_project(
     name = _validate_name(name)
     repo = normalise_repo(repo)
     retention_days = _validate_retention(retention_days or DEFAULT_RETENTION_DAYS)
+    if await repository.account_deleted(session, caller.user_id):
+        raise Unauthenticated("this account no longer exists")
     if await repository.count_projects(session, caller.user_id) >= caps.projects_per_user:
         raise Conflict(
             f"you have {caps.projects_per_user} projects, the most one account may have;"
