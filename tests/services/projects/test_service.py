@@ -153,14 +153,8 @@ async def test_update_and_delete(session: AsyncSession) -> None:
         async_sessionmaker(bind=session.bind, join_transaction_mode="create_savepoint")
     )
     assert await purge.run() == 1
-    for model in (Project, IngestKey):
-        column = model.id if model is Project else model.project_id
-        assert (
-            await session.scalar(
-                select(func.count()).select_from(model).where(column == project.id)
-            )
-            == 0
-        )
+    for column in (Project.id, IngestKey.project_id):
+        assert await session.scalar(select(func.count()).where(column == project.id)) == 0
     assert (await service.get_project(session, caller, again.id))[0].name == "again"
     assert await _audit(session, caller) == [
         "project.create",
