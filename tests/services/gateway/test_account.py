@@ -246,8 +246,20 @@ async def test_a_deleted_projects_key_is_refused_then_forgotten(
     account = await sign_in(gateway)
     project = await create_project(gateway, account)
     assert await _ingest_status(gateway, project.key) == 200  # resolved, and cached
+    listed = await gateway.get(
+        "/api/incidents", params={"repo": project.repo}, headers=account.headers
+    )
+    (incident,) = listed.json()["incidents"]
     deleted = await gateway.delete(f"/api/projects/{project.id}", headers=account.headers)
     assert deleted.status_code in (200, 204)
+    # Its incidents are gone from the API with it, though their rows wait for the purge.
+    assert (
+        await gateway.get(f"/api/incidents/{incident['id']}", headers=account.headers)
+    ).status_code == 404
+    after = await gateway.get(
+        "/api/incidents", params={"repo": project.repo}, headers=account.headers
+    )
+    assert after.status_code == 404 and after.json()["error"]["field"] == "repo"
     # The gateway let go of the project's keys with the call, and AuthService no longer
     # resolves them though the project's row waits for its purge: refused at once.
     assert await _ingest_status(gateway, project.key) == 401
