@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.projects.purge import ProjectPurge
 from services.projects.server import build_host
 from services.projects.service import Caps
 from services.projects.settings import ProjectsSettings
+from stackline_infra.db.engine import create_sessionmaker
 from stackline_infra.grpc_server import ServiceHost, run
 
 
@@ -19,8 +21,8 @@ def build(settings: ProjectsSettings, engine: AsyncEngine) -> ServiceHost:
         engine,
         caps=caps,
         database_probe_seconds=settings.database_probe_seconds,
+        purge=ProjectPurge(create_sessionmaker(engine), batch_size=settings.purge_batch_size),
         purge_interval_seconds=settings.purge_interval_seconds,
-        purge_batch_size=settings.purge_batch_size,
     )
 
 

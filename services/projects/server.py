@@ -23,16 +23,15 @@ def build_host(
     caps: Caps = DEFAULT_CAPS,
     database_probe_seconds: float = 2.0,
     clock: WallClock = utcnow,
+    purge: ProjectPurge | None = None,
     purge_interval_seconds: float = 0.0,
-    purge_batch_size: int = 1000,
 ) -> ServiceHost:
-    """The purge of deleted projects runs every purge_interval_seconds (0: never)."""
-    sessions = create_sessionmaker(engine)
-    servicer = ProjectsServicer(sessions, caps=caps, clock=clock)
+    """purge, when given with an interval, runs on that schedule for as long as the host."""
+    servicer = ProjectsServicer(create_sessionmaker(engine), caps=caps, clock=clock)
     background = []
-    if purge_interval_seconds > 0:
-        purge = ProjectPurge(sessions, batch_size=purge_batch_size)
-        background.append(lambda: every(purge_interval_seconds, purge.run, "project purge"))
+    if purge is not None and purge_interval_seconds > 0:
+        job = purge
+        background.append(lambda: every(purge_interval_seconds, job.run, "project purge"))
     return ServiceHost(
         "projects",
         {

@@ -21,9 +21,16 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, Table, func, insert, select, update
 from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from stackline.ingest.v1 import ingest_pb2
 
 from services.auth.purge import UserPurge
+from services.ingest import service
+from services.ingest.events import PreparedEvent, prepare
+from services.ingest.purge import PurgeJob
+from services.ingest.server import build_host as ingest_host
 from services.projects.purge import ProjectPurge
+from services.projects.server import build_host as projects_host
 from stackline_infra.db.engine import create_engine, create_sessionmaker
 from stackline_infra.db.migrate import alembic_config
 from stackline_infra.db.schema import (
@@ -38,6 +45,7 @@ from stackline_infra.db.schema import (
 )
 from stackline_infra.db.types import utcnow
 from tests.conftest import _fresh_database
+from tests.support import factories
 from tests.support.clocks import HANG_GUARD_SECONDS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -266,3 +274,61 @@ def test_a_purge_killed_midway_is_finished_by_the_next(database: str) -> None:
         assert _counts(engine, kept) == full
     finally:
         engine.dispose()
+
+
+class _ObservedPurge(ProjectPurge):
+    """ProjectsService's purge, telling the test when it has removed a project's row."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__(sessions)
+        self.removed = asyncio.Event()
+
+    async def run(self) -> int:
+        removed = await super().run()
+        if removed:
+            self.removed.set()
+        return removed
+
+
+async def test_the_services_purge_on_their_own_schedule(engine: AsyncEngine) -> None:
+    sessions = create_sessionmaker(engine)
+    async with sessions.begin() as session:
+        owner = await factories.user(session)
+        project = await factories.project(session, owner.id)
+        project_id = project.id
+    async with sessions.begin() as session:
+        await service.store(session, [_event(project_id)], utcnow())
+        await session.execute(
+            update(Project).where(Project.id == project_id).values(deleted_at=utcnow())
+        )
+
+    observed = _ObservedPurge(sessions)
+    hosts = [
+        ingest_host(engine, purge=PurgeJob(sessions), purge_interval_seconds=0.05),
+        projects_host(engine, purge=observed, purge_interval_seconds=0.05),
+    ]
+    for host in hosts:
+        host.bind("127.0.0.1:0")
+        await host.start()
+    try:
+        await asyncio.wait_for(observed.removed.wait(), HANG_GUARD_SECONDS)
+    finally:
+        for host in hosts:
+            await host.stop(grace=1)
+    async with sessions() as session:
+        for column in (Project.id, Event.project_id, Incident.project_id, EventKey.project_id):
+            assert await session.scalar(select(func.count()).where(column == project_id)) == 0
+
+
+def _event(project_id: uuid.UUID) -> PreparedEvent:
+    now = utcnow()
+    stack = "TypeError: boom\n    at getUser (/var/task/src/users.js:42:17)"
+    proto = ingest_pb2.Event(
+        project_id=str(project_id),
+        event_id=str(uuid.uuid4()),
+        platform="node",
+        deploy_root="/var/task",
+        exception=ingest_pb2.ExceptionInfo(type="TypeError", message="boom", stack=stack),
+    )
+    proto.timestamp.FromDatetime(now)
+    return prepare(proto, now)
