@@ -110,7 +110,12 @@ async def find_ingest_key(session: AsyncSession, key_hash: bytes) -> IngestKey |
 
 
 async def find_ingest_key_by_public_key(session: AsyncSession, public_key: str) -> IngestKey | None:
-    return await session.scalar(select(IngestKey).where(IngestKey.public_key == public_key))
+    """The key a DSN's public part names, unless its project was deleted."""
+    return await session.scalar(
+        select(IngestKey)
+        .join(Project, Project.id == IngestKey.project_id)
+        .where(IngestKey.public_key == public_key, Project.deleted_at.is_(None))
+    )
 
 
 async def mark_key_used(session: AsyncSession, key_id: uuid.UUID, when: datetime) -> None:

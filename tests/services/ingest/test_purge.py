@@ -94,7 +94,12 @@ def _fill(engine: Engine, login: str, *, deleted: bool) -> tuple[uuid.UUID, uuid
         )
         connection.execute(
             insert(_table(IngestKey)),
-            {"project_id": project_id, "prefix": "slk_x", "key_hash": uuid.uuid4().bytes * 2},
+            {
+                "project_id": project_id,
+                "prefix": "slk_x",
+                "key_hash": uuid.uuid4().bytes * 2,
+                "public_key": uuid.uuid4().hex,
+            },
         )
         connection.execute(
             insert(_table(Release)),

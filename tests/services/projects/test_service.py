@@ -182,7 +182,7 @@ async def test_update_and_delete(session: AsyncSession) -> None:
     # free for a new project straight away.
     with pytest.raises(NotFound):
         await service.get_project(session, caller, project.id)
-    assert list(await service.list_projects(session, caller)) == []
+    assert (await service.list_projects(session, caller)) == ([], {})
     again, _ = await service.create_project(
         session, caller, name="again", repo="octo/upd", retention_days=0
     )
