@@ -278,6 +278,7 @@ async def _settings_page(
     error: str = "",
     field: str = "",
     values: dict[str, str] | None = None,
+    scrub: dict[str, object] | None = None,
 ) -> Response:
     project, mappings = await asyncio.gather(
         project_of(state, session, project_id),
@@ -298,6 +299,12 @@ async def _settings_page(
             "field": field,
             "values": values
             or {"name": project["name"], "retention_days": str(project["retention_days"])},
+            "scrub": scrub
+            or {
+                "keep_emails": project["scrub_keep_emails"],
+                "fields": "\n".join(project["scrub_fields"]),
+                "patterns": "\n".join(project["scrub_patterns"]),
+            },
         },
         status=400 if error else 200,
     )
@@ -346,6 +353,47 @@ async def update_settings(
             values=values,
         )
     return redirect(f"/projects/{project_id}/settings", notice="Settings saved.", request=request)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@router.post("/{project_id}/scrubbing")
+async def update_scrubbing(
+    request: Request, state: AppState, session: User, project_id: ProjectId, form: Form
+) -> Response:
+    scrub: dict[str, object] = {
+        "keep_emails": form.get("scrub_keep_emails") == "on",
+        "fields": form.get("scrub_fields", ""),
+        "patterns": form.get("scrub_patterns", ""),
+    }
+    try:
+        await state.gateway.json(
+            "PATCH",
+            f"/api/projects/{project_id}",
+            token=session.access_token,
+            json={
+                "scrub_keep_emails": scrub["keep_emails"],
+                "scrub_fields": _lines(form.get("scrub_fields", "")),
+                "scrub_patterns": _lines(form.get("scrub_patterns", "")),
+            },
+        )
+    except GatewayError as exc:
+        if exc.status == 404:
+            raise
+        return await _settings_page(
+            request,
+            state,
+            session,
+            project_id,
+            error=exc.message,
+            field=(exc.field or "").split("[")[0].split(".")[0],
+            scrub=scrub,
+        )
+    return redirect(
+        f"/projects/{project_id}/settings", notice="Scrubbing settings saved.", request=request
+    )
 
 
 @router.post("/{project_id}/path-mappings")

@@ -40,6 +40,7 @@ def build(settings: AuthSettings, engine: AsyncEngine) -> ServiceHost:
         refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
         accept_other_app_tokens=settings.github_accept_other_app_tokens,
         database_probe_seconds=settings.database_probe_seconds,
+        purge_interval_seconds=settings.purge_interval_seconds,
     )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, or_, select, update
+from sqlalchemy import CursorResult, Select, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +26,8 @@ from stackline_infra.db.schema import (
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    return await session.get(User, user_id)
+    """The user, unless the account was deleted (it is gone from every API at once)."""
+    return await session.scalar(select(User).where(User.id == user_id, User.deleted_at.is_(None)))
 
 
 async def find_user(session: AsyncSession, provider: str, provider_user_id: str) -> User | None:
@@ -47,9 +48,46 @@ async def add_user_unless_present(session: AsyncSession, user: User) -> User | N
     return user
 
 
-async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
-    # Foreign keys cascade to projects, their keys, mappings, incidents and events.
-    await session.execute(delete(User).where(User.id == user_id))
+async def mark_deleted(
+    session: AsyncSession, user_id: uuid.UUID, when: datetime
+) -> list[uuid.UUID]:
+    """Mark the account and its projects deleted, at once and in a few statements whatever they
+    hold, and return the ids of the projects' keys. The user's GitHub id, login, name and avatar
+    are cleared now (the same GitHub account may sign up afresh at once), and their sessions
+    end; the purges remove the rest in batches (services/auth/purge.py and the projects')."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(
+            deleted_at=when,
+            provider_user_id=f"deleted:{user_id}",
+            login="deleted",
+            name=None,
+            avatar_url=None,
+        )
+    )
+    await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user_id))
+    # The one write AuthService makes to `projects` (docs/architecture.md): the account's
+    # projects go with it in the caller's transaction, as the foreign keys made them go before.
+    await session.execute(
+        update(Project)
+        .where(Project.owner_id == user_id, Project.deleted_at.is_(None))
+        .values(deleted_at=when)
+    )
+    keys = await session.scalars(
+        select(IngestKey.id)
+        .join(Project, Project.id == IngestKey.project_id)
+        .where(Project.owner_id == user_id)
+    )
+    return list(keys)
+
+
+async def delete_purged_users(session: AsyncSession, limit: int) -> int:
+    """Remove up to `limit` deleted accounts whose projects have all been purged."""
+    has_project = exists().where(Project.owner_id == User.id)
+    picked = select(User.id).where(User.deleted_at.is_not(None), ~has_project).limit(limit)
+    result = await session.execute(delete(User).where(User.id.in_(picked.scalar_subquery())))
+    return cast(CursorResult[object], result).rowcount
 
 
 async def forget_in_audit_log(session: AsyncSession, user_id: uuid.UUID) -> None:
@@ -63,11 +101,21 @@ async def forget_in_audit_log(session: AsyncSession, user_id: uuid.UUID) -> None
 
 
 async def find_ingest_key(session: AsyncSession, key_hash: bytes) -> IngestKey | None:
-    return await session.scalar(select(IngestKey).where(IngestKey.key_hash == key_hash))
+    """The key, unless its project was deleted (its keys stop working with the call)."""
+    return await session.scalar(
+        select(IngestKey)
+        .join(Project, Project.id == IngestKey.project_id)
+        .where(IngestKey.key_hash == key_hash, Project.deleted_at.is_(None))
+    )
 
 
 async def find_ingest_key_by_public_key(session: AsyncSession, public_key: str) -> IngestKey | None:
-    return await session.scalar(select(IngestKey).where(IngestKey.public_key == public_key))
+    """The key a DSN's public part names, unless its project was deleted."""
+    return await session.scalar(
+        select(IngestKey)
+        .join(Project, Project.id == IngestKey.project_id)
+        .where(IngestKey.public_key == public_key, Project.deleted_at.is_(None))
+    )
 
 
 async def mark_key_used(session: AsyncSession, key_id: uuid.UUID, when: datetime) -> None:
@@ -119,7 +167,8 @@ async def revoke_refresh_family(
 
 def _export_queries(user_id: uuid.UUID) -> list[tuple[str, Select[Any]]]:
     """What an export holds, kind by kind; secrets (hashes, PKCE verifiers) are left out."""
-    projects = select(Project.id).where(Project.owner_id == user_id).scalar_subquery()
+    live = Project.deleted_at.is_(None)
+    projects = select(Project.id).where(Project.owner_id == user_id, live).scalar_subquery()
     incidents = select(Incident.id).where(Incident.project_id.in_(projects)).scalar_subquery()
     return [
         (
@@ -154,10 +203,13 @@ def _export_queries(user_id: uuid.UUID) -> list[tuple[str, Select[Any]]]:
                 Project.name,
                 Project.repo,
                 Project.retention_days,
+                Project.scrub_keep_emails,
+                Project.scrub_fields,
+                Project.scrub_patterns,
                 Project.created_at,
                 Project.updated_at,
             )
-            .where(Project.owner_id == user_id)
+            .where(Project.owner_id == user_id, live)
             .order_by(Project.created_at),
         ),
         (

@@ -248,14 +248,19 @@ async def export_user(
         yield kind, row
 
 
-async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+async def delete_user(
+    session: AsyncSession, user_id: uuid.UUID, *, now: datetime
+) -> list[uuid.UUID]:
+    """Delete the account: gone from every API when this commits, its data purged behind the
+    call in batches. Returns the ids of its projects' keys, for the gateway to drop."""
     user = await get_user(session, user_id)
     await repository.forget_in_audit_log(session, user.id)
-    await repository.delete_user(session, user.id)
+    key_ids = await repository.mark_deleted(session, user.id, now)
     # That it happened stays on record; who it was does not.
     await repository.add_audit_entry(
         session, AuditEntry(action="user.delete", actor_user_id=None, source_ip=None)
     )
+    return key_ids
 
 
 @dataclass(frozen=True)

@@ -235,5 +235,5 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.DeleteUserResponse:
         caller = caller_from_proto(request.actor)
         async with self._sessions.begin() as session:
-            await service.delete_user(session, caller.user_id)
-        return auth_pb2.DeleteUserResponse()
+            key_ids = await service.delete_user(session, caller.user_id, now=self._clock())
+        return auth_pb2.DeleteUserResponse(ingest_key_ids=[str(k) for k in key_ids])

@@ -21,6 +21,9 @@ class AuthSettings(DatabaseSettings):
     # published until every token they signed has expired: rotation logs no one out.
     jwt_retired_key_files: tuple[Path, ...] = ()
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    # How often the service removes deleted accounts whose projects have been purged
+    # (services/auth/purge.py); 0 turns it off.
+    purge_interval_seconds: float = Field(default=5.0, ge=0)
     # Local sign-in by login alone, for the one-machine mode.
     dev_login_enabled: bool = False
 

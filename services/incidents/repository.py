@@ -17,7 +17,10 @@ async def owned_projects_for_repo(
 ) -> Sequence[Row[uuid.UUID, str]]:
     result = await session.execute(
         select(Project.id, Project.repo).where(
-            Project.owner_id == owner_id, func.lower(Project.repo) == repo.lower()
+            Project.owner_id == owner_id,
+            func.lower(Project.repo) == repo.lower(),
+            # A deleted project is gone at once, while its incidents are purged behind it.
+            Project.deleted_at.is_(None),
         )
     )
     return result.all()
@@ -53,7 +56,9 @@ async def get_owned_incident(
     query = (
         select(Incident, Project.repo)
         .join(Project, Project.id == Incident.project_id)
-        .where(Incident.id == incident_id, Project.owner_id == owner_id)
+        .where(
+            Incident.id == incident_id, Project.owner_id == owner_id, Project.deleted_at.is_(None)
+        )
     )
     if for_update:
         query = query.with_for_update(of=Incident)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.ingest.purge import PurgeJob
 from services.ingest.retention import RetentionJob
 from services.ingest.server import build_host
 from services.ingest.settings import IngestSettings
@@ -17,6 +18,7 @@ def build(settings: IngestSettings, engine: AsyncEngine) -> ServiceHost:
         batch_size=settings.retention_batch_size,
         audit_retention_days=settings.audit_retention_days,
     )
+    purge = PurgeJob(create_sessionmaker(engine), batch_size=settings.retention_batch_size)
     return build_host(
         engine,
         database_probe_seconds=settings.database_probe_seconds,
@@ -25,6 +27,8 @@ def build(settings: IngestSettings, engine: AsyncEngine) -> ServiceHost:
         source_map_bytes=settings.sourcemap_cache_bytes,
         source_map_idle_seconds=settings.sourcemap_cache_idle_seconds,
         source_map_parse_budget=settings.sourcemap_parse_budget_bytes,
+        purge=purge,
+        purge_interval_seconds=settings.purge_interval_seconds,
     )
 
 

@@ -24,6 +24,7 @@ from services.ingest import service
 from services.ingest.events import ParsedEvent, PreparedEvent, finish, parse
 from services.ingest.mappings import path_mapping_cache
 from services.ingest.releases import release_commit_cache
+from services.ingest.scrub_settings import scrub_rules_cache
 from services.ingest.stacks import StackFrame
 from services.ingest.symbolication import BatchMaps, Build, SourceMapStore
 from stackline_infra.clock import MonotonicClock
@@ -87,6 +88,7 @@ class BatchIngestor:
         # The clock the caches' periods run on.
         self._mappings = path_mapping_cache(sessions, clock=clock)
         self._releases = release_commit_cache(sessions, clock=clock)
+        self._scrubbing = scrub_rules_cache(sessions, clock=clock)
         self.source_maps = SourceMapStore(
             sessions, clock=clock, max_bytes=source_map_bytes, max_idle=source_map_idle_seconds
         )
@@ -102,13 +104,18 @@ class BatchIngestor:
             except InvalidArgument as exc:
                 outcomes[index] = Rejected(exc.code, exc.message, exc.field or "")
 
-        mappings = await self._mappings.get({p.project_id for _, p in parsed})
+        projects = {p.project_id for _, p in parsed}
+        mappings = await self._mappings.get(projects)
+        scrubbing = await self._scrubbing.get(projects)
         wants: dict[Build, list[StackFrame]] = {}
         for _, p in parsed:
             if p.build is not None:
                 wants.setdefault(p.build, []).extend(p.frames_to_map())
         maps = await self.source_maps.for_batch(wants) if wants else BatchMaps()
-        prepared = [(index, finish(p, mappings[p.project_id], maps)) for index, p in parsed]
+        prepared = [
+            (index, finish(p, mappings[p.project_id], maps, scrubbing[p.project_id]))
+            for index, p in parsed
+        ]
 
         if prepared:
             stored = await self._store([p for _, p in prepared], now)

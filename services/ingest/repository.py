@@ -117,7 +117,8 @@ async def existing_projects(
     whole batch fail on a foreign key; the lock keeps one from being deleted
     between this check and the inserts.
     """
-    query = select(Project.id).where(Project.id.in_(project_ids))
+    # A deleted project waiting for its purge is as gone as one whose row has gone.
+    query = select(Project.id).where(Project.id.in_(project_ids), Project.deleted_at.is_(None))
     if _is_postgres(session):
         query = query.with_for_update(read=True, key_share=True)
     return set(await session.scalars(query))
@@ -364,6 +365,21 @@ async def path_mappings(
     return found
 
 
+async def scrub_settings(
+    session: AsyncSession, project_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[bool, list[str], list[str]]]:
+    """Each project's (keep e-mail addresses, extra field names, extra patterns)."""
+    rows = await session.execute(
+        select(
+            Project.id, Project.scrub_keep_emails, Project.scrub_fields, Project.scrub_patterns
+        ).where(Project.id.in_(project_ids))
+    )
+    return {
+        project_id: (bool(keep), list(fields), list(patterns))
+        for project_id, keep, fields, patterns in rows
+    }
+
+
 async def release_commits(
     session: AsyncSession, wanted: Sequence[tuple[uuid.UUID, str]]
 ) -> dict[tuple[uuid.UUID, str], str]:
@@ -381,7 +397,9 @@ async def release_commits(
 
 async def owns_project(session: AsyncSession, owner_id: uuid.UUID, project_id: uuid.UUID) -> bool:
     found = await session.scalar(
-        select(Project.id).where(Project.id == project_id, Project.owner_id == owner_id)
+        select(Project.id).where(
+            Project.id == project_id, Project.owner_id == owner_id, Project.deleted_at.is_(None)
+        )
     )
     return found is not None
 

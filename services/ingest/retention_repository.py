@@ -17,12 +17,20 @@ from sqlalchemy import CursorResult, Select, Table, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackline_infra.db import partitions
-from stackline_infra.db.schema import AuditEntry, Event, EventKey, Incident, Project
+from stackline_infra.db.schema import (
+    AuditEntry,
+    Event,
+    EventKey,
+    Incident,
+    Project,
+    SourceMap,
+)
 
 _events = cast(Table, Event.__table__)
 _event_keys = cast(Table, EventKey.__table__)
 _incidents = cast(Table, Incident.__table__)
 _audit = cast(Table, AuditEntry.__table__)
+_source_maps = cast(Table, SourceMap.__table__)
 
 
 def _pick(session: AsyncSession, query: Select[Any]) -> Select[Any]:
@@ -44,33 +52,43 @@ async def project_retentions(session: AsyncSession) -> list[tuple[uuid.UUID, int
     return [(project_id, days) for project_id, days in rows]
 
 
-async def delete_events(
-    session: AsyncSession, project_id: uuid.UUID, received_before: datetime, limit: int
-) -> int:
-    """Remove up to `limit` of a project's events received before the cutoff."""
-    c = _events.c
-    return await _delete(
-        session,
-        _events,
-        select(c.id)
-        .where(c.project_id == project_id, c.received_at < received_before)
-        .limit(limit),
+async def deleted_projects(session: AsyncSession) -> list[uuid.UUID]:
+    """Projects marked deleted whose rows are still there: the purge's work."""
+    rows = await session.scalars(
+        select(Project.id).where(Project.deleted_at.is_not(None)).order_by(Project.deleted_at)
     )
+    return list(rows)
+
+
+async def delete_events(
+    session: AsyncSession, project_id: uuid.UUID, received_before: datetime | None, limit: int
+) -> int:
+    """Remove up to `limit` of a project's events received before the cutoff (None: all)."""
+    c = _events.c
+    query = select(c.id).where(c.project_id == project_id)
+    if received_before is not None:
+        query = query.where(c.received_at < received_before)
+    return await _delete(session, _events, query.limit(limit))
 
 
 async def delete_empty_incidents(
-    session: AsyncSession, project_id: uuid.UUID, last_seen_before: datetime, limit: int
+    session: AsyncSession, project_id: uuid.UUID, last_seen_before: datetime | None, limit: int
 ) -> int:
-    """Remove up to `limit` of a project's incidents last seen before the cutoff that have no
-    event left; their per-commit counts go with them (ON DELETE CASCADE)."""
+    """Remove up to `limit` of a project's incidents last seen before the cutoff (None: any)
+    that have no event left; their per-commit counts go with them (ON DELETE CASCADE)."""
     c = _incidents.c
     has_event = exists().where(_events.c.incident_id == c.id)
+    query = select(c.id).where(c.project_id == project_id, ~has_event)
+    if last_seen_before is not None:
+        query = query.where(c.last_seen < last_seen_before)
+    return await _delete(session, _incidents, query.limit(limit))
+
+
+async def delete_source_maps(session: AsyncSession, project_id: uuid.UUID, limit: int) -> int:
+    """Remove up to `limit` of a deleted project's source maps."""
+    c = _source_maps.c
     return await _delete(
-        session,
-        _incidents,
-        select(c.id)
-        .where(c.project_id == project_id, c.last_seen < last_seen_before, ~has_event)
-        .limit(limit),
+        session, _source_maps, select(c.id).where(c.project_id == project_id).limit(limit)
     )
 
 
@@ -81,17 +99,15 @@ async def delete_audit_entries(session: AsyncSession, before: datetime, limit: i
 
 
 async def delete_event_keys(
-    session: AsyncSession, project_id: uuid.UUID, received_before: datetime, limit: int
+    session: AsyncSession, project_id: uuid.UUID, received_before: datetime | None, limit: int
 ) -> int:
-    """Remove up to `limit` of a project's claimed event ids received before the cutoff: once
-    the event has gone, the same id sent again is a new event."""
+    """Remove up to `limit` of a project's claimed event ids received before the cutoff (None:
+    all): once the event has gone, the same id sent again is a new event."""
     c = _event_keys.c
-    picked = _pick(
-        session,
-        select(c.project_id, c.event_id)
-        .where(c.project_id == project_id, c.received_at < received_before)
-        .limit(limit),
-    )
+    query = select(c.project_id, c.event_id).where(c.project_id == project_id)
+    if received_before is not None:
+        query = query.where(c.received_at < received_before)
+    picked = _pick(session, query.limit(limit))
     result = await session.execute(
         delete(_event_keys).where(tuple_(c.project_id, c.event_id).in_(picked))
     )

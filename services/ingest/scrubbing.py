@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from prometheus_client import Counter as MetricCounter
@@ -205,6 +205,16 @@ _TOKEN_WORDS = _holds(
 _BEARER_WORDS = _holds("bearer", "basic", "token", "digest")
 
 
+def _holds_any(words: tuple[str, ...]) -> Gate:
+    """Like _holds, for names that may be written with `-`, `_` or nothing between words."""
+
+    def gate(line: str, lower: str) -> bool:
+        squeezed = lower.replace("_", "").replace("-", "")
+        return any(word in squeezed for word in words)
+
+    return gate
+
+
 def _always(line: str, lower: str) -> bool:
     return True
 
@@ -269,11 +279,25 @@ class _RuleSet:
             self.rules.append(_Rule("ip", _ipv4_gate, _IPV4, _ip))
             self.rules.append(_Rule("ip", _ipv6_full_gate, _IPV6_FULL, _ip))
             self.rules.append(_Rule("ip", _ipv6_short_gate, _IPV6_SHORT, _ip))
+        if rules.secret_fields:
+            # The project's own field names, in text as `name=value` or `name: value`, as the
+            # built-in names are (_ASSIGNED); plain names, escaped, so as linear as that rule.
+            names = "|".join(
+                "[_-]?".join(re.escape(part) for part in name.split("_"))
+                for name in sorted(rules.secret_fields, key=len, reverse=True)
+            )
+            extra = re.compile(
+                rf"(?i)(?<![\w-])({names})(\"?'?\s*[=:]\s*\"?'?)(?!\[Filtered\])([^\s&\"',;]+)"
+            )
+            words = tuple(n.replace("_", "") for n in rules.secret_fields)
+            self.rules.append(_Rule("secret_field", _holds_any(words), extra, _last_group))
         self.rules.extend(_Rule("pattern", _always, p, _whole) for p in rules.patterns)
         self.lines: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
 
 
-@cache
+# Each project with settings of its own has a rule set (and remembered lines, a few MiB at most):
+# the projects sending at the moment, not every project ever seen.
+@lru_cache(maxsize=64)
 def _rule_set(rules: ScrubRules) -> _RuleSet:
     return _RuleSet(rules)
 

@@ -7,12 +7,14 @@ import time
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stackline.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 
+from services.ingest.purge import PurgeJob
 from services.ingest.retention import RetentionJob, run_every
 from services.ingest.servicer import IngestServicer
 from services.ingest.sourcemaps import DEFAULT_PARSE_BUDGET
 from stackline_infra.clock import MonotonicClock
 from stackline_infra.db.engine import create_sessionmaker
 from stackline_infra.grpc_server import ServiceHost
+from stackline_infra.schedule import every
 
 SERVICE_NAME = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
 
@@ -27,8 +29,11 @@ def build_host(
     source_map_bytes: int = 256 * 1024 * 1024,
     source_map_idle_seconds: float = 3600.0,
     source_map_parse_budget: int = DEFAULT_PARSE_BUDGET,
+    purge: PurgeJob | None = None,
+    purge_interval_seconds: float = 0.0,
 ) -> ServiceHost:
-    """retention, when given with an interval, runs on that schedule for as long as the host."""
+    """retention and purge, each when given with an interval, run on that schedule for as long
+    as the host."""
     sessions = create_sessionmaker(engine)
     servicer = IngestServicer(
         sessions,
@@ -41,6 +46,9 @@ def build_host(
     if retention is not None and retention_interval_seconds > 0:
         job = retention
         background.append(lambda: run_every(job, retention_interval_seconds))
+    if purge is not None and purge_interval_seconds > 0:
+        purge_job = purge
+        background.append(lambda: every(purge_interval_seconds, purge_job.run, "purge"))
     return ServiceHost(
         "ingest",
         {

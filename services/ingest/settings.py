@@ -20,6 +20,9 @@ class IngestSettings(DatabaseSettings):
     # Rows one retention statement removes: the longest any lock is held.
     retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
     audit_retention_days: int = Field(default=365, ge=1)
+    # How often the service purges deleted projects of their events, incidents and source maps
+    # (services/ingest/purge.py), in batches of retention_batch_size; 0 turns it off.
+    purge_interval_seconds: float = Field(default=5.0, ge=0)
     # Parsed source maps held in memory, by the size of the maps they came from (least recently
     # used let go first), and how long an unused one is kept.
     sourcemap_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)

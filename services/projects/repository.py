@@ -5,11 +5,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project, Release
+from stackline_infra.db.schema import (
+    AuditEntry,
+    Event,
+    EventKey,
+    Incident,
+    IngestKey,
+    PathMapping,
+    Project,
+    Release,
+    SourceMap,
+    User,
+)
 
 
 async def add_project(session: AsyncSession, project: Project) -> Project:
@@ -18,16 +30,32 @@ async def add_project(session: AsyncSession, project: Project) -> Project:
     return project
 
 
+# A project marked deleted is gone for every read here; only the purge (purge.py) sees it.
+_LIVE = Project.deleted_at.is_(None)
+
+
 async def find_by_repo(session: AsyncSession, owner_id: uuid.UUID, repo: str) -> Project | None:
     return await session.scalar(
         select(Project).where(
-            Project.owner_id == owner_id, func.lower(Project.repo) == repo.lower()
+            Project.owner_id == owner_id, func.lower(Project.repo) == repo.lower(), _LIVE
         )
     )
 
 
+async def account_deleted(session: AsyncSession, owner_id: uuid.UUID) -> bool:
+    """Whether the account was deleted (its access token may live on for its hour). Held FOR
+    SHARE until the caller commits, so an account deletion cannot slip in before the insert
+    of a project that would outlive it."""
+    query = select(User.deleted_at).where(User.id == owner_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    return (await session.scalar(query)) is not None
+
+
 async def count_projects(session: AsyncSession, owner_id: uuid.UUID) -> int:
-    return int(await session.scalar(select(func.count()).where(Project.owner_id == owner_id)) or 0)
+    return int(
+        await session.scalar(select(func.count()).where(Project.owner_id == owner_id, _LIVE)) or 0
+    )
 
 
 async def count_live_keys(session: AsyncSession, project_id: uuid.UUID, now: datetime) -> int:
@@ -45,7 +73,9 @@ async def count_live_keys(session: AsyncSession, project_id: uuid.UUID, now: dat
 
 async def list_projects(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[Project]:
     result = await session.scalars(
-        select(Project).where(Project.owner_id == owner_id).order_by(Project.created_at, Project.id)
+        select(Project)
+        .where(Project.owner_id == owner_id, _LIVE)
+        .order_by(Project.created_at, Project.id)
     )
     return result.all()
 
@@ -53,14 +83,14 @@ async def list_projects(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[
 async def get_owned_project(
     session: AsyncSession, owner_id: uuid.UUID, project_id: uuid.UUID, *, for_update: bool = False
 ) -> Project | None:
-    query = select(Project).where(Project.id == project_id, Project.owner_id == owner_id)
+    query = select(Project).where(Project.id == project_id, Project.owner_id == owner_id, _LIVE)
     if for_update:
         query = query.with_for_update()
     return await session.scalar(query)
 
 
-async def delete_project(session: AsyncSession, project_id: uuid.UUID) -> None:
-    await session.execute(delete(Project).where(Project.id == project_id))
+async def mark_deleted(session: AsyncSession, project_id: uuid.UUID, when: datetime) -> None:
+    await session.execute(update(Project).where(Project.id == project_id).values(deleted_at=when))
 
 
 async def add_key(session: AsyncSession, key: IngestKey) -> IngestKey:
@@ -180,3 +210,41 @@ async def add_audit_entry(session: AsyncSession, entry: AuditEntry) -> None:
     entry.source_ip = entry.source_ip or None
     session.add(entry)
     await session.flush()
+
+
+async def deleted_projects(session: AsyncSession) -> Sequence[uuid.UUID]:
+    """Projects marked deleted whose row is still there: the purge's work."""
+    result = await session.scalars(
+        select(Project.id).where(Project.deleted_at.is_not(None)).order_by(Project.deleted_at)
+    )
+    return result.all()
+
+
+async def delete_releases(session: AsyncSession, project_id: uuid.UUID, limit: int) -> int:
+    """Remove up to `limit` of a deleted project's releases."""
+    picked = select(Release.version).where(Release.project_id == project_id).limit(limit)
+    result = await session.execute(
+        delete(Release).where(
+            Release.project_id == project_id, Release.version.in_(picked.scalar_subquery())
+        )
+    )
+    return cast(CursorResult[object], result).rowcount
+
+
+async def ingest_holds(session: AsyncSession, project_id: uuid.UUID) -> bool:
+    """Whether IngestService's purge has rows of the project left to remove."""
+    for model in (EventKey, Event, Incident, SourceMap):
+        found = await session.scalar(
+            select(model.project_id).where(model.project_id == project_id).limit(1)
+        )
+        if found is not None:
+            return True
+    return False
+
+
+async def delete_project(session: AsyncSession, project_id: uuid.UUID) -> None:
+    """Remove a purged project's row; its keys and path mappings (a few dozen rows at most) go
+    with it (ON DELETE CASCADE)."""
+    await session.execute(
+        delete(Project).where(Project.id == project_id, Project.deleted_at.is_not(None))
+    )

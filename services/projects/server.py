@@ -5,12 +5,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stackline.projects.v1 import projects_pb2, projects_pb2_grpc
 
+from services.projects.purge import ProjectPurge
 from services.projects.service import DEFAULT_CAPS, Caps
 from services.projects.servicer import ProjectsServicer
 from stackline_infra.clock import WallClock
 from stackline_infra.db.engine import create_sessionmaker
 from stackline_infra.db.types import utcnow
 from stackline_infra.grpc_server import ServiceHost
+from stackline_infra.schedule import every
 
 SERVICE_NAME = projects_pb2.DESCRIPTOR.services_by_name["ProjectsService"].full_name
 
@@ -21,8 +23,15 @@ def build_host(
     caps: Caps = DEFAULT_CAPS,
     database_probe_seconds: float = 2.0,
     clock: WallClock = utcnow,
+    purge: ProjectPurge | None = None,
+    purge_interval_seconds: float = 0.0,
 ) -> ServiceHost:
+    """purge, when given with an interval, runs on that schedule for as long as the host."""
     servicer = ProjectsServicer(create_sessionmaker(engine), caps=caps, clock=clock)
+    background = []
+    if purge is not None and purge_interval_seconds > 0:
+        job = purge
+        background.append(lambda: every(purge_interval_seconds, job.run, "project purge"))
     return ServiceHost(
         "projects",
         {
@@ -32,4 +41,5 @@ def build_host(
         },
         engine=engine,
         database_probe_seconds=database_probe_seconds,
+        background=background,
     )

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects import repository
-from stackline_contract import github, keyformat
+from stackline_contract import github, keyformat, scrubbing
 from stackline_contract.text import is_printable
 from stackline_infra import cursors
 from stackline_infra.db.constraints import violation
@@ -76,6 +76,55 @@ def _validate_retention(days: int) -> int:
 
 
 @dataclass(frozen=True)
+class ScrubbingChange:
+    """The scrubbing settings an update sets; None leaves one as it is."""
+
+    keep_emails: bool | None = None
+    fields: list[str] | None = None
+    patterns: list[str] | None = None
+
+
+def _validate_scrub_fields(names: list[str]) -> list[str]:
+    if len(names) > scrubbing.MAX_FIELDS:
+        raise InvalidArgument(
+            f"scrub_fields holds at most {scrubbing.MAX_FIELDS} names", field="scrub_fields"
+        )
+    try:
+        return list(dict.fromkeys(scrubbing.validate_field(name) for name in names))
+    except ValueError as exc:
+        raise InvalidArgument(f"scrub_fields: {exc}", field="scrub_fields") from None
+
+
+def _validate_scrub_patterns(patterns: list[str]) -> list[str]:
+    if len(patterns) > scrubbing.MAX_PATTERNS:
+        raise InvalidArgument(
+            f"scrub_patterns holds at most {scrubbing.MAX_PATTERNS} patterns",
+            field="scrub_patterns",
+        )
+    for index, pattern in enumerate(patterns):
+        try:
+            scrubbing.translate(pattern)
+        except ValueError as exc:
+            raise InvalidArgument(
+                f"scrub_patterns[{index}]: {exc}", field="scrub_patterns"
+            ) from None
+    return list(dict.fromkeys(patterns))
+
+
+def _apply_scrubbing(project: Project, change: ScrubbingChange) -> dict[str, object]:
+    changes: dict[str, object] = {}
+    if change.keep_emails is not None:
+        project.scrub_keep_emails = changes["scrub_keep_emails"] = change.keep_emails
+    if change.fields is not None:
+        project.scrub_fields = changes["scrub_fields"] = _validate_scrub_fields(change.fields)
+    if change.patterns is not None:
+        project.scrub_patterns = changes["scrub_patterns"] = _validate_scrub_patterns(
+            change.patterns
+        )
+    return changes
+
+
+@dataclass(frozen=True)
 class NewKey:
     key: IngestKey
     secret: str
@@ -118,6 +167,8 @@ async def create_project(
     name = _validate_name(name)
     repo = normalise_repo(repo)
     retention_days = _validate_retention(retention_days or DEFAULT_RETENTION_DAYS)
+    if await repository.account_deleted(session, caller.user_id):
+        raise Unauthenticated("this account no longer exists")
     if await repository.count_projects(session, caller.user_id) >= caps.projects_per_user:
         raise Conflict(
             f"you have {caps.projects_per_user} projects, the most one account may have;"
@@ -207,6 +258,7 @@ async def update_project(
     *,
     name: str | None,
     retention_days: int | None,
+    scrubbing: ScrubbingChange = ScrubbingChange(),
 ) -> Project:
     project = await _owned(session, caller, project_id, for_update=True)
     changes: dict[str, object] = {}
@@ -214,6 +266,7 @@ async def update_project(
         project.name = changes["name"] = _validate_name(name)
     if retention_days is not None:
         project.retention_days = changes["retention_days"] = _validate_retention(retention_days)
+    changes.update(_apply_scrubbing(project, scrubbing))
     if changes:
         await session.flush()
         await repository.add_audit_entry(
@@ -230,9 +283,14 @@ async def update_project(
     return project
 
 
-async def delete_project(session: AsyncSession, caller: Caller, project_id: uuid.UUID) -> None:
+async def delete_project(
+    session: AsyncSession, caller: Caller, project_id: uuid.UUID, *, now: datetime
+) -> list[uuid.UUID]:
+    """Mark the project deleted: gone from every API and its keys refused from this commit on.
+    Its rows are purged behind the call in batches (purge.py, and IngestService's own); the ids
+    of its keys are returned for the gateway to drop from its cache."""
     project = await _owned(session, caller, project_id, for_update=True)
-    await repository.delete_project(session, project.id)
+    await repository.mark_deleted(session, project.id, now)
     await repository.add_audit_entry(
         session,
         AuditEntry(
@@ -244,6 +302,7 @@ async def delete_project(session: AsyncSession, caller: Caller, project_id: uuid
             details={"name": project.name, "repo": project.repo},
         ),
     )
+    return [key.id for key in await repository.list_keys(session, project.id)]
 
 
 async def create_ingest_key(

@@ -26,6 +26,9 @@ def _project(project: Project, dsn_public_key: str) -> projects_pb2.Project:
         created_at=to_proto(project.created_at),
         updated_at=to_proto(project.updated_at),
         dsn_public_key=dsn_public_key,
+        scrub_keep_emails=project.scrub_keep_emails,
+        scrub_fields=project.scrub_fields,
+        scrub_patterns=project.scrub_patterns,
     )
 
 
@@ -137,6 +140,17 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
                 retention_days=request.retention_days
                 if request.HasField("retention_days")
                 else None,
+                scrubbing=service.ScrubbingChange(
+                    keep_emails=request.scrub_keep_emails
+                    if request.HasField("scrub_keep_emails")
+                    else None,
+                    fields=list(request.scrub_fields.values)
+                    if request.HasField("scrub_fields")
+                    else None,
+                    patterns=list(request.scrub_patterns.values)
+                    if request.HasField("scrub_patterns")
+                    else None,
+                ),
             )
             dsn_public_key = await service.project_dsn_public_key(session, project.id)
         return projects_pb2.UpdateProjectResponse(project=_project(project, dsn_public_key))
@@ -147,8 +161,8 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
         caller = caller_from_proto(request.actor)
         project_id = parse_id(request.project_id, "project")
         async with self._sessions.begin() as session:
-            await service.delete_project(session, caller, project_id)
-        return projects_pb2.DeleteProjectResponse()
+            key_ids = await service.delete_project(session, caller, project_id, now=self._clock())
+        return projects_pb2.DeleteProjectResponse(ingest_key_ids=[str(k) for k in key_ids])
 
     async def CreateIngestKey(
         self, request: projects_pb2.CreateIngestKeyRequest, context: grpc.aio.ServicerContext

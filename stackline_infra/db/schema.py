@@ -69,6 +69,9 @@ class User(Base):
     avatar_url: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set by DELETE /api/me: the account is gone from every API at once, and the row (with
+    # its GitHub id and login already cleared) goes once its projects have been purged.
+    deleted_at: Mapped[datetime | None]
 
 
 class OAuthState(Base):
@@ -111,8 +114,18 @@ class Project(Base):
 
     __tablename__ = "projects"
     __table_args__ = (
-        # One project per repository per owner; GitHub names are case-insensitive.
-        Index("uq_projects_owner_id_repo", "owner_id", func.lower(text("repo")), unique=True),
+        # One live project per repository per owner; GitHub names are case-insensitive. A
+        # deleted project still being purged does not stop its repository from being added again.
+        Index(
+            "uq_projects_owner_id_repo",
+            "owner_id",
+            func.lower(text("repo")),
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
+        # The purge jobs' question: which projects were deleted and are not yet gone.
+        Index("ix_projects_deleted_at", "deleted_at"),
         CheckConstraint("retention_days BETWEEN 1 AND 3650", name="retention_days_range"),
     )
 
@@ -121,8 +134,20 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(100))
     repo: Mapped[str] = mapped_column(String(140))
     retention_days: Mapped[int] = mapped_column(Integer, default=90)
+    # Scrubbing at ingest beyond the defaults (services/ingest/scrubbing.py): keep e-mail
+    # addresses, more secret field names, more patterns (stackline_contract/scrub_patterns.py).
+    scrub_keep_emails: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    scrub_fields: Mapped[list[str]] = mapped_column(
+        JSONType, default=list, server_default=text("'[]'")
+    )
+    scrub_patterns: Mapped[list[str]] = mapped_column(
+        JSONType, default=list, server_default=text("'[]'")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set by DELETE /api/projects/{id} (or of its owner's account): gone from every API at
+    # once; each service then purges its rows in batches and ProjectsService drops this one.
+    deleted_at: Mapped[datetime | None]
 
 
 class IngestKey(Base):

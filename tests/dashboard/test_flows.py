@@ -170,3 +170,33 @@ async def test_account_export_and_delete(browser: httpx.AsyncClient) -> None:
     # Signing in again with that name is a new, empty account.
     await sign_in(browser, login)
     assert "No projects yet" in (await browser.get("/projects")).text
+
+
+async def test_scrubbing_settings(browser: httpx.AsyncClient) -> None:
+    await sign_in(browser, f"scrub-{secrets.token_hex(4)}")
+    project_id, _ = await create_project(browser, f"octo-org/{secrets.token_hex(4)}")
+    page = await browser.get(f"/projects/{project_id}/settings")
+    assert 'name="scrub_patterns"' in page.text
+    refused = await browser.post(
+        f"/projects/{project_id}/scrubbing",
+        data={"csrf": csrf_of(page), "scrub_fields": "iban", "scrub_patterns": "(a+)+"},
+    )
+    assert refused.status_code == 400
+    assert "groups are not allowed" in refused.text
+    # What was typed is shown again, marked where it is wrong.
+    assert re.search(r'id="scrub_patterns"[^>]*aria-invalid="true"[^>]*>\(a\+\)\+<', refused.text)
+    saved = await browser.post(
+        f"/projects/{project_id}/scrubbing",
+        data={
+            "csrf": csrf_of(page),
+            "scrub_keep_emails": "on",
+            "scrub_fields": "IBAN\n\nCustomer-ID\n",
+            "scrub_patterns": "cust_\\d{6}",
+        },
+    )
+    assert saved.status_code == 303
+    page = await browser.get(f"/projects/{project_id}/settings")
+    assert "Scrubbing settings saved." in page.text
+    assert re.search(r'name="scrub_keep_emails" value="on" checked', page.text)
+    assert ">iban\ncustomer_id</textarea>" in page.text
+    assert ">cust_\\d{6}</textarea>" in page.text

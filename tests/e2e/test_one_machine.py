@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.conftest import _fresh_database
 from tests.support.local_stack import LocalStack, child_pids
@@ -142,8 +143,45 @@ def _walk_through(stack: LocalStack, tmp_path: Path) -> None:
         )
         assert [i["exception_type"] for i in still_open.json()["incidents"]] == ["ValueError"]
         assert client.get("/ready").status_code == 200
+
+        # Deleted: gone from the API and its key refused at once, its rows purged behind the
+        # call by the services on their own schedule.
+        project_id = created.json()["project"]["id"]
+        assert _rows_of(stack.database_url, project_id) == 5  # the row, two events, two incidents
+        assert client.delete(f"/api/projects/{project_id}", headers=user).status_code == 204
+        assert client.post("/api/ingest", json=event, headers=key).status_code == 401
+        assert client.get(f"/api/incidents/{detail['id']}", headers=user).status_code == 404
+        _wait_until_purged(stack.database_url, project_id)
     sign_in_page = httpx.get(f"{stack.dashboard_url}/login", timeout=10)
     assert sign_in_page.status_code == 200 and "Sign in locally" in sign_in_page.text
+
+
+def _rows_of(database_url: str, project_id: str) -> int:
+    """The project's own row, events and incidents, as the database holds them."""
+    postgres = database_url.startswith("postgresql")
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text(
+                        "SELECT (SELECT count(*) FROM projects WHERE id = :id)"
+                        " + (SELECT count(*) FROM events WHERE project_id = :id)"
+                        " + (SELECT count(*) FROM incidents WHERE project_id = :id)"
+                    ),
+                    # SQLite keeps ids as 32 hex digits.
+                    {"id": uuid.UUID(project_id) if postgres else uuid.UUID(project_id).hex},
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+def _wait_until_purged(database_url: str, project_id: str) -> None:
+    deadline = time.monotonic() + 60
+    while (left := _rows_of(database_url, project_id)) > 0:
+        assert time.monotonic() < deadline, f"{left} rows of the deleted project are left"
+        time.sleep(0.2)
 
 
 def _stop_with_ctrl_c(stack: LocalStack) -> str:

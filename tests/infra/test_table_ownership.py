@@ -32,10 +32,10 @@ def test_an_undeclared_access_is_reported() -> None:
     recorder = Recorder()
     recorder.seen[("incidents", "writes", "events")] = "DELETE FROM events WHERE true"
     recorder.seen[("ingest", "reads", "projects")] = "SELECT projects.id FROM projects"
-    recorder.seen[("projects", "reads", "users")] = "SELECT users.id FROM users"
+    recorder.seen[("incidents", "reads", "users")] = "SELECT users.id FROM users"
     assert recorder.violations(documented()) == [
+        "incidents reads users, undeclared: SELECT users.id FROM users",
         "incidents writes events, undeclared: DELETE FROM events WHERE true",
-        "projects reads users, undeclared: SELECT users.id FROM users",
     ]
 
 

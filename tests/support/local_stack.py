@@ -59,6 +59,7 @@ class LocalStack:
         env: Mapping[str, str] | Callable[[LocalStack], Mapping[str, str]] | None = None,
     ) -> None:
         """`env` may be a function of the stack, for settings that name its ports."""
+        self.database_url = database_url
         self.gateway_port, self.grpc_base = pick_ports()
         self.url = f"http://127.0.0.1:{self.gateway_port}"
         self.dashboard_port = self.gateway_port + 1

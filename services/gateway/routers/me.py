@@ -72,11 +72,14 @@ async def export(state: State, actor: Actor) -> StreamingResponse:
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete your account and everything it owns, now and for good",
     description=(
-        "Projects, keys, incidents and events are deleted in one transaction; audit entries"
-        " stay, without your name, address or details."
+        "Your account, projects and keys are gone from every API, and the keys refused, when"
+        " this answers; incidents, events and the rest are removed behind it in batches, within"
+        " minutes. Audit entries stay, without your name, address or details."
     ),
     responses=documented_errors(401),
 )
 async def delete_me(state: State, actor: Actor) -> Response:
-    await state.backends.auth.DeleteUser(auth_pb2.DeleteUserRequest(actor=actor))
+    response = await state.backends.auth.DeleteUser(auth_pb2.DeleteUserRequest(actor=actor))
+    for key_id in response.ingest_key_ids:
+        await state.revocations.revoked(key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

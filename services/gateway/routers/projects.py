@@ -97,7 +97,7 @@ async def get_project(
 
 @router.patch(
     "/{project_id}",
-    summary="Rename a project or change its retention",
+    summary="Rename a project, change its retention or its scrubbing settings",
     responses=documented_errors(400, 401, 404),
 )
 async def update_project(
@@ -108,6 +108,14 @@ async def update_project(
         update.name = body.name
     if body.retention_days is not None:
         update.retention_days = body.retention_days
+    if body.scrub_keep_emails is not None:
+        update.scrub_keep_emails = body.scrub_keep_emails
+    if body.scrub_fields is not None:
+        update.scrub_fields.values[:] = body.scrub_fields
+        update.scrub_fields.SetInParent()
+    if body.scrub_patterns is not None:
+        update.scrub_patterns.values[:] = body.scrub_patterns
+        update.scrub_patterns.SetInParent()
     response = await state.backends.projects.UpdateProject(update)
     return ProjectUpdated(project=Project.from_proto(response.project, _dsn_of(request)))
 
@@ -116,12 +124,18 @@ async def update_project(
     "/{project_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a project with its keys, incidents and events",
+    description=(
+        "The project is gone from every API, and its keys refused, when this answers; its"
+        " events, incidents and other rows are removed behind it in batches, within minutes."
+    ),
     responses=documented_errors(401, 404),
 )
 async def delete_project(project_id: str, state: State, actor: Actor) -> Response:
-    await state.backends.projects.DeleteProject(
+    response = await state.backends.projects.DeleteProject(
         projects_pb2.DeleteProjectRequest(actor=actor, project_id=project_id)
     )
+    for key_id in response.ingest_key_ids:
+        await state.revocations.revoked(key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

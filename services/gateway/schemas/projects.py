@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 from stackline.projects.v1 import projects_pb2
 
-from stackline_contract import github, text
+from stackline_contract import github, scrubbing, text
 from stackline_infra.timestamps import from_proto
 
 # Builds a DSN from a key's public part and the project's id, at the gateway's address.
@@ -54,6 +54,18 @@ class Project(BaseModel):
         "is not being replaced (rotating that key moves it to the new one). Null when every "
         "key is revoked or being replaced."
     )
+    scrub_keep_emails: bool = Field(
+        description="Keep e-mail addresses in stored events instead of replacing them by "
+        "[Filtered] (false by default)."
+    )
+    scrub_fields: list[str] = Field(
+        description="More field names whose values are replaced by [Filtered], beyond the "
+        "built-in secret names (lower case, `_` for `-` and spaces)."
+    )
+    scrub_patterns: list[str] = Field(
+        description="More patterns replaced by [Filtered] wherever they appear in an event's "
+        "text, in a regular-expression subset that cannot backtrack (docs/data-lifecycle.md)."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -65,6 +77,9 @@ class Project(BaseModel):
             repo=project.repo,
             retention_days=project.retention_days,
             dsn=dsn(project.dsn_public_key, project.id) if project.dsn_public_key else None,
+            scrub_keep_emails=project.scrub_keep_emails,
+            scrub_fields=list(project.scrub_fields),
+            scrub_patterns=list(project.scrub_patterns),
             created_at=from_proto(project.created_at),
             updated_at=from_proto(project.updated_at),
         )
@@ -103,6 +118,21 @@ class ProjectCreate(_Write):
 class ProjectUpdate(_Write):
     name: Name | None = None
     retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    scrub_keep_emails: bool | None = None
+    scrub_fields: (
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=scrubbing.MAX_FIELD_LENGTH)]],
+            Field(max_length=scrubbing.MAX_FIELDS, examples=[["customer_id", "iban"]]),
+        ]
+        | None
+    ) = None
+    scrub_patterns: (
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=scrubbing.MAX_PATTERN_LENGTH)]],
+            Field(max_length=scrubbing.MAX_PATTERNS, examples=[[r"cust_\d{6}"]]),
+        ]
+        | None
+    ) = None
 
 
 class ProjectCreated(BaseModel):

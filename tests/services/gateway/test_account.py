@@ -15,9 +15,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.auth.purge import UserPurge
 from services.auth.tokens import TokenIssuer
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
+from services.ingest.purge import PurgeJob
+from services.projects.purge import ProjectPurge
 from stackline_infra.db.engine import create_sessionmaker
 from stackline_infra.db.schema import (
     AuditEntry,
@@ -322,14 +325,26 @@ async def test_a_deleted_projects_key_is_refused_then_forgotten(
     account = await sign_in(gateway)
     project = await create_project(gateway, account)
     assert await _ingest_status(gateway, project.key) == 200  # resolved, and cached
+    listed = await gateway.get(
+        "/api/incidents", params={"repo": project.repo}, headers=account.headers
+    )
+    (incident,) = listed.json()["incidents"]
     deleted = await gateway.delete(f"/api/projects/{project.id}", headers=account.headers)
     assert deleted.status_code in (200, 204)
-    # The cache still says the key is the project's: IngestService finds the project gone.
-    refused = await gateway.post("/api/ingest", json=node_event(), headers=project.headers)
-    assert refused.status_code == 403
-    assert "no longer exists" in refused.json()["error"]["message"]
-    # And the gateway let go of the key: asked again, AuthService knows it no more.
+    # Its incidents are gone from the API with it, though their rows wait for the purge.
+    assert (
+        await gateway.get(f"/api/incidents/{incident['id']}", headers=account.headers)
+    ).status_code == 404
+    after = await gateway.get(
+        "/api/incidents", params={"repo": project.repo}, headers=account.headers
+    )
+    assert after.status_code == 404 and after.json()["error"]["field"] == "repo"
+    # The gateway let go of the project's keys with the call, and AuthService no longer
+    # resolves them though the project's row waits for its purge: refused at once.
     assert await _ingest_status(gateway, project.key) == 401
+    assert (
+        await gateway.get(f"/api/projects/{project.id}", headers=account.headers)
+    ).status_code == 404
 
 
 async def test_the_audit_log_says_who_did_what_from_where(gateway: httpx.AsyncClient) -> None:
@@ -442,7 +457,26 @@ async def test_deleting_an_account_removes_everything_it_owns(
 
     assert (await gateway.delete("/api/me", headers=account.headers)).status_code == 204
 
-    async with create_sessionmaker(engine)() as session:
+    # The call marked the account and its projects deleted and cleared who the user was; the
+    # rows go behind it, each by the purge of the service that owns it.
+    sessions = create_sessionmaker(engine)
+    async with sessions() as session:
+        user = await session.get(User, user_id)
+        assert user is not None and user.deleted_at is not None
+        assert (user.login, user.name, user.provider_user_id) == (
+            "deleted",
+            None,
+            f"deleted:{user_id}",
+        )
+        assert await session.scalar(select(Project.deleted_at).where(Project.id == project))
+    assert await _ingest_status(gateway, key) == 401
+    assert (await gateway.get("/api/projects", headers=account.headers)).json() == {"projects": []}
+    assert await UserPurge(sessions).run() == 0  # its projects are not purged yet
+    await PurgeJob(sessions).run()
+    await ProjectPurge(sessions).run()
+    assert await UserPurge(sessions).run() >= 1
+
+    async with sessions() as session:
         for table, column, value in (
             (User, User.id, user_id),
             (Project, Project.id, project),

@@ -244,3 +244,15 @@ async def test_public_parts_are_cached_refused_and_counted_as_keys_are(
     assert _resolve_calls("UNAUTHENTICATED") - before == 1
     # A credential that verifies still passes from that address.
     assert (await _send(strict_gateway, dsn)).status_code == 200
+
+
+async def test_a_deleted_projects_dsn_is_refused_at_once(
+    gateway: httpx.AsyncClient, account: Account
+) -> None:
+    project = await create_project(gateway, account)
+    dsn = await _listed_dsn(gateway, account, project.id)
+    assert (await _send(gateway, dsn)).status_code == 200  # resolved, and cached
+    deleted = await gateway.delete(f"/api/projects/{project.id}", headers=account.headers)
+    assert deleted.status_code == 204
+    # The gateway let go of the cached form with the call; AuthService no longer resolves it.
+    assert (await _send(gateway, dsn)).status_code == 401

@@ -215,3 +215,11 @@ async def test_an_event_sent_with_curl_is_scrubbed_before_it_is_stored(
     body = orjson.dumps(detail).decode()
     for secret in ("mona@example.com", "k3y-123", "hunter2"):
         assert secret not in body
+
+
+def test_a_projects_own_field_names_are_found_in_text_however_written() -> None:
+    scrubber = Scrubber(ScrubRules(secret_fields=frozenset({"customer_id"})))
+    assert scrubber.text("customer_id=4711 customer-id: 4712 CustomerId=4713 customers=9") == (
+        "customer_id=[Filtered] customer-id: [Filtered] CustomerId=[Filtered] customers=9"
+    )
+    assert scrubber.counts == {"secret_field": 3}

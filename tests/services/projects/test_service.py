@@ -5,9 +5,10 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.projects import service
+from services.projects.purge import ProjectPurge
 from stackline_contract import keyformat
 from stackline_infra.db.schema import AuditEntry, IngestKey, Project
 from stackline_infra.db.types import utcnow
@@ -157,7 +158,7 @@ async def test_users_see_and_change_only_their_projects(session: AsyncSession) -
     for attempt in (
         service.get_project(session, stranger, project.id),
         service.update_project(session, stranger, project.id, name="stolen", retention_days=None),
-        service.delete_project(session, stranger, project.id),
+        service.delete_project(session, stranger, project.id, now=utcnow()),
         service.create_ingest_key(session, stranger, project.id, now=utcnow()),
     ):
         with pytest.raises(NotFound):
@@ -174,24 +175,33 @@ async def test_update_and_delete(session: AsyncSession) -> None:
         session, caller, project.id, name="new", retention_days=30
     )
     assert (updated.name, updated.retention_days) == ("new", 30)
-    await service.delete_project(session, caller, project.id)
-    assert (
-        await session.scalar(
-            select(func.count()).select_from(Project).where(Project.id == project.id)
-        )
-        == 0
+    key_ids = [k.id for k in (await service.get_project(session, caller, project.id))[1]]
+    assert await service.delete_project(session, caller, project.id, now=utcnow()) == key_ids
+
+    # Gone from every read at once, though its row waits for the purge; the repository is
+    # free for a new project straight away.
+    with pytest.raises(NotFound):
+        await service.get_project(session, caller, project.id)
+    assert (await service.list_projects(session, caller)) == ([], {})
+    again, _ = await service.create_project(
+        session, caller, name="again", repo="octo/upd", retention_days=0
     )
-    assert (
-        await session.scalar(
-            select(func.count()).select_from(IngestKey).where(IngestKey.project_id == project.id)
-        )
-        == 0
+
+    # Nothing of IngestService's is left (it had none), so the purge removes the row and keys.
+    purge = ProjectPurge(
+        async_sessionmaker(bind=session.bind, join_transaction_mode="create_savepoint")
     )
+    assert await purge.run() == 1
+    for column in (Project.id, IngestKey.project_id):
+        assert await session.scalar(select(func.count()).where(column == project.id)) == 0
+    assert (await service.get_project(session, caller, again.id))[0].name == "again"
     assert await _audit(session, caller) == [
         "project.create",
         "ingest_key.create",
         "project.update",
         "project.delete",
+        "project.create",
+        "ingest_key.create",
     ]
     # The entry recording the deletion outlives the project.
     deletion = await session.scalar(

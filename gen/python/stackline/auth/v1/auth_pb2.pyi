@@ -6,9 +6,11 @@ machine), signs Stackline JWTs and publishes the public keys that verify
 them, keeps refresh tokens, and says which project an ingest key belongs to.
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from stackline.common.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -652,12 +654,21 @@ Global___DeleteUserRequest: _TypeAlias = DeleteUserRequest  # noqa: Y015
 class DeleteUserResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    INGEST_KEY_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ingest_key_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The keys of the account's projects, which stopped working with it: the gateway drops them
+        from its cache (and tells the other replicas) so that ingest with them is refused at once.
+        """
+
     def __init__(
         self,
+        *,
+        ingest_key_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ingest_key_ids", b"ingest_key_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

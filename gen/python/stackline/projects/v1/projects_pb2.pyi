@@ -64,6 +64,9 @@ class Project(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     DSN_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
+    SCRUB_KEEP_EMAILS_FIELD_NUMBER: _builtins.int
+    SCRUB_FIELDS_FIELD_NUMBER: _builtins.int
+    SCRUB_PATTERNS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name: _builtins.str
     repo: _builtins.str
@@ -73,10 +76,18 @@ class Project(_message.Message):
     """The public part of the key the project's DSN names: its newest key that works and is
     not being replaced (rotation moves the DSN to the successor). Empty when it has none.
     """
+    scrub_keep_emails: _builtins.bool
+    """Scrubbing at ingest beyond the defaults: keep e-mail addresses, more secret field names
+    (normalised: lower case, `_` for `-` and spaces), more patterns (stackline_contract/scrubbing.py).
+    """
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def scrub_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def scrub_patterns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -87,14 +98,39 @@ class Project(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         dsn_public_key: _builtins.str = ...,
+        scrub_keep_emails: _builtins.bool = ...,
+        scrub_fields: _abc.Iterable[_builtins.str] | None = ...,
+        scrub_patterns: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "dsn_public_key", b"dsn_public_key", "id", b"id", "name", b"name", "repo", b"repo", "retention_days", b"retention_days", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "dsn_public_key", b"dsn_public_key", "id", b"id", "name", b"name", "repo", b"repo", "retention_days", b"retention_days", "scrub_fields", b"scrub_fields", "scrub_keep_emails", b"scrub_keep_emails", "scrub_patterns", b"scrub_patterns", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Project: _TypeAlias = Project  # noqa: Y015
+
+@_typing.final
+class StringList(_message.Message):
+    """A list that may be absent (unchanged) or empty (cleared) in an update."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VALUES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def values(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        values: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StringList: _TypeAlias = StringList  # noqa: Y015
 
 @_typing.final
 class IngestKey(_message.Message):
@@ -297,11 +333,19 @@ class UpdateProjectRequest(_message.Message):
     PROJECT_ID_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     RETENTION_DAYS_FIELD_NUMBER: _builtins.int
+    SCRUB_KEEP_EMAILS_FIELD_NUMBER: _builtins.int
+    SCRUB_FIELDS_FIELD_NUMBER: _builtins.int
+    SCRUB_PATTERNS_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
     name: _builtins.str
     retention_days: _builtins.int
+    scrub_keep_emails: _builtins.bool
     @_builtins.property
     def actor(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def scrub_fields(self) -> Global___StringList: ...
+    @_builtins.property
+    def scrub_patterns(self) -> Global___StringList: ...
     def __init__(
         self,
         *,
@@ -309,19 +353,26 @@ class UpdateProjectRequest(_message.Message):
         project_id: _builtins.str = ...,
         name: _builtins.str | None = ...,
         retention_days: _builtins.int | None = ...,
+        scrub_keep_emails: _builtins.bool | None = ...,
+        scrub_fields: Global___StringList | None = ...,
+        scrub_patterns: Global___StringList | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_name", b"_name", "_retention_days", b"_retention_days", "actor", b"actor", "name", b"name", "retention_days", b"retention_days"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_name", b"_name", "_retention_days", b"_retention_days", "_scrub_keep_emails", b"_scrub_keep_emails", "actor", b"actor", "name", b"name", "retention_days", b"retention_days", "scrub_fields", b"scrub_fields", "scrub_keep_emails", b"scrub_keep_emails", "scrub_patterns", b"scrub_patterns"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_name", b"_name", "_retention_days", b"_retention_days", "actor", b"actor", "name", b"name", "project_id", b"project_id", "retention_days", b"retention_days"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_name", b"_name", "_retention_days", b"_retention_days", "_scrub_keep_emails", b"_scrub_keep_emails", "actor", b"actor", "name", b"name", "project_id", b"project_id", "retention_days", b"retention_days", "scrub_fields", b"scrub_fields", "scrub_keep_emails", b"scrub_keep_emails", "scrub_patterns", b"scrub_patterns"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__name: _TypeAlias = _typing.Literal["name"]  # noqa: Y015
     _WhichOneofArgType__name: _TypeAlias = _typing.Literal["_name", b"_name"]  # noqa: Y015
     _WhichOneofReturnType__retention_days: _TypeAlias = _typing.Literal["retention_days"]  # noqa: Y015
     _WhichOneofArgType__retention_days: _TypeAlias = _typing.Literal["_retention_days", b"_retention_days"]  # noqa: Y015
+    _WhichOneofReturnType__scrub_keep_emails: _TypeAlias = _typing.Literal["scrub_keep_emails"]  # noqa: Y015
+    _WhichOneofArgType__scrub_keep_emails: _TypeAlias = _typing.Literal["_scrub_keep_emails", b"_scrub_keep_emails"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__name) -> _WhichOneofReturnType__name | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__retention_days) -> _WhichOneofReturnType__retention_days | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__scrub_keep_emails) -> _WhichOneofReturnType__scrub_keep_emails | None: ...
 
 Global___UpdateProjectRequest: _TypeAlias = UpdateProjectRequest  # noqa: Y015
 
@@ -372,12 +423,21 @@ Global___DeleteProjectRequest: _TypeAlias = DeleteProjectRequest  # noqa: Y015
 class DeleteProjectResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    INGEST_KEY_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ingest_key_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The project's keys, which stopped working with it: the gateway drops them from its cache
+        (and tells the other replicas) so that ingest with them is refused at once.
+        """
+
     def __init__(
         self,
+        *,
+        ingest_key_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ingest_key_ids", b"ingest_key_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
