@@ -225,12 +225,20 @@ def postgres_backends(database: str) -> list[int]:
     return pids
 
 
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
+def memory_bytes(pid: int) -> tuple[int, int]:
+    """Resident (RSS) and proportional (PSS) size of a process.
+
+    RSS counts a shared library's pages in full in every process that maps it; PSS divides
+    them among those processes, so PSS adds up across processes and RSS overcounts.
+    """
+    rss = pss = 0
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1]) * 1024
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1]) * 1024
+    return rss, pss
 
 
 class ProcessWatch:
@@ -241,6 +249,7 @@ class ProcessWatch:
         self.cpu = {name: 0.0 for name in processes}
         self.peak_rss = {name: 0 for name in processes}
         self.peak_total_rss = 0
+        self.peak_total_pss = 0
 
     def _cpu(self, name: str) -> float:
         total = 0.0
@@ -252,18 +261,20 @@ class ProcessWatch:
         return total
 
     def _sample_rss(self) -> None:
-        total = 0
+        total_rss = total_pss = 0
         for name, pids in self.processes.items():
-            size = 0
+            rss = pss = 0
             for pid in pids:
                 try:
-                    size += rss_bytes(pid)
+                    one_rss, one_pss = memory_bytes(pid)
                 except OSError:
                     continue
-            self.peak_rss[name] = max(self.peak_rss[name], size)
+                rss, pss = rss + one_rss, pss + one_pss
+            self.peak_rss[name] = max(self.peak_rss[name], rss)
             if name in STACK:
-                total += size
-        self.peak_total_rss = max(self.peak_total_rss, total)
+                total_rss, total_pss = total_rss + rss, total_pss + pss
+        self.peak_total_rss = max(self.peak_total_rss, total_rss)
+        self.peak_total_pss = max(self.peak_total_pss, total_pss)
 
     def start(self) -> None:
         self.cpu = {name: -self._cpu(name) for name in self.processes}
@@ -283,8 +294,8 @@ class ProcessWatch:
         total = sum(self.cpu.values())
         print(f"cpu total     {total:.2f} s, {total / events * 1000:.3f} ms per event")
         print(
-            f"peak RSS of {', '.join(n for n in self.processes if n in STACK)} together: "
-            f"{self.peak_total_rss / 2**20:.0f} MiB"
+            f"peak memory of {', '.join(n for n in self.processes if n in STACK)} together:"
+            f" RSS {self.peak_total_rss / 2**20:.0f} MiB, PSS {self.peak_total_pss / 2**20:.0f} MiB"
         )
 
     async def sample_memory(self) -> None:
