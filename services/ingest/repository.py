@@ -299,7 +299,10 @@ def _bump_from_recordset() -> Any:
 
     The incidents are locked first, by id in a materialised CTE (a LockRows node above the
     sort takes them in that order), so that two batches bumping the same incidents wait for
-    each other in one order whatever join the planner picks for the UPDATE.
+    each other in one order whatever join the planner picks for the UPDATE. The lock is the
+    one the UPDATE itself takes (NO KEY UPDATE): FOR UPDATE would also wait for the KEY SHARE
+    locks that other batches' inserts of events and commit counts hold on the same incidents
+    through their foreign keys, and two such batches would deadlock.
     """
     c = _incidents.c
     types = {"incident_id": c.id.type, "n": c.count.type}
@@ -313,7 +316,7 @@ def _bump_from_recordset() -> Any:
         f"WITH r AS MATERIALIZED (SELECT * FROM json_to_recordset(CAST(:rows AS json))"  # noqa: S608
         f" AS r({typed})),"
         " locked AS MATERIALIZED (SELECT id FROM incidents"
-        " WHERE id IN (SELECT incident_id FROM r) ORDER BY id FOR UPDATE)"
+        " WHERE id IN (SELECT incident_id FROM r) ORDER BY id FOR NO KEY UPDATE)"
         " UPDATE incidents AS i SET"
         " count = i.count + r.n,"
         " first_seen = least(i.first_seen, r.first_seen),"
