@@ -12,12 +12,13 @@ PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint test-python test-sdk-js test-sdk-python test-ide-extension proto schema bench clean help
+.PHONY: run test lint test-python test-sdk-js test-sdk-python test-ide-extension proto proto-release schema bench clean help
 
 help:
 	@echo "make run      start every service on this machine (gateway on 127.0.0.1:8080)"
 	@echo "make test     lint, type-check and run every test"
 	@echo "make proto    regenerate gen/python from proto/"
+	@echo "make proto-release  make today's protos the released contract buf breaking checks"
 	@echo "make schema   regenerate sdk/schema/ from the gateway's ingest models"
 	@echo "make bench    load-test a running stack (see bench/README.md)"
 
@@ -39,11 +40,15 @@ run: $(VENV)/.synced
 proto: $(VENV)/.synced
 	$(PY) tools/gen_proto.py
 
+proto-release: $(VENV)/.synced
+	$(PY) tools/check_protos.py --release
+
 schema: $(VENV)/.synced
 	$(PY) tools/gen_ingest_schema.py
 
 lint: $(VENV)/.synced
 	$(PY) tools/gen_proto.py --check
+	$(PY) tools/check_protos.py
 	$(PY) tools/gen_ingest_schema.py --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

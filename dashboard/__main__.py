@@ -7,12 +7,15 @@ import uvicorn
 from dashboard.app import create_app
 from dashboard.settings import DashboardSettings
 from stackline_infra.logs import configure_logging
+from stackline_infra.metrics import record_build_info, start_metrics_endpoint
 from stackline_infra.settings import load_settings
 
 
 def main() -> None:
     settings = load_settings(DashboardSettings)
     configure_logging("dashboard", level=settings.log_level, fmt=settings.log_format)
+    record_build_info()
+    start_metrics_endpoint(settings.host, settings.metrics_port)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -22,6 +22,7 @@ from dashboard.sessions import COOKIE, Refresher, Session, SessionCodec
 from dashboard.settings import DashboardSettings
 from dashboard.submissions import Submissions
 from dashboard.web import TEMPLATES, DashboardState, NeedsSignIn, PageError, login_path, render
+from stackline_infra.metrics import HttpMetricsMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ def create_app(
         return response
 
     _install_error_pages(app)
+    # Outermost, so the error pages and the session middleware are inside what it times.
+    app.add_middleware(HttpMetricsMiddleware, process="dashboard")
     return app
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx2
 
+from dashboard.metrics import MeasuredTransport
+
 
 class GatewayUnavailable(Exception):
     pass
@@ -64,7 +66,7 @@ class Gateway:
         self._client = httpx2.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=timeout,
-            transport=transport,
+            transport=MeasuredTransport(transport or httpx2.AsyncHTTPTransport()),
             follow_redirects=False,
             headers={"User-Agent": "stackline-dashboard"},
         )

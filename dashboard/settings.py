@@ -22,6 +22,9 @@ def is_loopback_host(host: str | None) -> bool:
 class DashboardSettings(ProcessSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8081, ge=0, le=65535)
+    # Prometheus scrape port, apart from the pages so that the Ingress, which routes every
+    # path to the dashboard, never publishes /metrics; 0 turns the endpoint off.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
     # How this process reaches the gateway (inside a cluster, its service address).
     gateway_url: str = "http://127.0.0.1:8080"
     # What an SDK on a user's machine is told to send to; the gateway as the world reaches it.

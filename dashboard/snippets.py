@@ -1,7 +1,9 @@
 """The setup page's snippets, with this server's endpoint and the project's repository filled in.
 
 The key itself is never in them (it was shown once): each snippet reads it from
-STACKLINE_INGEST_KEY, the variable both SDKs read, which is where a key belongs.
+STACKLINE_INGEST_KEY, the variable both SDKs read, which is where a key belongs. The Sentry
+snippets hold the project's DSN itself: its user name is the key's public part, which the API
+shows at any time and which sends events to this project and does nothing else.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 KEY_PLACEHOLDER = "slk_your_ingest_key"
 
@@ -27,16 +30,23 @@ class Section:
     snippets: tuple[Snippet, ...]
 
 
-def sentry_dsn(api_url: str, project_id: str) -> str:
-    """The project's DSN with the key left out, as the gateway builds it: the key is the DSN's
-    public part and the project's number is its id read as a 128-bit integer."""
+# Where a project has no key that works, and so no DSN.
+DSN_PLACEHOLDER = "slp_create_a_key_first"
+
+
+def dsn_at(api_url: str, dsn: str | None, project_id: str) -> str:
+    """A DSN the API gave (a key's), at the address SDKs reach the API by, as the other snippets
+    name it: the gateway builds DSNs from the address it was called at, which for this dashboard
+    may be an internal one. Without one, the DSN's form with a placeholder for its key.
+    The project's number is its id read as a 128-bit integer, as the gateway makes it."""
+    public_key = urlsplit(dsn).username if dsn else None
     scheme, _, rest = api_url.rstrip("/").partition("://")
-    return f"{scheme}://{KEY_PLACEHOLDER}@{rest}/{uuid.UUID(project_id).int}"
+    return f"{scheme}://{public_key or DSN_PLACEHOLDER}@{rest}/{uuid.UUID(project_id).int}"
 
 
 def sections(api_url: str, project: dict[str, Any]) -> list[Section]:
     repo = project["repo"]
-    dsn = sentry_dsn(api_url, project["id"])
+    dsn = dsn_at(api_url, project.get("dsn"), project["id"])
     env = Snippet(
         "Environment of the deployed app",
         f"STACKLINE_ENDPOINT={api_url}\nSTACKLINE_INGEST_KEY={KEY_PLACEHOLDER}",
@@ -138,9 +148,15 @@ def sections(api_url: str, project: dict[str, Any]) -> list[Section]:
         Section(
             "sentry",
             "An app with a Sentry SDK",
-            "Keep your Sentry SDK and change its DSN to the one shown with your key (the key is "
-            "its first part). Set the release to the deployed commit SHA (or name@SHA), so that "
-            "frames are read at that commit.",
+            (
+                "Keep your Sentry SDK and change its DSN to this project's, below (each key's "
+                "is on the Keys page). "
+                if project.get("dsn")
+                else "This project has no key that works, so no DSN: create a key on the Keys "
+                "page, and its DSN is shown here. "
+            )
+            + "Set the release to the deployed commit SHA (or name@SHA), so that frames are "
+            "read at that commit.",
             (
                 Snippet("DSN", dsn),
                 Snippet("Environment of the deployed app", f"SENTRY_DSN={dsn}"),

@@ -4,6 +4,11 @@
 gateway refuse a mistyped or made-up key without a lookup, and lets secret
 scanners recognise a real Stackline key in leaked text (the shape GitHub's own
 tokens use).
+
+Each key has a public part too, the user name of its Sentry DSN: `slp_` and the
+same shape, random rather than derived (only the key's hash is kept, so nothing
+could be derived from it later), stored in clear so that the DSN can be shown
+at any time, as Sentry shows its own. It works on Sentry's routes only.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import secrets
 import zlib
 
 PREFIX = "slk_"
+PUBLIC_PREFIX = "slp_"
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ALPHABET_SET = frozenset(_ALPHABET)
 _RANDOM_CHARS = 36
@@ -35,20 +41,38 @@ def _checksum(body: str) -> str:
     return _base62(zlib.crc32(body.encode()), _CHECKSUM_CHARS)
 
 
-def generate() -> str:
+def _generate(prefix: str) -> str:
     body = "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_CHARS))
-    return PREFIX + body + _checksum(body)
+    return prefix + body + _checksum(body)
 
 
-def is_well_formed(key: str) -> bool:
-    """Shape and checksum only; says nothing about whether the key exists."""
-    if len(key) != KEY_LENGTH or not key.startswith(PREFIX):
+def _is_well_formed(key: str, prefix: str) -> bool:
+    if len(key) != KEY_LENGTH or not key.startswith(prefix):
         return False
-    body = key[len(PREFIX) : len(PREFIX) + _RANDOM_CHARS]
+    body = key[len(prefix) : len(prefix) + _RANDOM_CHARS]
     # A set comparison, not a scan per character: this runs on every ingest request.
     if not _ALPHABET_SET.issuperset(body):
         return False
     return hmac.compare_digest(key[-_CHECKSUM_CHARS:], _checksum(body))
+
+
+def generate() -> str:
+    return _generate(PREFIX)
+
+
+def is_well_formed(key: str) -> bool:
+    """Shape and checksum only; says nothing about whether the key exists."""
+    return _is_well_formed(key, PREFIX)
+
+
+def generate_public() -> str:
+    """A key's public part, made with it."""
+    return _generate(PUBLIC_PREFIX)
+
+
+def is_well_formed_public(public_key: str) -> bool:
+    """Shape and checksum of a public part; says nothing about whether it exists."""
+    return _is_well_formed(public_key, PUBLIC_PREFIX)
 
 
 def digest(key: str) -> bytes:

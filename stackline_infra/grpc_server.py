@@ -21,7 +21,6 @@ import grpc
 import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from prometheus_client import start_http_server
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stackline_infra import otel, tracecontext
@@ -29,7 +28,12 @@ from stackline_infra.db.engine import create_engine, is_connection_error, ping
 from stackline_infra.db.metrics import database_metrics, instrument_engine
 from stackline_infra.errors import StacklineError, Unavailable
 from stackline_infra.logs import configure_logging
-from stackline_infra.metrics import RpcMetrics, record_build_info, rpc_metrics
+from stackline_infra.metrics import (
+    RpcMetrics,
+    record_build_info,
+    rpc_metrics,
+    start_metrics_endpoint,
+)
 from stackline_infra.settings import DatabaseSettings, load_settings
 
 log = logging.getLogger(__name__)
@@ -272,12 +276,6 @@ class ServiceHost:
         while True:
             await asyncio.sleep(self._probe_seconds)
             await self._probe_database_once()
-
-
-def start_metrics_endpoint(host: str, port: int) -> None:
-    """Serve /metrics for Prometheus from a daemon thread; port 0 turns it off."""
-    if port:
-        start_http_server(port, addr=host)
 
 
 async def serve(

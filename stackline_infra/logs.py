@@ -13,9 +13,10 @@ import orjson
 from stackline_infra import tracecontext
 
 # Ingest keys and JWTs are credentials: whatever code logs them by mistake,
-# they never reach a log sink.
+# they never reach a log sink. A key's public part (slp_, a DSN's user name) is
+# shown to its owner at any time, but it sends events, so logs do not keep it.
 _SECRET_PATTERNS = re.compile(
-    r"slk_[A-Za-z0-9]{8,}"
+    r"sl[kp]_[A-Za-z0-9]{8,}"
     r"|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
     r"|(?i:bearer\s+)[A-Za-z0-9._~+/=-]{8,}"
 )

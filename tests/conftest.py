@@ -219,7 +219,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     undeclared = _TABLE_ACCESS.violations(documented())
     if undeclared:
-        reporter.write_line("table access that docs/architecture.md does not declare:")
+        reporter.write_line("table access that docs/architecture.md does not allow:")
         for line in undeclared:
             reporter.write_line(f"  {line}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -163,19 +163,22 @@ async def show_key(
         {
             "project": project,
             "key": shown["key"] if shown else "",
-            "dsn": shown.get("dsn", "") if shown else "",
+            "dsn": snippets.dsn_at(state.settings.api_url, shown["dsn"], project["id"])
+            if shown and shown.get("dsn")
+            else "",
             "first": bool(shown and shown.get("first")),
             "api_url": state.settings.api_url,
         },
     )
 
 
-def _key_view(key: dict[str, Any]) -> dict[str, Any]:
+def _key_view(api_url: str, project_id: str, key: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now().astimezone()
     revoked_at = key.get("revoked_at")
     stops = datetime.fromisoformat(revoked_at) if revoked_at else None
     return {
         **key,
+        "dsn": snippets.dsn_at(api_url, key["dsn"], project_id),
         "created": _when(key["created_at"]),
         "last_used": _when(key.get("last_used_at")) or "never",
         "state": "active" if stops is None else ("retiring" if stops > now else "revoked"),
@@ -191,7 +194,9 @@ async def keys(request: Request, state: AppState, session: User, project_id: Pro
         "keys.html",
         {
             "project": project,
-            "keys": [_key_view(k) for k in project["ingest_keys"]],
+            "keys": [
+                _key_view(state.settings.api_url, project["id"], k) for k in project["ingest_keys"]
+            ],
             "grace_choices": GRACE_CHOICES,
         },
     )
@@ -285,6 +290,9 @@ async def _settings_page(
         "settings.html",
         {
             "project": project,
+            "dsn": snippets.dsn_at(state.settings.api_url, project["dsn"], project["id"])
+            if project.get("dsn")
+            else "",
             "mappings": mappings["mappings"],
             "error": error,
             "field": field,

@@ -66,6 +66,10 @@ async def find_ingest_key(session: AsyncSession, key_hash: bytes) -> IngestKey |
     return await session.scalar(select(IngestKey).where(IngestKey.key_hash == key_hash))
 
 
+async def find_ingest_key_by_public_key(session: AsyncSession, public_key: str) -> IngestKey | None:
+    return await session.scalar(select(IngestKey).where(IngestKey.public_key == public_key))
+
+
 async def mark_key_used(session: AsyncSession, key_id: uuid.UUID, when: datetime) -> None:
     await session.execute(update(IngestKey).where(IngestKey.id == key_id).values(last_used_at=when))
 
@@ -225,3 +229,11 @@ async def export(
         result = await session.stream(query.execution_options(yield_per=500))
         async for row in result.mappings():
             yield kind, dict(row)
+
+
+async def add_audit_entry(session: AsyncSession, entry: AuditEntry) -> None:
+    """Appends an entry in the transaction of the change it records: both commit, or neither."""
+    # An actor the gateway saw no address for has none, rather than an empty one.
+    entry.source_ip = entry.source_ip or None
+    session.add(entry)
+    await session.flush()

@@ -23,8 +23,7 @@ from services.auth import repository
 from services.auth.github import GitHubUser
 from services.auth.tokens import TokenIssuer, new_refresh_token, refresh_digest
 from stackline_contract import keyformat
-from stackline_infra.db import audit
-from stackline_infra.db.schema import OAuthState, RefreshToken, User
+from stackline_infra.db.schema import AuditEntry, OAuthState, RefreshToken, User
 from stackline_infra.db.types import new_id
 from stackline_infra.errors import (
     FailedPrecondition,
@@ -100,12 +99,14 @@ async def dev_login(
         ) or await repository.find_user(session, "local", login.lower())
         if user is None:  # added and deleted again in between
             raise Unavailable("the account changed during sign-in; sign in again", retry_after=1)
-    await audit.record(
+    await repository.add_audit_entry(
         session,
-        action="user.sign_in",
-        actor_user_id=user.id,
-        source_ip=source_ip,
-        details={"provider": "local"},
+        AuditEntry(
+            action="user.sign_in",
+            actor_user_id=user.id,
+            source_ip=source_ip,
+            details={"provider": "local"},
+        ),
     )
     return await _open_session(session, issuer, user, refresh_ttl=refresh_ttl, now=now)
 
@@ -180,12 +181,14 @@ async def github_sign_in(
             github_user.avatar_url,
         )
         await session.flush()
-    await audit.record(
+    await repository.add_audit_entry(
         session,
-        action="user.sign_in",
-        actor_user_id=user.id,
-        source_ip=source_ip,
-        details={"provider": "github", "via": via},
+        AuditEntry(
+            action="user.sign_in",
+            actor_user_id=user.id,
+            source_ip=source_ip,
+            details={"provider": "github", "via": via},
+        ),
     )
     return await _open_session(session, issuer, user, refresh_ttl=refresh_ttl, now=now)
 
@@ -230,34 +233,29 @@ async def end_session(session: AsyncSession, refresh_token: str, *, now: datetim
         await repository.revoke_refresh_family(session, row.family_id, now)
 
 
-def _user_id(user_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(user_id)
-    except ValueError:
-        raise NotFound("no such user") from None
-
-
-async def get_user(session: AsyncSession, user_id: str) -> User:
-    user = await repository.get_user(session, _user_id(user_id))
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await repository.get_user(session, user_id)
     if user is None:
         raise NotFound("no such user")
     return user
 
 
 async def export_user(
-    session: AsyncSession, user_id: str
+    session: AsyncSession, user_id: uuid.UUID
 ) -> AsyncIterator[tuple[str, dict[str, Any] | None]]:
     user = await get_user(session, user_id)
     async for kind, row in repository.export(session, user.id):
         yield kind, row
 
 
-async def delete_user(session: AsyncSession, user_id: str) -> None:
+async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     user = await get_user(session, user_id)
     await repository.forget_in_audit_log(session, user.id)
     await repository.delete_user(session, user.id)
     # That it happened stays on record; who it was does not.
-    await audit.record(session, action="user.delete", actor_user_id=None, source_ip=None)
+    await repository.add_audit_entry(
+        session, AuditEntry(action="user.delete", actor_user_id=None, source_ip=None)
+    )
 
 
 @dataclass(frozen=True)
@@ -269,15 +267,23 @@ class ResolvedKey:
 
 
 async def resolve_ingest_key(session: AsyncSession, key: str, *, now: datetime) -> ResolvedKey:
-    """The project and key id a key belongs to, at `now` (a rotated key works until its end)."""
-    if not keyformat.is_well_formed(key):
+    """The project and key id a key, or a key's public part, belongs to, at `now` (a rotated
+    key works until its end, and its public part with it: they are one row)."""
+    if keyformat.is_well_formed_public(key):
+        # Stored in clear, as Sentry keeps its DSNs' public keys: what it opens (sending
+        # events) is what a browser bundle that ships it gives away anyway.
+        row = await repository.find_ingest_key_by_public_key(session, key)
+        if row is None or not hmac.compare_digest(row.public_key, key):
+            raise Unauthenticated("unknown ingest key")
+    elif keyformat.is_well_formed(key):
+        digest = keyformat.digest(key)
+        row = await repository.find_ingest_key(session, digest)
+        # The lookup is by hash, so timing reveals nothing of the key; the
+        # constant-time comparison guards against a database that matched loosely.
+        if row is None or not hmac.compare_digest(row.key_hash, digest):
+            raise Unauthenticated("unknown ingest key")
+    else:
         raise Unauthenticated("malformed ingest key")
-    digest = keyformat.digest(key)
-    row = await repository.find_ingest_key(session, digest)
-    # The lookup is by hash, so timing reveals nothing of the key; the
-    # constant-time comparison guards against a database that matched loosely.
-    if row is None or not hmac.compare_digest(row.key_hash, digest):
-        raise Unauthenticated("unknown ingest key")
     if row.revoked_at is not None and row.revoked_at <= now:
         raise PermissionDenied("this ingest key has been revoked")
     if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_RESOLUTION:

@@ -22,6 +22,7 @@ from stackline_infra.clock import WallClock
 from stackline_infra.db.schema import User
 from stackline_infra.db.types import json_dumps, utcnow
 from stackline_infra.errors import Unauthenticated
+from stackline_infra.identity import caller_from_proto
 from stackline_infra.timestamps import to_proto
 
 # GitHub's tokens: gho_..., ghp_..., github_pat_..., or 40 hex digits of old.
@@ -39,8 +40,8 @@ def _user(user: User) -> auth_pb2.User:
     )
 
 
-def _signed_in(signed_in: service.SignedIn) -> auth_pb2.SignInResponse:
-    return auth_pb2.SignInResponse(
+def _signed_in(signed_in: service.SignedIn) -> auth_pb2.SignIn:
+    return auth_pb2.SignIn(
         user=_user(signed_in.user),
         access_token=auth_pb2.AccessToken(
             token=signed_in.token, expires_at=to_proto(signed_in.expires_at)
@@ -72,7 +73,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     async def _sign_in_github(
         self, github_user: GitHubUser, source_ip: str, via: str
-    ) -> auth_pb2.SignInResponse:
+    ) -> auth_pb2.SignIn:
         async with self._sessions.begin() as session:
             signed_in = await service.github_sign_in(
                 session,
@@ -96,16 +97,17 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     async def CompleteGitHubLogin(
         self, request: auth_pb2.CompleteGitHubLoginRequest, context: grpc.aio.ServicerContext
-    ) -> auth_pb2.SignInResponse:
+    ) -> auth_pb2.CompleteGitHubLoginResponse:
         async with self._sessions.begin() as session:
             verifier = await service.take_github_login(session, request.state, now=self._clock())
         github_token = await self._github.exchange_code(request.code, verifier)
         github_user = await self._github.user(github_token)
-        return await self._sign_in_github(github_user, request.source_ip, "web")
+        signed_in = await self._sign_in_github(github_user, request.source_ip, "web")
+        return auth_pb2.CompleteGitHubLoginResponse(sign_in=signed_in)
 
     async def ExchangeGitHubToken(
         self, request: auth_pb2.ExchangeGitHubTokenRequest, context: grpc.aio.ServicerContext
-    ) -> auth_pb2.SignInResponse:
+    ) -> auth_pb2.ExchangeGitHubTokenResponse:
         if not request.github_token:
             raise Unauthenticated("no GitHub token given")
         if not _GITHUB_TOKEN.fullmatch(request.github_token):
@@ -117,14 +119,16 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         # way, so it is taken only where the operator chose to (docs/identity.md).
         github_user = await self._github.own_app_user(request.github_token)
         if github_user is not None:
-            return await self._sign_in_github(github_user, request.source_ip, "token")
+            signed_in = await self._sign_in_github(github_user, request.source_ip, "token")
+            return auth_pb2.ExchangeGitHubTokenResponse(sign_in=signed_in)
         if not self._accept_other_app_tokens:
             raise Unauthenticated(
                 "this GitHub token was not issued to Stackline's GitHub app; sign in with a "
                 "one-time code instead (POST /api/auth/device/start)"
             )
         github_user = await self._github.user(request.github_token)
-        return await self._sign_in_github(github_user, request.source_ip, "token_other_app")
+        signed_in = await self._sign_in_github(github_user, request.source_ip, "token_other_app")
+        return auth_pb2.ExchangeGitHubTokenResponse(sign_in=signed_in)
 
     async def StartDeviceLogin(
         self, request: auth_pb2.StartDeviceLoginRequest, context: grpc.aio.ServicerContext
@@ -140,14 +144,15 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     async def PollDeviceLogin(
         self, request: auth_pb2.PollDeviceLoginRequest, context: grpc.aio.ServicerContext
-    ) -> auth_pb2.SignInResponse:
+    ) -> auth_pb2.PollDeviceLoginResponse:
         github_token = await self._github.poll_device_login(request.device_code)
         github_user = await self._github.user(github_token)
-        return await self._sign_in_github(github_user, request.source_ip, "device")
+        signed_in = await self._sign_in_github(github_user, request.source_ip, "device")
+        return auth_pb2.PollDeviceLoginResponse(sign_in=signed_in)
 
     async def DevLogin(
         self, request: auth_pb2.DevLoginRequest, context: grpc.aio.ServicerContext
-    ) -> auth_pb2.SignInResponse:
+    ) -> auth_pb2.DevLoginResponse:
         async with self._sessions.begin() as session:
             signed_in = await service.dev_login(
                 session,
@@ -158,11 +163,11 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                 refresh_ttl=self._refresh_ttl,
                 now=self._clock(),
             )
-        return _signed_in(signed_in)
+        return auth_pb2.DevLoginResponse(sign_in=_signed_in(signed_in))
 
     async def RefreshSession(
         self, request: auth_pb2.RefreshSessionRequest, context: grpc.aio.ServicerContext
-    ) -> auth_pb2.SignInResponse:
+    ) -> auth_pb2.RefreshSessionResponse:
         async with self._sessions.begin() as session:
             outcome = await service.refresh(
                 session,
@@ -173,7 +178,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             )
         if outcome.signed_in is None:
             raise Unauthenticated(outcome.refusal)
-        return _signed_in(outcome.signed_in)
+        return auth_pb2.RefreshSessionResponse(sign_in=_signed_in(outcome.signed_in))
 
     async def EndSession(
         self, request: auth_pb2.EndSessionRequest, context: grpc.aio.ServicerContext
@@ -207,25 +212,28 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     async def GetUser(
         self, request: auth_pb2.GetUserRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.GetUserResponse:
+        caller = caller_from_proto(request.actor)
         async with self._sessions.begin() as session:
-            user = await service.get_user(session, request.user_id)
+            user = await service.get_user(session, caller.user_id)
         return auth_pb2.GetUserResponse(user=_user(user))
 
     async def ExportUser(
         self, request: auth_pb2.ExportUserRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[auth_pb2.ExportRecord]:
+    ) -> AsyncIterator[auth_pb2.ExportUserResponse]:
+        caller = caller_from_proto(request.actor)
         async with self._sessions.begin() as session:
             # One snapshot for the whole export, however long it streams.
             if session.get_bind().dialect.name == "postgresql":
                 await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            async for kind, row in service.export_user(session, request.user_id):
-                yield auth_pb2.ExportRecord(
+            async for kind, row in service.export_user(session, caller.user_id):
+                yield auth_pb2.ExportUserResponse(
                     kind=kind, json=json_dumps(row) if row is not None else ""
                 )
 
     async def DeleteUser(
         self, request: auth_pb2.DeleteUserRequest, context: grpc.aio.ServicerContext
     ) -> auth_pb2.DeleteUserResponse:
+        caller = caller_from_proto(request.actor)
         async with self._sessions.begin() as session:
-            await service.delete_user(session, request.user_id)
+            await service.delete_user(session, caller.user_id)
         return auth_pb2.DeleteUserResponse()

@@ -164,13 +164,14 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         "type": "apiKey",
         "in": "header",
         "name": "X-Sentry-Auth",
-        "description": "`Sentry sentry_key=<ingest key>, sentry_version=7, ...`",
+        "description": "`Sentry sentry_key=<the DSN's public key (slp_), or an ingest key>, "
+        "sentry_version=7, ...`",
     }
     schema["components"]["securitySchemes"]["SentryKeyQuery"] = {
         "type": "apiKey",
         "in": "query",
         "name": "sentry_key",
-        "description": "A project's ingest key, as the DSN names it.",
+        "description": "The public key the DSN names (slp_), or an ingest key.",
     }
     components = schema["components"].setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):

@@ -2,7 +2,8 @@
 
 Neither costs a round trip on the common path: JWTs are verified with
 AuthService's public keys, fetched once and again only for an unknown key id;
-ingest keys are resolved by AuthService once per key per cache period.
+ingest keys (and, for Sentry's routes, their public parts) are resolved by AuthService
+once per key per cache period.
 """
 
 from __future__ import annotations
@@ -148,8 +149,13 @@ class IngestKeyCache:
             if entry.key is not None and entry.key.key_id == key_id:
                 del self._entries[digest]
 
-    async def resolve(self, key: str) -> ResolvedKey:
-        if not keyformat.is_well_formed(key):
+    async def resolve(self, key: str, *, public: bool = False) -> ResolvedKey:
+        """The key's project; with `public`, a key's public part (a DSN's) resolves too.
+
+        Both forms share one cache, keyed by their SHA-256 (the prefixes keep them apart), so
+        a public part is remembered, refused, and dropped on revocation exactly as a key is.
+        """
+        if not (keyformat.is_well_formed(key) or (public and keyformat.is_well_formed_public(key))):
             raise Unauthenticated("malformed ingest key")
         digest = keyformat.digest(key)
         entry = self._entries.get(digest)

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Row, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stackline_infra.db.schema import Event, Incident, IncidentCommit, Project
+from stackline_infra.db.schema import AuditEntry, Event, Incident, IncidentCommit, Project
 
 
 async def owned_projects_for_repo(
@@ -94,3 +94,11 @@ async def commits_of(
         .limit(limit)
     )
     return result.all()
+
+
+async def add_audit_entry(session: AsyncSession, entry: AuditEntry) -> None:
+    """Appends an entry in the transaction of the change it records: both commit, or neither."""
+    # An actor the gateway saw no address for has none, rather than an empty one.
+    entry.source_ip = entry.source_ip or None
+    session.add(entry)
+    await session.flush()

@@ -16,8 +16,7 @@ from services.incidents import repository
 from stackline_contract import github
 from stackline_contract.frames import FrameJSON
 from stackline_infra import cursors
-from stackline_infra.db import audit
-from stackline_infra.db.schema import INCIDENT_STATUSES, Event, Incident, IncidentCommit
+from stackline_infra.db.schema import INCIDENT_STATUSES, AuditEntry, Event, Incident, IncidentCommit
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import InvalidArgument, NotFound
 from stackline_infra.identity import Caller
@@ -190,13 +189,15 @@ async def set_status(
         incident.status = status
         incident.resolved_at = utcnow() if status == "resolved" else None
         await session.flush()
-        await audit.record(
+        await repository.add_audit_entry(
             session,
-            action="incident.status",
-            actor_user_id=caller.user_id,
-            source_ip=caller.source_ip,
-            project_id=incident.project_id,
-            target=f"incident:{incident.id}",
-            details={"from": previous, "to": status},
+            AuditEntry(
+                action="incident.status",
+                actor_user_id=caller.user_id,
+                source_ip=caller.source_ip,
+                project_id=incident.project_id,
+                target=f"incident:{incident.id}",
+                details={"from": previous, "to": status},
+            ),
         )
     return IncidentView(incident, repo, github_url(github_web_url, repo, incident))

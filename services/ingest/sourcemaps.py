@@ -230,7 +230,8 @@ def source_path(source: str, source_root: str = "") -> str:
 
     Bundler URLs lose their scheme and namespace (`webpack://app/./src/a.ts?abc` is
     `src/a.ts`, `turbopack:///[project]/app/page.tsx` is `app/page.tsx`), `file://` URLs and
-    web URLs keep their path, and `./`, `..` inside the path and leading `../` go. Those leading
+    web URLs keep their path, relative entries are URL-decoded (they are relative URLs), and
+    `./`, `..` inside the path and leading `../` go. Those leading
     `../` climb from the map's folder (`dist/`, `.next/server/chunks/`) to the project, so
     what is left is relative to the highest folder they reach: the project root when the build
     ran there, the package in a monorepo built per package. Absolute disk paths stay absolute:
@@ -240,7 +241,8 @@ def source_path(source: str, source_root: str = "") -> str:
     if source_root and "://" not in path and not path.startswith("/"):
         root = source_root.replace("\\", "/")
         path = (root if root.endswith("/") else root + "/") + path
-    if "://" in path:
+    url = "://" in path
+    if url:
         scheme, _, path = _split_url(path)
         if scheme in _BUNDLER_SCHEMES:
             # The URL's "host" is the bundler's namespace (the app's name, or nothing).
@@ -249,6 +251,10 @@ def source_path(source: str, source_root: str = "") -> str:
             path = path.lstrip("/")  # a web URL's path is relative to the site
     if path.startswith("/"):
         return posixpath.normpath(path)
+    # A relative entry is a relative URL (a URL's path was decoded above): Turbopack writes
+    # Next.js's dynamic segments (`app/api/orders/[id]/route.ts`) as `%5Bid%5D`.
+    if not url:
+        path = unquote(path)
     parts = itertools.dropwhile(lambda part: part == "..", posixpath.normpath(path).split("/"))
     relative = "/".join(parts)
     return source if relative in ("", ".") else relative

@@ -78,6 +78,20 @@ async def list_keys(session: AsyncSession, project_id: uuid.UUID) -> Sequence[In
     return result.all()
 
 
+async def unrevoked_keys(
+    session: AsyncSession, project_ids: Sequence[uuid.UUID]
+) -> Sequence[IngestKey]:
+    """The keys of these projects that were never revoked nor set to stop."""
+    if not project_ids:
+        return []
+    result = await session.scalars(
+        select(IngestKey).where(
+            IngestKey.project_id.in_(project_ids), IngestKey.revoked_at.is_(None)
+        )
+    )
+    return result.all()
+
+
 async def get_key(
     session: AsyncSession, project_id: uuid.UUID, key_id: uuid.UUID
 ) -> IngestKey | None:
@@ -158,3 +172,11 @@ async def audit_entries(
         )
     query = query.order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc()).limit(limit)
     return (await session.scalars(query)).all()
+
+
+async def add_audit_entry(session: AsyncSession, entry: AuditEntry) -> None:
+    """Appends an entry in the transaction of the change it records: both commit, or neither."""
+    # An actor the gateway saw no address for has none, rather than an empty one.
+    entry.source_ip = entry.source_ip or None
+    session.add(entry)
+    await session.flush()

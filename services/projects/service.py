@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.projects import repository
 from stackline_contract import github, keyformat
 from stackline_infra import cursors
-from stackline_infra.db import audit
 from stackline_infra.db.constraints import violation
 from stackline_infra.db.schema import AuditEntry, IngestKey, PathMapping, Project, Release
 from stackline_infra.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
@@ -89,15 +88,19 @@ async def _new_key(session: AsyncSession, caller: Caller, project_id: uuid.UUID)
             project_id=project_id,
             prefix=keyformat.display_prefix(secret),
             key_hash=keyformat.digest(secret),
+            # 214 random bits: two keys drawing the same one is not a case to handle.
+            public_key=keyformat.generate_public(),
         ),
     )
-    await audit.record(
+    await repository.add_audit_entry(
         session,
-        action="ingest_key.create",
-        actor_user_id=caller.user_id,
-        source_ip=caller.source_ip,
-        project_id=project_id,
-        target=f"ingest_key:{key.id}",
+        AuditEntry(
+            action="ingest_key.create",
+            actor_user_id=caller.user_id,
+            source_ip=caller.source_ip,
+            project_id=project_id,
+            target=f"ingest_key:{key.id}",
+        ),
     )
     return NewKey(key, secret)
 
@@ -136,20 +139,46 @@ async def create_project(
             raise
         # A concurrent create for the same repository won the race.
         raise Conflict(f"you already have a project for {repo}", field="repo") from None
-    await audit.record(
+    await repository.add_audit_entry(
         session,
-        action="project.create",
-        actor_user_id=caller.user_id,
-        source_ip=caller.source_ip,
-        project_id=project.id,
-        target=f"project:{project.id}",
-        details={"name": name, "repo": repo},
+        AuditEntry(
+            action="project.create",
+            actor_user_id=caller.user_id,
+            source_ip=caller.source_ip,
+            project_id=project.id,
+            target=f"project:{project.id}",
+            details={"name": name, "repo": repo},
+        ),
     )
     return project, await _new_key(session, caller, project.id)
 
 
-async def list_projects(session: AsyncSession, caller: Caller) -> Sequence[Project]:
-    return await repository.list_projects(session, caller.user_id)
+def dsn_key(keys: Sequence[IngestKey]) -> IngestKey | None:
+    """The key a project's DSN names: its newest that works and is not being replaced.
+
+    A key made later is the one its owner means to hand out now, and rotating the key moves
+    the DSN to its successor; one in its grace period or revoked is never the project's DSN.
+    """
+    current = [k for k in keys if k.revoked_at is None]
+    return max(current, key=lambda k: (k.created_at, k.id), default=None)
+
+
+async def list_projects(
+    session: AsyncSession, caller: Caller
+) -> tuple[Sequence[Project], dict[uuid.UUID, str]]:
+    """The caller's projects, and the public key of each one's DSN (absent when it has none)."""
+    projects = await repository.list_projects(session, caller.user_id)
+    keys = await repository.unrevoked_keys(session, [p.id for p in projects])
+    by_project: dict[uuid.UUID, list[IngestKey]] = {}
+    for key in keys:
+        by_project.setdefault(key.project_id, []).append(key)
+    dsn_keys = {project_id: dsn_key(rows) for project_id, rows in by_project.items()}
+    return projects, {pid: key.public_key for pid, key in dsn_keys.items() if key is not None}
+
+
+async def project_dsn_public_key(session: AsyncSession, project_id: uuid.UUID) -> str:
+    key = dsn_key(await repository.unrevoked_keys(session, [project_id]))
+    return key.public_key if key is not None else ""
 
 
 async def _owned(
@@ -186,14 +215,16 @@ async def update_project(
         project.retention_days = changes["retention_days"] = _validate_retention(retention_days)
     if changes:
         await session.flush()
-        await audit.record(
+        await repository.add_audit_entry(
             session,
-            action="project.update",
-            actor_user_id=caller.user_id,
-            source_ip=caller.source_ip,
-            project_id=project.id,
-            target=f"project:{project.id}",
-            details=changes,
+            AuditEntry(
+                action="project.update",
+                actor_user_id=caller.user_id,
+                source_ip=caller.source_ip,
+                project_id=project.id,
+                target=f"project:{project.id}",
+                details=changes,
+            ),
         )
     return project
 
@@ -201,14 +232,16 @@ async def update_project(
 async def delete_project(session: AsyncSession, caller: Caller, project_id: uuid.UUID) -> None:
     project = await _owned(session, caller, project_id, for_update=True)
     await repository.delete_project(session, project.id)
-    await audit.record(
+    await repository.add_audit_entry(
         session,
-        action="project.delete",
-        actor_user_id=caller.user_id,
-        source_ip=caller.source_ip,
-        project_id=project.id,
-        target=f"project:{project.id}",
-        details={"name": project.name, "repo": project.repo},
+        AuditEntry(
+            action="project.delete",
+            actor_user_id=caller.user_id,
+            source_ip=caller.source_ip,
+            project_id=project.id,
+            target=f"project:{project.id}",
+            details={"name": project.name, "repo": project.repo},
+        ),
     )
 
 
@@ -247,13 +280,15 @@ async def revoke_ingest_key(
     if key.revoked_at is None or key.revoked_at > now:
         await repository.set_key_expiry(session, key.id, now)
         await session.refresh(key)
-        await audit.record(
+        await repository.add_audit_entry(
             session,
-            action="ingest_key.revoke",
-            actor_user_id=caller.user_id,
-            source_ip=caller.source_ip,
-            project_id=project.id,
-            target=f"ingest_key:{key.id}",
+            AuditEntry(
+                action="ingest_key.revoke",
+                actor_user_id=caller.user_id,
+                source_ip=caller.source_ip,
+                project_id=project.id,
+                target=f"ingest_key:{key.id}",
+            ),
         )
     return key
 
@@ -322,14 +357,16 @@ async def set_path_mappings(
     if len(set(roots)) != len(roots):
         raise InvalidArgument("each stack_root may appear once", field="mappings")
     await repository.replace_path_mappings(session, project.id, valid)
-    await audit.record(
+    await repository.add_audit_entry(
         session,
-        action="project.path_mappings",
-        actor_user_id=caller.user_id,
-        source_ip=caller.source_ip,
-        project_id=project.id,
-        target=f"project:{project.id}",
-        details={"mappings": [{"stack_root": a, "source_root": b} for a, b in valid]},
+        AuditEntry(
+            action="project.path_mappings",
+            actor_user_id=caller.user_id,
+            source_ip=caller.source_ip,
+            project_id=project.id,
+            target=f"project:{project.id}",
+            details={"mappings": [{"stack_root": a, "source_root": b} for a, b in valid]},
+        ),
     )
     return await repository.path_mappings(session, project.id)
 
@@ -370,14 +407,16 @@ async def set_release_commit(
         release.commit_sha = commit_sha
         release.updated_at = now
         await session.flush()
-    await audit.record(
+    await repository.add_audit_entry(
         session,
-        action="release.set_commit",
-        actor_user_id=caller.user_id,
-        source_ip=caller.source_ip,
-        project_id=project.id,
-        target=f"project:{project.id}",
-        details={"version": version, "commit_sha": commit_sha},
+        AuditEntry(
+            action="release.set_commit",
+            actor_user_id=caller.user_id,
+            source_ip=caller.source_ip,
+            project_id=project.id,
+            target=f"project:{project.id}",
+            details={"version": version, "commit_sha": commit_sha},
+        ),
     )
     return release
 
@@ -423,17 +462,19 @@ async def rotate_ingest_key(
     new = await _new_key(session, caller, project.id)
     await repository.set_key_expiry(session, old.id, now + grace)
     await session.refresh(old)
-    await audit.record(
+    await repository.add_audit_entry(
         session,
-        action="ingest_key.rotate",
-        actor_user_id=caller.user_id,
-        source_ip=caller.source_ip,
-        project_id=project.id,
-        target=f"ingest_key:{old.id}",
-        details={
-            "new_key_id": str(new.key.id),
-            "old_key_stops_at": old.revoked_at.isoformat() if old.revoked_at else None,
-        },
+        AuditEntry(
+            action="ingest_key.rotate",
+            actor_user_id=caller.user_id,
+            source_ip=caller.source_ip,
+            project_id=project.id,
+            target=f"ingest_key:{old.id}",
+            details={
+                "new_key_id": str(new.key.id),
+                "old_key_stops_at": old.revoked_at.isoformat() if old.revoked_at else None,
+            },
+        ),
     )
     return Rotated(new, old)
 

@@ -17,7 +17,7 @@ from stackline_infra.identity import caller_from_proto, parse_id
 from stackline_infra.timestamps import to_proto
 
 
-def _project(project: Project) -> projects_pb2.Project:
+def _project(project: Project, dsn_public_key: str) -> projects_pb2.Project:
     return projects_pb2.Project(
         id=str(project.id),
         name=project.name,
@@ -25,12 +25,16 @@ def _project(project: Project) -> projects_pb2.Project:
         retention_days=project.retention_days,
         created_at=to_proto(project.created_at),
         updated_at=to_proto(project.updated_at),
+        dsn_public_key=dsn_public_key,
     )
 
 
 def _key(key: IngestKey) -> projects_pb2.IngestKey:
     message = projects_pb2.IngestKey(
-        id=str(key.id), prefix=key.prefix, created_at=to_proto(key.created_at)
+        id=str(key.id),
+        prefix=key.prefix,
+        created_at=to_proto(key.created_at),
+        public_key=key.public_key,
     )
     if key.last_used_at is not None:
         message.last_used_at.CopyFrom(to_proto(key.last_used_at))
@@ -91,7 +95,7 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
                 caps=self._caps,
             )
         return projects_pb2.CreateProjectResponse(
-            project=_project(project),
+            project=_project(project, new_key.key.public_key),
             ingest_key=_key(new_key.key),
             ingest_key_secret=new_key.secret,
         )
@@ -101,8 +105,10 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
     ) -> projects_pb2.ListProjectsResponse:
         caller = caller_from_proto(request.actor)
         async with self._sessions.begin() as session:
-            projects = await service.list_projects(session, caller)
-        return projects_pb2.ListProjectsResponse(projects=[_project(p) for p in projects])
+            projects, dsn_public_keys = await service.list_projects(session, caller)
+        return projects_pb2.ListProjectsResponse(
+            projects=[_project(p, dsn_public_keys.get(p.id, "")) for p in projects]
+        )
 
     async def GetProject(
         self, request: projects_pb2.GetProjectRequest, context: grpc.aio.ServicerContext
@@ -111,8 +117,10 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
         project_id = parse_id(request.project_id, "project")
         async with self._sessions.begin() as session:
             project, keys = await service.get_project(session, caller, project_id)
+        dsn_key = service.dsn_key(keys)
         return projects_pb2.GetProjectResponse(
-            project=_project(project), ingest_keys=[_key(k) for k in keys]
+            project=_project(project, dsn_key.public_key if dsn_key is not None else ""),
+            ingest_keys=[_key(k) for k in keys],
         )
 
     async def UpdateProject(
@@ -130,7 +138,8 @@ class ProjectsServicer(projects_pb2_grpc.ProjectsServiceServicer):
                 if request.HasField("retention_days")
                 else None,
             )
-        return projects_pb2.UpdateProjectResponse(project=_project(project))
+            dsn_public_key = await service.project_dsn_public_key(session, project.id)
+        return projects_pb2.UpdateProjectResponse(project=_project(project, dsn_public_key))
 
     async def DeleteProject(
         self, request: projects_pb2.DeleteProjectRequest, context: grpc.aio.ServicerContext

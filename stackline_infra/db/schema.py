@@ -139,6 +139,10 @@ class IngestKey(Base):
     # SHA-256 of the whole key. The key holds 256 random bits, so a fast hash
     # is as strong as a slow one and keeps the lookup cheap.
     key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # The key's public part, the user name of its Sentry DSN: random, made with the key, kept
+    # in clear so that the DSN can be shown at any time. It sends events through Sentry's
+    # routes and does nothing else, and stops with the key (this row's revoked_at).
+    public_key: Mapped[str] = mapped_column(String(48), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

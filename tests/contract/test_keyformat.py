@@ -55,3 +55,17 @@ def test_a_key_issued_before_still_validates() -> None:
     assert keyformat.is_well_formed(ISSUED_KEY)
     assert keyformat.digest(ISSUED_KEY).hex() == ISSUED_KEY_DIGEST
     assert keyformat.display_prefix(ISSUED_KEY) == "slk_cawJMp"
+
+
+def test_public_parts_are_well_formed_distinct_and_never_keys() -> None:
+    public_keys = {keyformat.generate_public() for _ in range(1000)}
+    assert len(public_keys) == 1000
+    for public_key in public_keys:
+        assert public_key.startswith("slp_")
+        assert keyformat.is_well_formed_public(public_key)
+        # One form is never taken for the other: a public part is no ingest key.
+        assert not keyformat.is_well_formed(public_key)
+    key = keyformat.generate()
+    assert not keyformat.is_well_formed_public(key)
+    # Sentry's JavaScript SDKs take a DSN's user name only when it is all word characters.
+    assert all(c.isalnum() or c == "_" for c in keyformat.generate_public())

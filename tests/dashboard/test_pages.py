@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import secrets
 import socket
@@ -138,25 +139,32 @@ async def test_create_project_shows_the_key_once(browser: httpx.AsyncClient) -> 
     key = re.search(r'value="(slk_[^"]+)"', shown.text)
     assert key, shown.text
     assert "shown this once" in shown.text
-    # The same key as a Sentry DSN, shown with it.
+    # The key's Sentry DSN beside it, at this server's public address: its user name is the
+    # key's public part, not the key.
     dsn = re.search(r'id="new-dsn" class="key" readonly value="([^"]+)"', shown.text)
-    assert dsn and dsn.group(1).split("://")[1].startswith(key.group(1) + "@")
-    number = dsn.group(1).rsplit("/", 1)[1]
+    assert dsn, shown.text
+    project_id = created.headers["location"].split("/")[2]
+    number = str(uuid.UUID(project_id).int)
+    assert re.fullmatch(rf"https://slp_\w+@api\.stackline\.test/{number}", dsn.group(1))
     again = await browser.get(created.headers["location"])
     assert again.status_code == 200
     assert "slk_" not in again.text and "no longer shown" in again.text
-    assert dsn.group(1) not in again.text
-    # Nowhere else either.
-    project_id = created.headers["location"].split("/")[2]
-    for path in ("/projects", f"/projects/{project_id}/keys", f"/projects/{project_id}/setup"):
+    # The key is nowhere else; the DSN is shown again on the keys, settings and setup pages.
+    for path in (
+        "/projects",
+        f"/projects/{project_id}/keys",
+        f"/projects/{project_id}/settings",
+        f"/projects/{project_id}/setup",
+    ):
         page = await browser.get(path)
         assert page.status_code == 200, path
         assert key.group(1) not in page.text
         assert key.group(1)[8:] not in page.text
+        if path != "/projects":
+            assert dsn.group(1) in page.text, path
     setup = await browser.get(f"/projects/{project_id}/setup")
     assert "https://api.stackline.test" in setup.text and repo in setup.text
-    # The DSN's form, with the key left out: this server, the project's number.
-    assert f"https://slk_your_ingest_key@api.stackline.test/{number}" in setup.text
+    assert f'sentry_sdk.init(dsn="{dsn.group(1)}"' in html.unescape(setup.text)
 
 
 async def test_forged_or_missing_csrf_changes_nothing(browser: httpx.AsyncClient) -> None:
@@ -306,9 +314,15 @@ async def test_keys_rotate_and_revoke(browser: httpx.AsyncClient) -> None:
     shown = await browser.get(rotated.headers["location"])
     new_key = re.search(r'value="(slk_[^"]+)"', shown.text)
     assert new_key and new_key.group(1) != first_key
-    assert f"{new_key.group(1)}@" in shown.text  # its DSN
+    new_dsn = re.search(r'id="new-dsn" class="key" readonly value="([^"]+)"', shown.text)
+    assert new_dsn
     keys = await browser.get(f"/projects/{project_id}/keys")
     assert "stops" in keys.text
+    # Both keys work, so both DSNs are listed; the project's is the new key's.
+    dsns = re.findall(r'id="dsn-[0-9a-f-]{36}" class="key" readonly value="([^"]+)"', keys.text)
+    assert len(dsns) == 2 and new_dsn.group(1) in dsns
+    settings = await browser.get(f"/projects/{project_id}/settings")
+    assert f'id="project-dsn" class="key" readonly value="{new_dsn.group(1)}"' in settings.text
     # Rotating the new key with no grace: the key it replaces is revoked at once.
     newer_id = re.search(r"/keys/([0-9a-f-]{36})/rotate", keys.text)
     assert newer_id
@@ -325,6 +339,10 @@ async def test_keys_rotate_and_revoke(browser: httpx.AsyncClient) -> None:
     assert revoked.status_code == 303
     keys = await browser.get(f"/projects/{project_id}/keys")
     assert "is revoked" in keys.text and keys.text.count(">revoked ") == 2
+    # A revoked key's DSN is not offered; the one key that works keeps its own.
+    assert keys.text.count('class="key" readonly') == 1
+    settings = await browser.get(f"/projects/{project_id}/settings")
+    assert 'id="project-dsn"' in settings.text
 
 
 async def test_stale_sessions_sign_in_again(browser: httpx.AsyncClient) -> None:

@@ -84,16 +84,27 @@ def test_the_mtls_component_meshes_the_namespace(tmp_path: Path) -> None:
     kubernetes_validate.validate(namespace, KUBERNETES_VERSION, strict=True)
 
 
-def test_the_dashboard_component_renders_into_an_overlay(tmp_path: Path) -> None:
-    # Enabling it is one line in an overlay: render an overlay that has it.
-    docs = _with_components(tmp_path, "dashboard")
-    assert "dashboard" in of_kind(docs, "Deployment")
-    [rule] = of_kind(docs, "Ingress")["stackline"]["spec"]["rules"]
-    backends = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
-    assert backends["/"] == "dashboard" and backends["/api"] == "gateway"
-    for doc in docs:
-        if doc["kind"] not in CUSTOM_KINDS:
-            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_ingress_serves_the_dashboard_at_every_path_but_the_apis(overlay: str) -> None:
+    [rule] = of_kind(rendered(overlay), "Ingress")["stackline"]["spec"]["rules"]
+    backends = {p["path"]: p["backend"]["service"] for p in rule["http"]["paths"]}
+    assert backends["/"] == {"name": "dashboard", "port": {"name": "http"}}
+    assert backends["/api"]["name"] == backends["/docs"]["name"] == "gateway"
+    # The dashboard's /metrics is never public: its Service port is not the routed one.
+    [container] = pod_spec(of_kind(rendered(overlay), "Deployment")["dashboard"])["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    annotations = of_kind(rendered(overlay), "Deployment")["dashboard"]["spec"]["template"][
+        "metadata"
+    ]["annotations"]
+    assert int(annotations["prometheus.io/port"]) == ports["metrics"] != ports["http"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["STACKLINE_METRICS_PORT"]["value"] == str(ports["metrics"])
+    assert env["STACKLINE_SESSION_KEY"]["valueFrom"]["secretKeyRef"]["name"] == (
+        "stackline-dashboard"
+    )
+    config = of_kind(rendered(overlay), "ConfigMap")["stackline-config"]["data"]
+    # Secure cookies: the settings make them so for any https address that is not loopback.
+    assert config["STACKLINE_DASHBOARD_URL"] == f"https://{rule['host']}"
 
 
 def test_checkov_finds_nothing_and_every_skip_says_why(tmp_path: Path) -> None:
@@ -269,6 +280,38 @@ def test_network_policies_deny_by_default_and_open_only_what_the_design_names(
         assert metrics_from == [
             [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
         ]
+    # The dashboard: pages from the Ingress controller, metrics to Prometheus, and out to the
+    # gateway's HTTP port alone (no service, no database, no Redis).
+    [container] = pod_spec(deployments["dashboard"])["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    dashboard = policies["dashboard"]["spec"]
+    assert [(r["from"], r["ports"]) for r in dashboard["ingress"]] == [
+        (
+            [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}],
+            [{"protocol": "TCP", "port": ports[port]}],
+        )
+        for namespace, port in (("ingress-nginx", "http"), ("monitoring", "metrics"))
+    ]
+    assert dashboard["egress"] == [
+        {
+            "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}}],
+            "ports": [{"protocol": "TCP", "port": 8080}],
+        }
+    ]
+    # And no other policy (database or Redis clients) selects its pods to open more.
+    labels = deployments["dashboard"]["spec"]["template"]["metadata"]["labels"]
+    applying = [
+        name
+        for name, policy in policies.items()
+        if policy["spec"]["podSelector"].get("matchLabels", {"": ""}).items() <= labels.items()
+    ]
+    assert applying == ["dashboard"]
+    gateway_from = [
+        source for rule in policies["gateway"]["spec"]["ingress"] for source in rule["from"]
+    ]
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "dashboard"}}} in (
+        gateway_from
+    )
     # Every policy that admits traffic names its sources; none opens a pod to everyone.
     for name, policy in policies.items():
         for rule in policy["spec"].get("ingress", []):
@@ -292,8 +335,7 @@ def test_no_setting_switches_local_sign_in_on_and_no_secret_is_in_a_config_map()
 
 def test_every_stackline_image_is_a_dockerfile_target() -> None:
     targets = set(dockerfile_entrypoints())
-    # The dashboard is a component an overlay opts into; its image is built all the same.
-    assert targets == {*DEPLOYABLES, "dashboard", "migrate"}
+    assert targets == {*DEPLOYABLES, "migrate"}
     for overlay in OVERLAYS:
         for workload in _workloads(rendered(overlay)):
             for container in containers(workload):

@@ -5,8 +5,9 @@ Prometheus scrapes them all, evaluates the alert rules and finds every metric th
 Grafana dashboard use. So neither the manifests nor the images can drift from the code.
 
 What is translated, and only this: each container port becomes a free loopback port (in the
-environment, the probes and the gateway's targets alike), 0.0.0.0 becomes 127.0.0.1, each
-Secret becomes a test value, and each mounted volume a temporary folder.
+environment, the probes, the gateway's targets and the dashboard's gateway alike), 0.0.0.0
+becomes 127.0.0.1, each Secret becomes a test value, and each mounted volume a temporary
+folder.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any
 import grpc
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -114,6 +116,8 @@ def build_image(name: str, root: Path) -> Image:
     shutil.copy(ROOT / "services" / "__init__.py", app / "services")
     if (ROOT / "services" / name).is_dir():
         shutil.copytree(ROOT / "services" / name, app / "services" / name, ignore=ignore)
+    if name == "dashboard":
+        shutil.copytree(ROOT / "dashboard", app / "dashboard", ignore=ignore)
     return Image(name, venv, app)
 
 
@@ -173,16 +177,21 @@ class Translation:
             ),
             ("stackline-github", "client-id"): "manifest-test-client",
             ("stackline-github", "client-secret"): secrets.token_hex(16),
+            ("stackline-dashboard", "session-key"): Fernet.generate_key().decode(),
         }
 
     def address(self, value: str) -> str:
-        """dns:///<service>.<namespace>.svc.cluster.local:<port> -> dns:///127.0.0.1:<port>."""
-        match = re.fullmatch(r"dns:///([a-z-]+)\.[a-z-]+\.svc\.cluster\.local:(\d+)", value)
+        """<scheme>://<service>.<namespace>.svc.cluster.local:<port> -> the loopback port
+        (dns:/// for the gateway's gRPC targets, http:// for the dashboard's gateway)."""
+        match = re.fullmatch(
+            r"(dns:///|http://)([a-z-]+)\.[a-z-]+\.svc\.cluster\.local:(\d+)", value
+        )
         if match is None:
             return value
-        service = self.services[match.group(1)]
-        [port] = [p for p in service["spec"]["ports"] if p["port"] == int(match.group(2))]
-        return f"dns:///127.0.0.1:{self.ports[match.group(1)][port['targetPort']]}"
+        scheme, name, number = match.groups()
+        service = self.services[name]
+        [port] = [p for p in service["spec"]["ports"] if p["port"] == int(number)]
+        return f"{scheme}127.0.0.1:{self.ports[name][port['targetPort']]}"
 
     def environment(self, name: str, container: Doc) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -206,7 +215,7 @@ class Translation:
                 ref = item["valueFrom"]["secretKeyRef"]
                 env[item["name"]] = self.secrets[(ref["name"], ref["key"])]
                 continue
-            value = ports.get(item["value"], item["value"])
+            value = self.address(ports.get(item["value"], item["value"]))
             value = "127.0.0.1" if value == "0.0.0.0" else value
             for mount, folder in mounts.items():
                 if value.startswith(mount + "/"):
@@ -415,12 +424,33 @@ def test_every_probe_in_the_manifests_answers(cluster: Cluster) -> None:
 def test_each_service_runs_from_its_own_group_alone(cluster: Cluster) -> None:
     # The heavy libraries live in one image each: source maps in ingest, OAuth in auth, the web
     # framework in the gateway. A deployable that imported another's would not have started.
-    owners = {"symbolic": "ingest", "authlib": "auth", "fastapi": "gateway"}
+    # The dashboard's templates are its own, and the web framework is in its image too.
+    owners = {
+        "symbolic": {"ingest"},
+        "authlib": {"auth"},
+        "fastapi": {"gateway", "dashboard"},
+        "jinja2": {"dashboard"},
+    }
     for pod in cluster.pods.values():
         site = pod.image.venv / "lib"
         installed = {p.name.split("-")[0].lower() for p in site.glob("python*/site-packages/*")}
         for library, owner in owners.items():
-            assert (library in installed) == (pod.name == owner), f"{library} in {pod.name}"
+            assert (library in installed) == (pod.name in owner), f"{library} in {pod.name}"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _dashboard_redirect(port: int, path: str) -> str:
+    """Where a dashboard page sends the browser."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    with pytest.raises(urllib.error.HTTPError) as redirected:
+        opener.open(f"http://127.0.0.1:{port}{path}", timeout=10)
+    assert redirected.value.code in (302, 303, 307), redirected.value.code
+    location: str = redirected.value.headers["Location"]
+    return location
 
 
 def _prometheus(cluster: Cluster, path: str) -> Any:
@@ -457,6 +487,12 @@ def test_prometheus_scrapes_every_pod_and_finds_every_metric_used(cluster: Clust
     )
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(request, timeout=5)
+    # A page of the dashboard, and one that calls the gateway (GitHub's sign-in address).
+    dashboard = cluster.pods["dashboard"].port_of("http")
+    assert _http_status(dashboard, "/login") == 200
+    assert _dashboard_redirect(dashboard, "/login/github").startswith("https://github.com/")
+    # Its metrics are on their own port alone: the pages' port is the one behind the Ingress.
+    assert _http_status(dashboard, "/metrics") == 404
 
     def all_up() -> bool:
         targets = _prometheus(cluster, "/api/v1/targets")["activeTargets"]
@@ -466,7 +502,12 @@ def test_prometheus_scrapes_every_pod_and_finds_every_metric_used(cluster: Clust
     _until("every target scraped", all_up, logs)
 
     wanted = _used_metric_names() - PLATFORM_METRICS
-    assert {"stackline_database_up", "stackline_gateway_http_requests_total"} <= wanted
+    assert {
+        "stackline_database_up",
+        "stackline_gateway_http_requests_total",
+        "stackline_dashboard_http_requests_total",
+        "stackline_dashboard_gateway_requests_total",
+    } <= wanted
 
     def all_present() -> bool:
         return wanted <= set(_prometheus(cluster, "/api/v1/label/__name__/values"))
@@ -489,6 +530,17 @@ def test_prometheus_scrapes_every_pod_and_finds_every_metric_used(cluster: Clust
     up = _prometheus(cluster, "/api/v1/query?query=stackline_database_up")["result"]
     assert {r["metric"]["job"] for r in up} == set(GRPC_SERVICES)
     assert all(r["value"][1] == "1" for r in up)
+    built = _prometheus(cluster, "/api/v1/query?query=stackline_build_info")["result"]
+    assert {r["metric"]["job"] for r in built} == set(DEPLOYABLES)
+    # The dashboard's page and the gateway call behind it, by their templates.
+    calls = _prometheus(cluster, "/api/v1/query?query=stackline_dashboard_gateway_requests_total")[
+        "result"
+    ]
+    assert {(r["metric"]["route"], r["metric"]["status"]) for r in calls} == {
+        ("/api/auth/github/login", "302")
+    }
+    down = urllib.parse.urlencode({"query": 'absent(up{job="dashboard"} == 1)'})
+    assert _prometheus(cluster, f"/api/v1/query?{down}")["result"] == []
 
 
 def test_every_dashboard_query_is_valid_promql(cluster: Cluster) -> None:

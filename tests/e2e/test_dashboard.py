@@ -265,8 +265,9 @@ def test_from_sign_in_to_deleting_the_account(
         page.wait_for_url(re.compile(r".*/projects/[0-9a-f-]{36}/key$"))
         key = page.get_by_label(f"Ingest key for {REPO}").input_value()
         assert key.startswith("slk_")
-        dsn = page.get_by_label("The same key as a Sentry DSN").input_value()
-        assert dsn.startswith(f"http://{key}@127.0.0.1:")
+        dsn = page.get_by_label("This key's Sentry DSN").input_value()
+        # Its user name is the key's public part, never the key.
+        assert dsn.startswith("http://slp_") and key not in dsn and "@127.0.0.1:" in dsn
         expect(page.get_by_text("It is shown this once")).to_be_visible()
         key_url = page.url
         project_url = key_url.removesuffix("/key")
@@ -330,11 +331,17 @@ def test_from_sign_in_to_deleting_the_account(
         assert new_key.startswith("slk_") and new_key != key
         assert _ingest_status(gateway, key) in (401, 403)
         assert _ingest_status(gateway, new_key) == 200
+        new_dsn = page.get_by_label("This key's Sentry DSN").input_value()
+        assert new_dsn != dsn
         page.goto(f"{project_url}/keys")
         expect(page.get_by_role("cell", name=re.compile("^revoked"))).to_be_visible()
+        # The working key's DSN is listed beside it, at any time; the revoked one's is not.
+        expect(page.get_by_label(re.compile("^Sentry DSN of slk_"))).to_have_value(new_dsn)
 
-        # Settings, the audit log, then delete the project by typing its repository.
+        # Settings, with the project's DSN; the audit log; then delete the project by typing its
+        # repository.
         page.goto(f"{project_url}/settings")
+        expect(page.get_by_label("DSN of Shop API")).to_have_value(new_dsn)
         look("settings")
         # A form whose CSRF token is not the session's changes nothing.
         page.locator("form[action$='/settings'] input[name=csrf]").evaluate(

@@ -349,8 +349,8 @@ def test_a_revoked_key_warns_once_and_disables_and_the_program_runs_on(
 def test_the_largest_events_an_sdk_builds_are_accepted_by_the_gateway(
     programs: Programs, sdk: str
 ) -> None:
-    # What the SDKs' own tests check against their restatement of the API's limits
-    # (sdk/python/tests/ingest_contract.py, assertIngestible in sdk/js/test/helpers.mjs),
+    # What the SDKs' own tests check against sdk/schema/ingest-event.schema.json
+    # (sdk/python/tests/ingest_contract.py, bodyProblems in sdk/js/test/helpers.mjs),
     # checked by the gateway itself: a 400 or 413 would count as failed.
     result = programs.run(sdk, "maximal")
 

@@ -13,13 +13,18 @@ from stackline_infra.logs import configure_logging, redact
 
 def test_credentials_are_masked() -> None:
     key = keyformat.generate()
+    public_key = keyformat.generate_public()
     jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
-    text = f"key={key} token={jwt} header=Bearer abcdefgh12345678"
+    text = (
+        f"key={key} token={jwt} header=Bearer abcdefgh12345678"
+        f" url=/api/1/envelope/?sentry_key={public_key}"
+    )
     masked = redact(text)
     assert key not in masked
+    assert public_key not in masked
     assert jwt not in masked
     assert "abcdefgh12345678" not in masked
-    assert masked.count("[redacted]") == 3
+    assert masked.count("[redacted]") == 4
 
 
 @pytest.fixture

@@ -37,3 +37,16 @@ def test_an_undeclared_access_is_reported() -> None:
         "incidents writes events, undeclared: DELETE FROM events WHERE true",
         "projects reads users, undeclared: SELECT users.id FROM users",
     ]
+
+
+def test_an_audit_entry_written_outside_a_repository_is_reported() -> None:
+    recorder = Recorder()
+    insert = "INSERT INTO audit_log (id, action) VALUES (%(id)s, %(action)s)"
+    recorder.seen[("projects", "writes", "audit_log")] = insert
+    recorder.writers[("services.projects.repository", "audit_log")] = insert
+    recorder.writers[("services.ingest.retention_repository", "audit_log")] = insert
+    assert recorder.violations(documented()) == []
+    recorder.writers[("services.projects.service", "audit_log")] = insert
+    assert recorder.violations(documented()) == [
+        "services.projects.service writes audit_log, not through a repository: " + insert
+    ]

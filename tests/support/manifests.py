@@ -18,7 +18,7 @@ from tests.support.local_stack import ROOT
 
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ("dev", "prod")
-DEPLOYABLES = ("gateway", "auth", "projects", "ingest", "incidents")
+DEPLOYABLES = ("gateway", "auth", "projects", "ingest", "incidents", "dashboard")
 GRPC_SERVICES = ("auth", "projects", "ingest", "incidents")
 # The Prometheus Operator's kinds: no schema in kubernetes-validate, checked by promtool and
 # by the tests themselves.

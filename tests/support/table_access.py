@@ -74,24 +74,24 @@ def documented() -> dict[str, Ownership]:
     return ownership
 
 
-def _service_of(frame: FrameType | None) -> str | None:
+def _module_of(frame: FrameType | None) -> str | None:
+    """The nearest `services.<name>...` module on the stack: the service code that asked."""
     while frame is not None:
-        module = frame.f_globals.get("__name__", "")
+        module: str = frame.f_globals.get("__name__", "")
         if module.startswith("services."):
-            name = module.split(".")[1]
-            return name if name in SERVICES else None
+            return module if module.split(".")[1] in SERVICES else None
         frame = frame.f_back
     return None
 
 
-def _calling_service() -> str | None:
-    found = _service_of(sys._getframe(1))
+def _calling_module() -> str | None:
+    found = _module_of(sys._getframe(1))
     # SQLAlchemy's asyncio layer runs the driver in a greenlet; the coroutine that awaited it
     # is on the parent greenlet's stack.
     current = greenlet.getcurrent()
     while found is None and current.parent is not None:
         current = current.parent
-        found = _service_of(current.gr_frame)
+        found = _module_of(current.gr_frame)
     return found
 
 
@@ -104,9 +104,20 @@ def accesses(statement: str) -> Iterable[tuple[Access, str]]:
             yield "reads", table
 
 
+# Tables only a repository writes, whichever service it belongs to: an audit entry is written
+# by the repository function that commits it with the change it records (docs/architecture.md).
+REPOSITORY_WRITES_ONLY = frozenset({"audit_log"})
+
+
+def _is_repository(module: str) -> bool:
+    return module.rsplit(".", 1)[-1].endswith("repository")
+
+
 class Recorder:
     def __init__(self) -> None:
         self.seen: dict[tuple[str, Access, str], str] = {}
+        # (module, table) -> a statement that module sent, for REPOSITORY_WRITES_ONLY tables.
+        self.writers: dict[tuple[str, str], str] = {}
 
     def install(self) -> None:
         event.listen(Engine, "before_cursor_execute", self._record)
@@ -115,11 +126,14 @@ class Recorder:
         event.remove(Engine, "before_cursor_execute", self._record)
 
     def _record(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        service = _calling_service()
-        if service is None:
+        module = _calling_module()
+        if module is None:
             return
+        service = module.split(".")[1]
         for access, table in accesses(statement):
             self.seen.setdefault((service, access, table), statement)
+            if access == "writes" and table in REPOSITORY_WRITES_ONLY:
+                self.writers.setdefault((module, table), statement)
 
     def violations(self, ownership: dict[str, Ownership]) -> list[str]:
         found = []
@@ -128,4 +142,8 @@ class Recorder:
             if rule is None or not rule.allows(service, access):
                 first_line = " ".join(statement.split())[:160]
                 found.append(f"{service} {access} {table}, undeclared: {first_line}")
+        for (module, table), statement in sorted(self.writers.items()):
+            if not _is_repository(module):
+                first_line = " ".join(statement.split())[:160]
+                found.append(f"{module} writes {table}, not through a repository: {first_line}")
         return found

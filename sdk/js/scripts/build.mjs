@@ -1,5 +1,6 @@
-// Build: esbuild bundles (node ESM+CJS, edge ESM+CJS, browser ESM+CJS and minified
-// ESM/IIFE for <script> use), then tsc declarations copied into the ESM and CJS trees,
+// Build: esbuild bundles (node ESM+CJS, edge ESM+CJS, browser ESM+CJS, the breadcrumbs
+// integration ESM+CJS, and minified ESM/IIFE for <script> use: the core, and the breadcrumbs
+// add-on that a page loads after it), then tsc declarations copied into the ESM and CJS trees,
 // each tree marked with its own package.json "type" so TypeScript reads it right.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
@@ -22,6 +23,7 @@ const targets = [
   { entry: 'src/index.node.ts', name: 'node', platform: 'node', target: 'node18' },
   { entry: 'src/index.edge.ts', name: 'edge', platform: 'neutral', target: 'es2020' },
   { entry: 'src/index.browser.ts', name: 'browser', platform: 'browser', target: 'es2020' },
+  { entry: 'src/breadcrumbs.ts', name: 'breadcrumbs', platform: 'neutral', target: 'es2020' },
 ];
 await Promise.all(
   targets.flatMap((t) => [
@@ -40,9 +42,13 @@ await build({
   banner: { js: '#!/usr/bin/env node' },
 });
 const browser = { ...common, entryPoints: [join(root, 'src/index.browser.ts')], platform: 'browser', target: 'es2020', minify: true, mangleProps: /^_/ };
+// The add-on sets Stackline.breadcrumbs on the global the core's <script> made.
+const addOn = { ...common, stdin: { contents: "import { breadcrumbs } from './breadcrumbs.ts'; (globalThis.Stackline ??= {}).breadcrumbs = breadcrumbs;", resolveDir: join(root, 'src'), loader: 'ts' } };
 await Promise.all([
   build({ ...browser, format: 'esm', outfile: join(dist, 'browser', 'stackline.min.mjs') }),
   build({ ...browser, format: 'iife', globalName: 'Stackline', outfile: join(dist, 'browser', 'stackline.min.js') }),
+  build({ ...browser, entryPoints: [join(root, 'src/breadcrumbs.ts')], format: 'esm', outfile: join(dist, 'browser', 'stackline.breadcrumbs.min.mjs') }),
+  build({ ...browser, ...addOn, entryPoints: undefined, format: 'iife', outfile: join(dist, 'browser', 'stackline.breadcrumbs.min.js') }),
 ]);
 
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });

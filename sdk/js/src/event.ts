@@ -2,26 +2,27 @@
 
 import type { Breadcrumb, ExceptionPayload, Level, StacklineEvent } from './types.js';
 
-export const LIMITS = {
-  message: 8192,
-  stack: 32768,
-  causeDepth: 3,
-  breadcrumbs: 100,
-  breadcrumbMessage: 1024,
-  category: 64,
-  tags: 50,
-  tagKey: 64,
-  tagValue: 256,
-  fingerprint: 256,
-  url: 2048,
-  method: 16,
-  release: 200,
-  environment: 64,
-  deployRoot: 1024,
-  exceptionType: 256,
+/** The API's limits. A const enum: bundles inline the numbers, no object is shipped. */
+export const enum LIMITS {
+  message = 8192,
+  stack = 32768,
+  causeDepth = 3,
+  breadcrumbs = 100,
+  breadcrumbMessage = 1024,
+  category = 64,
+  tags = 50,
+  tagKey = 64,
+  tagValue = 256,
+  fingerprint = 256,
+  url = 2048,
+  method = 16,
+  release = 200,
+  environment = 64,
+  deployRoot = 1024,
+  exceptionType = 256,
   /** runtime and sdk name and version */
-  nameVersion: 64,
-} as const;
+  nameVersion = 64,
+}
 
 const LEVELS: Record<string, Level> = { fatal: 'fatal', error: 'error', warning: 'warning', info: 'info', debug: 'debug' };
 
@@ -174,43 +175,27 @@ export function isTimestamp(s: string): boolean {
   return TS.test(s);
 }
 
-let randomUUID: (() => string) | undefined = (() => {
-  try {
-    const c = (globalThis as { crypto?: Crypto }).crypto;
-    if (c && typeof c.randomUUID === 'function') return () => c.randomUUID();
-    if (c && typeof c.getRandomValues === 'function') {
-      return () => uuidFromBytes(c.getRandomValues(new Uint8Array(16)));
-    }
-  } catch {
-    // fall through
-  }
-  return undefined;
-})();
+let randomUUID: (() => string) | undefined;
 
 /** The Node entry passes node:crypto's randomUUID (Node 18 has no global crypto). */
 export function setRandomUUID(fn: () => string): void {
   randomUUID = fn;
 }
 
-function uuidFromBytes(b: Uint8Array): string {
+/** A v4 UUID: from randomUUID where given, else getRandomValues (every browser, insecure pages too), else Math.random. */
+export function uuid4(): string {
+  if (randomUUID) return randomUUID();
+  const b = new Uint8Array(16);
+  try {
+    (globalThis as { crypto: Crypto }).crypto.getRandomValues(b);
+  } catch {
+    for (let i = 0; i < 16; i++) b[i] = (Math.random() * 256) | 0;
+  }
   b[6] = (b[6]! & 0x0f) | 0x40;
   b[8] = (b[8]! & 0x3f) | 0x80;
   let h = '';
-  for (let i = 0; i < 16; i++) h += (b[i]! + 0x100).toString(16).slice(1);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-export function uuid4(): string {
-  if (randomUUID) {
-    try {
-      return randomUUID();
-    } catch {
-      // insecure browser context: randomUUID exists but throws
-    }
-  }
-  const b = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) b[i] = (Math.random() * 256) | 0;
-  return uuidFromBytes(b);
+  for (let i = 0; i < 16; i++) h += (i === 4 || i === 6 || i === 8 || i === 10 ? '-' : '') + (b[i]! + 0x100).toString(16).slice(1);
+  return h;
 }
 
 /** A text shortened by shorten() keeps at least this many characters. */

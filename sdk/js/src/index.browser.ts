@@ -1,9 +1,11 @@
-/** @stackline/sdk for browsers: window errors and rejections, console and fetch breadcrumbs, keepalive delivery when the page goes away. */
+/**
+ * @stackline/sdk for browsers, the core: window errors and rejections, scrubbing, the queue,
+ * keepalive delivery when the page goes away. Console and fetch breadcrumbs are an optional
+ * integration (`@stackline/sdk/breadcrumbs`), so that the core stays under 5 KB gzipped.
+ */
 
 import type { Client } from './client.js';
 import { browserRuntime, installWindowHandlers } from './integrations/browser.js';
-import { instrumentConsole } from './integrations/console.js';
-import { instrumentFetch } from './integrations/fetch.js';
 import { setup } from './setup.js';
 import { KEEPALIVE_MAX_BYTES, fetchTransport } from './transports/fetch.js';
 import type { Options } from './types.js';
@@ -19,15 +21,12 @@ export function init(options?: Options): Client {
   return setup(options, {
     platform: 'browser',
     runtime: browserRuntime(String(g.navigator?.userAgent ?? '')),
-    env: {},
     // Batches small enough to ride keepalive, which outlives the page.
     maxBodyBytes: KEEPALIVE_MAX_BYTES,
     pageUrl: () => (globalThis as { location?: { href?: string } }).location?.href,
     transport: (cfg) => fetchTransport(cfg, original!, true),
     integrate(client, opts) {
       client.onClose(installWindowHandlers(client, opts));
-      if (opts.breadcrumbs?.console !== false) client.onClose(instrumentConsole(client));
-      if (opts.breadcrumbs?.http !== false) client.onClose(instrumentFetch(client, original));
     },
   });
 }

@@ -44,6 +44,7 @@ export function init(options?: Options): Client {
     env,
     detect: detectDeploy,
     transport: (cfg) => fetchTransport(cfg, original!, false),
+    builtIn: ['breadcrumbs'],
     integrate(client, opts) {
       if (opts.breadcrumbs?.console !== false) client.onClose(instrumentConsole(client));
       if (opts.breadcrumbs?.http !== false) client.onClose(instrumentFetch(client, original));

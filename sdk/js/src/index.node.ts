@@ -8,6 +8,7 @@ import { dirname, join, sep } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getClient } from './api.js';
 import type { Client } from './client.js';
+import { NodeClient } from './client.node.js';
 import { setRandomUUID } from './event.js';
 import { instrumentConsole } from './integrations/console.js';
 import { expressErrorHandler as express, installProcessHandlers, instrumentHttp, isolateRequests, wrapRequestHandler as wrapHttp } from './integrations/node.js';
@@ -72,8 +73,10 @@ export function init(options?: Options): Client {
     serverName: hostname(),
     transport: nodeTransport,
     scopes: new AsyncLocalStorage<Scope>(),
+    Client: NodeClient,
+    builtIn: ['breadcrumbs'],
     integrate(client, opts) {
-      client.onClose(installProcessHandlers(client, opts));
+      client.onClose(installProcessHandlers(client as NodeClient, opts));
       client.onClose(isolateRequests(client));
       if (opts.breadcrumbs?.console !== false) client.onClose(instrumentConsole(client));
       if (opts.breadcrumbs?.http !== false) client.onClose(instrumentHttp(client));

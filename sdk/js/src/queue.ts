@@ -15,22 +15,23 @@ export const MAX_SERVER_RETRIES = 3;
 const DEFAULT_RATE_LIMIT_MS = 60_000;
 const MAX_RATE_LIMIT_MS = 3_600_000;
 
-interface Item {
-  ev: StacklineEvent | undefined;
-  json?: string;
-  bytes: number;
-  tries: number;
+export interface Item {
+  _ev: StacklineEvent | undefined;
+  _json?: string;
+  _bytes: number;
+  _tries: number;
   /** Send alone: a batch holding it was refused as a whole (400/413). */
-  solo?: boolean;
+  _solo?: boolean;
 }
 
+/** Underscored: internal, so that minified bundles shorten the names. */
 export interface QueueOptions {
-  transport: Transport;
-  maxBodyBytes?: number;
-  backoffInitialMs?: number;
-  backoffMaxMs?: number;
-  warn(key: string, message: string): void;
-  debug(message: string): void;
+  _transport: Transport;
+  _maxBodyBytes?: number | undefined;
+  _initialMs?: number | undefined;
+  _maxMs?: number | undefined;
+  _warn(key: string, message: string): void;
+  _debug(message: string): void;
 }
 
 type Timer = ReturnType<typeof setTimeout>;
@@ -106,24 +107,29 @@ export function emptyStats(): Stats {
 }
 
 export class Queue {
-  private readonly _items: Item[] = [];
-  private _inflight: Item[] = [];
+  /** @internal */
+  readonly _items: Item[] = [];
+  /** @internal */
+  _inflight: Item[] = [];
   private _sending = false;
-  private _timer: Timer | undefined;
+  /** @internal */
+  _timer: Timer | undefined;
   private _netFailures = 0;
-  private _blockedUntil = 0;
+  /** @internal */
+  _blockedUntil = 0;
   /** Set once the queue takes no more events: why later ones are dropped. */
-  private _stopped: 'disabled' | 'shutdown' | undefined;
+  /** @internal */
+  _stopped: 'disabled' | 'shutdown' | undefined;
   private _idle: Array<() => void> = [];
   private readonly _maxBodyBytes: number;
   private readonly _initialMs: number;
   private readonly _maxMs: number;
   readonly stats: Stats = emptyStats();
 
-  constructor(private readonly _o: QueueOptions) {
-    this._maxBodyBytes = Math.min(_o.maxBodyBytes ?? MAX_BODY_BYTES, MAX_BODY_BYTES);
-    this._initialMs = _o.backoffInitialMs ?? 1000;
-    this._maxMs = _o.backoffMaxMs ?? 60_000;
+  constructor(/** @internal */ readonly _o: QueueOptions) {
+    this._maxBodyBytes = Math.min(_o._maxBodyBytes ?? MAX_BODY_BYTES, MAX_BODY_BYTES);
+    this._initialMs = _o._initialMs ?? 1000;
+    this._maxMs = _o._maxMs ?? 60_000;
   }
 
   /**
@@ -155,7 +161,7 @@ export class Queue {
       this.drop(refused);
       return false;
     }
-    this._items.push({ ev, bytes: 0, tries: 0 });
+    this._items.push({ _ev: ev, _bytes: 0, _tries: 0 });
     this._sync();
     this._schedule(0);
     return true;
@@ -233,53 +239,8 @@ export class Queue {
     this._sync();
   }
 
-  /**
-   * Deliver everything still held, synchronously (process exit). In-flight events are
-   * included: their request cannot finish now, and the server stores an event id once.
-   */
-  flushSync(timeoutMs: number): void {
-    const t = this._o.transport;
-    const all = this._inflight.concat(this._items);
-    if (all.length === 0) return;
-    this._items.length = 0;
-    this._inflight = [];
-    if (this._timer !== undefined) clearTimeout(this._timer);
-    this._timer = undefined;
-    const batches: Item[][] = [];
-    while (all.length) {
-      const batch = this._take(all);
-      if (batch.length) batches.push(batch);
-    }
-    const blocked = Date.now() < this._blockedUntil;
-    let statuses: number[] = [];
-    if (t.sendSync && !this._stopped && !blocked) {
-      try {
-        statuses = t.sendSync(batches.map(body), timeoutMs);
-      } catch {
-        statuses = [];
-      }
-    }
-    batches.forEach((b, i) => {
-      const s = statuses[i] ?? 0;
-      const n = b.length;
-      if (s >= 200 && s < 300) this.stats.sent += n;
-      else if (s === 429 || blocked) this.drop('rate_limited', n);
-      else if (s >= 400 && s < 500) {
-        // The server's word: refused (the key, when 401/403).
-        this.stats.failed += n;
-        if (s === 401 || s === 403) {
-          this.stats.disabled = true;
-          this._o.warn('auth', `the ingest key was refused (HTTP ${s}); the SDK is disabled`);
-        }
-      }
-      // No answer in time, a 5xx with no time left to retry, no synchronous path: given up at exit.
-      else this.drop('shutdown', n);
-    });
-    this._sync();
-    this._notifyIdle();
-  }
-
-  private _sync(): void {
+  /** @internal */
+  _sync(): void {
     this.stats.queued = this.size;
   }
 
@@ -293,7 +254,8 @@ export class Queue {
     );
   }
 
-  private _notifyIdle(): void {
+  /** @internal */
+  _notifyIdle(): void {
     if (this.size !== 0) return;
     const waiters = this._idle;
     this._idle = [];
@@ -301,26 +263,27 @@ export class Queue {
   }
 
   /** Take the next batch from `from`: serialized lazily, ≤100 events, ≤ the body budget. */
-  private _take(from: Item[]): Item[] {
+  /** @internal */
+  _take(from: Item[]): Item[] {
     const out: Item[] = [];
     let bytes = 13; // {"events":[]}
     while (from.length && out.length < MAX_BATCH_EVENTS) {
       const it = from[0]!;
-      if (it.json === undefined) {
-        it.json = it.ev ? encodeWithin(it.ev, this._maxBodyBytes - 13) : '';
-        it.ev = undefined;
-        it.bytes = utf8Length(it.json);
+      if (it._json === undefined) {
+        it._json = it._ev ? encodeWithin(it._ev, this._maxBodyBytes - 13) : '';
+        it._ev = undefined;
+        it._bytes = utf8Length(it._json);
       }
-      if (!it.json) {
+      if (!it._json) {
         from.shift();
         this.drop('too_large');
         continue;
       }
-      if (out.length && (it.solo || bytes + it.bytes + 1 > this._maxBodyBytes)) break;
+      if (out.length && (it._solo || bytes + it._bytes + 1 > this._maxBodyBytes)) break;
       from.shift();
       out.push(it);
-      bytes += it.bytes + 1;
-      if (it.solo) break;
+      bytes += it._bytes + 1;
+      if (it._solo) break;
     }
     return out;
   }
@@ -346,14 +309,14 @@ export class Queue {
     this._sending = true;
     let p: Promise<{ status: number; retryAfter?: string | null }>;
     try {
-      p = this._o.transport.send({ body: body(batch) });
+      p = this._o._transport.send({ body: body(batch) });
     } catch (e) {
       p = Promise.reject(e);
     }
     p.then(
       (r) => this._settle(batch, r && typeof r.status === 'number' ? r.status : 0, r && r.retryAfter),
       () => this._settle(batch, 0, undefined),
-    ).catch((e: unknown) => this._o.debug(`queue error: ${String(e)}`));
+    ).catch((e: unknown) => this._o._debug(`queue error: ${String(e)}`));
   }
 
   /** status 0 means the request never got an HTTP answer. */
@@ -372,35 +335,35 @@ export class Queue {
       this._netFailures++;
       this._items.unshift(...batch);
       delay = this._backoff(this._netFailures);
-      this._o.debug(`network error; retrying ${n} event(s) in ${Math.round(delay)} ms`);
+      this._o._debug(`network error; retrying ${n} event(s) in ${Math.round(delay)} ms`);
     } else if (status === 429) {
       const wait = Math.min(parseRetryAfter(retryAfter, now) ?? DEFAULT_RATE_LIMIT_MS, MAX_RATE_LIMIT_MS);
       this._blockedUntil = now + wait;
       this.drop('rate_limited', n + this._items.length);
       this._items.length = 0;
-      this._o.warn('429', `rate limited by the server; sending nothing for ${Math.round(wait / 1000)} s`);
+      this._o._warn('429', `rate limited by the server; sending nothing for ${Math.round(wait / 1000)} s`);
     } else if (status === 401 || status === 403) {
       this.stats.failed += n;
-      this._o.warn('auth', `the ingest key was refused (HTTP ${status}); the SDK is disabled`);
+      this._o._warn('auth', `the ingest key was refused (HTTP ${status}); the SDK is disabled`);
       this.disable();
     } else if (status >= 500) {
       const again: Item[] = [];
       for (const it of batch) {
-        if (++it.tries > MAX_SERVER_RETRIES) this.stats.failed++;
+        if (++it._tries > MAX_SERVER_RETRIES) this.stats.failed++;
         else again.push(it);
       }
       this._items.unshift(...again);
-      const tries = again.length ? again[0]!.tries : 0;
+      const tries = again.length ? again[0]!._tries : 0;
       const ra = parseRetryAfter(retryAfter, now);
       delay = Math.min(this._maxMs, Math.max(this._backoff(tries || 1), ra ?? 0));
-      if (again.length < n) this._o.warn('5xx', `gave up on ${n - again.length} event(s) after HTTP ${status}`);
+      if (again.length < n) this._o._warn('5xx', `gave up on ${n - again.length} event(s) after HTTP ${status}`);
     } else if ((status === 400 || status === 413) && n > 1) {
       // One bad event must not sink the others: resend them one by one.
-      for (const it of batch) it.solo = true;
+      for (const it of batch) it._solo = true;
       this._items.unshift(...batch);
     } else {
       this.stats.failed += n;
-      this._o.warn(`http${status}`, `the server refused ${n} event(s) with HTTP ${status}`);
+      this._o._warn(`http${status}`, `the server refused ${n} event(s) with HTTP ${status}`);
     }
     if (this._stopped) {
       // disabled by this answer: nothing will send what is left
@@ -413,6 +376,6 @@ export class Queue {
   }
 }
 
-function body(batch: Item[]): string {
-  return `{"events":[${batch.map((i) => i.json).join(',')}]}`;
+export function body(batch: Item[]): string {
+  return `{"events":[${batch.map((i) => i._json).join(',')}]}`;
 }

@@ -2,13 +2,14 @@
 
 import type { Breadcrumb, RequestInfo } from './types.js';
 
+/** Underscored fields: internal, so that minified bundles shorten their names. */
 export interface Scope {
-  tags: Record<string, string>;
-  crumbs: Breadcrumb[];
+  _tags: Record<string, string>;
+  _crumbs: Breadcrumb[];
   /** setUser, setContext and setExtra, already flattened to tags (`user.id`, `cart.items`). */
-  data?: Record<string, string>;
+  _data: Record<string, string>;
   /** The incoming request this scope serves, attached to events captured in it. */
-  request?: RequestInfo;
+  _request?: RequestInfo | undefined;
 }
 
 /**
@@ -22,5 +23,5 @@ export interface ScopeStore {
 }
 
 export function newScope(request?: RequestInfo): Scope {
-  return request ? { tags: {}, crumbs: [], request } : { tags: {}, crumbs: [] };
+  return { _tags: {}, _crumbs: [], _data: {}, _request: request };
 }

@@ -1,5 +1,7 @@
 /** Public types: the wire event (services/gateway/schemas/ingest.py), options, transport seam, counters. */
 
+import type { Client } from './client.js';
+
 export type Level = 'fatal' | 'error' | 'warning' | 'info' | 'debug';
 export type Platform = 'node' | 'browser' | 'edge';
 
@@ -85,6 +87,15 @@ export interface CaptureHint {
   level?: Level;
 }
 
+/**
+ * An optional integration, installed by init(): `init({ integrations: [breadcrumbs()] })`.
+ * setup() returns what close() runs to remove it.
+ */
+export interface Integration {
+  name: string;
+  setup(client: Client): (() => void) | void;
+}
+
 export interface Options {
   /** The project's ingest key (`slk_...`). Node/edge default: `STACKLINE_INGEST_KEY`. */
   ingestKey?: string;
@@ -107,8 +118,14 @@ export interface Options {
   scrubFields?: string[];
   /** Breadcrumbs kept (the last ones win); at most and by default 100. */
   maxBreadcrumbs?: number;
-  /** Automatic breadcrumbs; both on by default. */
+  /** Node and edge: automatic breadcrumbs, both on by default. Browsers: see `integrations`. */
   breadcrumbs?: { console?: boolean; http?: boolean };
+  /**
+   * Optional integrations. Browsers: `breadcrumbs()` from `@stackline/sdk/breadcrumbs` records
+   * console calls and fetch requests (not in the core bundle, to keep it small). Node and edge
+   * record both by themselves (see `breadcrumbs`); the integration is not installed twice.
+   */
+  integrations?: Integration[];
   /** Capture uncaught errors and unhandled rejections (Node: process events; browser: window events). Default true. */
   captureUnhandled?: boolean;
   /** Replace the network layer (tests, proxies). */

@@ -1,6 +1,7 @@
 // The browser build in headless Chromium (Debian's chromium driven by playwright-core):
-// window errors and rejections, breadcrumbs, delivery while the page is being left, the
-// ESM and IIFE bundles, and no cookies or full Referer sent to the ingest server.
+// window errors and rejections, breadcrumbs (the optional add-on), delivery while the page
+// is being left, the ESM and IIFE bundles, and no cookies or full Referer sent to the ingest
+// server.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -30,6 +31,8 @@ describe('browser build in Chromium', { skip, concurrency: false }, () => {
     const files = {
       '/stackline.min.js': ['text/javascript', readFileSync(join(ROOT, 'dist/browser/stackline.min.js'))],
       '/stackline.min.mjs': ['text/javascript', readFileSync(join(ROOT, 'dist/browser/stackline.min.mjs'))],
+      '/stackline.breadcrumbs.min.js': ['text/javascript', readFileSync(join(ROOT, 'dist/browser/stackline.breadcrumbs.min.js'))],
+      '/stackline.breadcrumbs.min.mjs': ['text/javascript', readFileSync(join(ROOT, 'dist/browser/stackline.breadcrumbs.min.mjs'))],
     };
     pages = http.createServer((req, res) => {
       const url = new URL(req.url, 'http://x');
@@ -51,12 +54,14 @@ describe('browser build in Chromium', { skip, concurrency: false }, () => {
     pages?.close();
   });
 
-  /** A fresh page with the IIFE bundle loaded and init() called. */
-  async function open(extraInit = '') {
+  /** A fresh page with the IIFE bundle (and, with `crumbs`, the breadcrumbs add-on) loaded and init() called. */
+  async function open({ crumbs = false } = {}) {
     const page = await browser.newPage();
     await page.goto(`${origin}/app.html?session=PAGE_SECRET`);
     await page.addScriptTag({ url: '/stackline.min.js' });
-    await page.evaluate(`Stackline.init({ ingestKey: '${KEY}', endpoint: '${ingest.url}', commitSha: '${SHA}', environment: 'browser-test' ${extraInit} })`);
+    if (crumbs) await page.addScriptTag({ url: '/stackline.breadcrumbs.min.js' });
+    const integrations = crumbs ? ', integrations: [Stackline.breadcrumbs()]' : '';
+    await page.evaluate(`Stackline.init({ ingestKey: '${KEY}', endpoint: '${ingest.url}', commitSha: '${SHA}', environment: 'browser-test' ${integrations} })`);
     return page;
   }
 
@@ -67,7 +72,7 @@ describe('browser build in Chromium', { skip, concurrency: false }, () => {
   };
 
   test('window error: captured with the raw Chrome stack, runtime, breadcrumbs, deploy facts', async () => {
-    const page = await open();
+    const page = await open({ crumbs: true });
     await page.evaluate(`
       document.cookie = 'sid=COOKIE_SECRET';
       console.log('about to load');
@@ -93,6 +98,35 @@ describe('browser build in Chromium', { skip, concurrency: false }, () => {
     assert.equal(req.headers.cookie, undefined);
     assert.equal(req.headers.referer, `${origin}/`, 'the page URL (with its query) must not travel as Referer');
     assert.ok(!req.raw.includes('COOKIE_SECRET') && !req.raw.includes('PAGE_SECRET'));
+    await page.close();
+  });
+
+  test('the core alone records no console or fetch breadcrumbs; the page can still add its own', async () => {
+    const page = await open();
+    await page.evaluate(`
+      console.log('not recorded');
+      Stackline.addBreadcrumb({ message: 'added by the page' });
+      fetch('/api/data').then(() => Stackline.captureMessage('core only'));
+    `);
+    const ev = await eventWhere((e) => e.message === 'core only');
+    assert.deepEqual(ev.breadcrumbs.map((b) => `${b.category} ${b.message}`), ['default added by the page']);
+    await page.close();
+  });
+
+  test('the ESM core and the ESM breadcrumbs module work together', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/module-crumbs.html`);
+    await page.evaluate(async ({ key, endpoint }) => {
+      const S = await import('/stackline.min.mjs');
+      const { breadcrumbs } = await import('/stackline.breadcrumbs.min.mjs');
+      S.init({ ingestKey: key, endpoint, integrations: [breadcrumbs({ http: false })] });
+      console.info('from the module');
+      await fetch('/api/data');
+      S.captureMessage('esm with crumbs');
+      await S.flush(3000);
+    }, { key: KEY, endpoint: ingest.url });
+    const ev = await eventWhere((e) => e.message === 'esm with crumbs');
+    assert.deepEqual(ev.breadcrumbs.map((b) => `${b.category} ${b.message}`), ['console from the module']);
     await page.close();
   });
 

@@ -114,6 +114,22 @@ describe('breadcrumbs', () => {
     );
   });
 
+  test('integrations: installed by init and removed by close; in Node the breadcrumbs one is built in, not doubled', async (t) => {
+    const { breadcrumbs } = await import('../dist/esm/breadcrumbs.js');
+    t.mock.method(console, 'info', () => undefined);
+    const calls = [];
+    const custom = { name: 'custom', setup: (client) => (calls.push(['setup', typeof client.addBreadcrumb]), () => calls.push(['undo'])) };
+    const tr = scriptedTransport();
+    S.init({ transport: tr, captureUnhandled: false, breadcrumbs: { http: false }, integrations: [breadcrumbs(), custom, { name: 'not one' }] });
+    console.info('once');
+    S.captureMessage('with crumbs');
+    await S.flush(1000);
+    assert.deepEqual(tr.events()[0].breadcrumbs.map((c) => c.message), ['once']);
+    assert.deepEqual(calls, [['setup', 'function']]);
+    await S.close(0);
+    assert.deepEqual(calls, [['setup', 'function'], ['undo']]);
+  });
+
   test('http and fetch: method, scrubbed URL, status; failures too; the SDK’s ingest requests are not recorded', async () => {
     const ingest = await ingestServer();
     const api = http.createServer((req, res) => {

@@ -31,7 +31,8 @@ describe('npm pack', () => {
   test('ships the builds, types and README, and nothing else', () => {
     const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n').map((f) => f.replace(/^package\//, ''));
     for (const f of ['package.json', 'README.md', 'dist/esm/node.js', 'dist/cjs/node.js', 'dist/esm/edge.js', 'dist/cjs/edge.js', 'dist/esm/browser.js', 'dist/cjs/browser.js',
-      'dist/browser/stackline.min.js', 'dist/browser/stackline.min.mjs', 'dist/esm/index.node.d.ts', 'dist/cjs/index.node.d.ts', 'dist/esm/package.json', 'dist/cjs/package.json']) {
+      'dist/browser/stackline.min.js', 'dist/browser/stackline.min.mjs', 'dist/browser/stackline.breadcrumbs.min.js', 'dist/browser/stackline.breadcrumbs.min.mjs',
+      'dist/esm/breadcrumbs.js', 'dist/cjs/breadcrumbs.js', 'dist/esm/breadcrumbs.d.ts', 'dist/esm/index.node.d.ts', 'dist/cjs/index.node.d.ts', 'dist/esm/package.json', 'dist/cjs/package.json']) {
       assert.ok(files.includes(f), `${f} missing`);
     }
     for (const f of files) assert.ok(/^(package\.json|README\.md|dist\/)/.test(f), `${f} should not be packed`);
@@ -59,12 +60,21 @@ describe('npm pack', () => {
     assert.equal(out, 'function undefined');
   });
 
-  test('browser resolves the browser build', () => {
+  test('browser resolves the browser build, and the breadcrumbs integration by its subpath', () => {
     const out = node(['--conditions=browser'], `
       const S = await import('@stackline/sdk');
-      console.log(typeof S.init, typeof S.wrapHandler, typeof S.expressErrorHandler);
+      const { breadcrumbs } = await import('@stackline/sdk/breadcrumbs');
+      console.log(typeof S.init, typeof S.wrapHandler, typeof S.expressErrorHandler, breadcrumbs().name);
     `);
-    assert.equal(out, 'function undefined undefined');
+    assert.equal(out, 'function undefined undefined breadcrumbs');
+  });
+
+  test('the browser core does not import the breadcrumb integrations', async () => {
+    const { build } = await import('esbuild');
+    const { metafile } = await build({ entryPoints: [join(ROOT, 'src/index.browser.ts')], bundle: true, platform: 'browser', write: false, metafile: true, logLevel: 'silent' });
+    const inputs = Object.keys(metafile.inputs);
+    assert.ok(inputs.includes('src/client.ts'), inputs.join(' '));
+    assert.deepEqual(inputs.filter((f) => /integrations\/(console|fetch)\.ts$/.test(f)), []);
   });
 
   test('types: a Node consumer (nodenext, ESM and CJS) and a bundler consumer without @types/node type-check', () => {
@@ -85,6 +95,11 @@ describe('npm pack', () => {
       S.init({ enabled: false });
       S.expressErrorHandler();
     `);
+    writeFileSync(join(dir, 'page.ts'), `
+      import { init } from '@stackline/sdk';
+      import { breadcrumbs } from '@stackline/sdk/breadcrumbs';
+      init({ ingestKey: 'slk_x', endpoint: 'https://x', integrations: [breadcrumbs({ http: false })] });
+    `);
     writeFileSync(join(dir, 'next.ts'), `
       import { init, captureRequestError, flushBeforeFreeze, wrapHandler } from '@stackline/sdk';
       export function register() { init(); }
@@ -95,7 +110,7 @@ describe('npm pack', () => {
     const configs = {
       'tsconfig.node.json': { ...base, module: 'nodenext', moduleResolution: 'nodenext', types: ['node'], typeRoots: [join(ROOT, 'node_modules/@types')], files: ['node.ts', 'cjs.cts'] },
       // Next.js / bundler style, and no @types/node: the edge types must not need Node's.
-      'tsconfig.bundler.json': { ...base, module: 'esnext', moduleResolution: 'bundler', types: [], lib: ['es2022', 'dom'], files: ['next.ts'] },
+      'tsconfig.bundler.json': { ...base, module: 'esnext', moduleResolution: 'bundler', types: [], lib: ['es2022', 'dom'], files: ['next.ts', 'page.ts'] },
     };
     for (const [name, { files, ...compilerOptions }] of Object.entries(configs)) {
       writeFileSync(join(dir, name), JSON.stringify({ compilerOptions, files }));

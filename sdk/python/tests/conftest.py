@@ -10,6 +10,7 @@ from stackline_sdk import Client, MockTransport, Transport, _hub, _scope, _worke
 from stackline_sdk._integrations import _excepthook, _logging, _threading
 from stackline_sdk._options import Options
 
+import support
 from support import FAST, KEY, MakeClient, Recorder
 
 
@@ -24,6 +25,15 @@ def _fresh_sdk() -> Iterator[None]:
     _logging.uninstall()
     _threading.uninstall()
     _scope.reset_process_scope()
+
+
+@pytest.fixture(autouse=True)
+def _only_ingestible_bodies() -> Iterator[None]:
+    """Every body the SDK sends in a test is one the ingest API accepts (ingest_contract)."""
+    support.REFUSED.clear()
+    yield
+    refused, support.REFUSED[:] = list(support.REFUSED), []
+    assert not refused, f"the SDK sent what the ingest API refuses: {refused}"
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ import stackline_sdk
 from stackline_sdk import Client, MockTransport, Request, Response
 from stackline_sdk._worker import Backoff
 
+from ingest_contract import problems
+
 KEY = "slk_" + "A1b2C3d4E5" * 4 + "xy"
 assert len(KEY) == 46
 
@@ -36,6 +38,16 @@ HANG_GUARD_SECONDS = 30.0
 what a busy machine needs, so that reaching it means the thing never happens."""
 
 T = TypeVar("T")
+
+REFUSED: list[str] = []
+"""Why the gateway would refuse bodies the SDK sent in this test, to the recorder or to a fault
+server: the conftest fails the test unless it is empty (and empties it)."""
+
+
+def _check_sent(body: bytes) -> None:
+    """Notes what the ingest API would refuse in a body the SDK sent. Noted, not raised: an
+    exception in the transport is one the SDK would swallow, as it swallows a network error."""
+    REFUSED.extend(problems(body))
 
 
 def within_hang_guard(call: Callable[[], T]) -> T:
@@ -199,6 +211,7 @@ class FaultServer:
                 request = _read_request(reader)
                 if request is None:
                     return
+                _check_sent(request.body)
                 with self._lock:
                     self.received.append(request)
                 action = self.behaviour(request)
@@ -269,6 +282,7 @@ class Recorder:
         self._lock = threading.Lock()
 
     def __call__(self, request: Request) -> Response:
+        _check_sent(request.body)
         with self._lock:
             self.requests.append(request)
         return self._behaviour(request)

@@ -27,26 +27,11 @@ from stackline_sdk import (
     _event,
 )
 
+from ingest_contract import DEFINITIONS
 from support import HANG_GUARD_SECONDS, MakeClient, Recorder, init_recorded
 
-CONTRACT_FIELDS = {
-    "event_id",
-    "timestamp",
-    "platform",
-    "exception",
-    "message",
-    "level",
-    "commit_sha",
-    "environment",
-    "deploy_root",
-    "release",
-    "runtime",
-    "sdk",
-    "request",
-    "tags",
-    "breadcrumbs",
-    "fingerprint",
-}
+# The fields the ingest API takes on an event.
+CONTRACT_FIELDS = set(DEFINITIONS["IngestEvent"]["properties"])
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 

@@ -18,15 +18,21 @@ from support import (
     within_hang_guard,
 )
 
+# One event as the SDK would send it: the fault server checks every body it is sent.
+BODY = (
+    b'{"events":[{"event_id":"0b5e3d3a-54a1-4b8e-9d1c-2f6a1e0c9b7d",'
+    b'"timestamp":"2026-01-01T00:00:00Z","platform":"python","message":"m"}]}'
+)
 
-def post(url: str, body: bytes = b'{"events":[]}') -> Request:
+
+def post(url: str, body: bytes = BODY) -> Request:
     return Request(url + "/api/ingest", {"Content-Type": "application/json"}, body)
 
 
 def test_posts_and_reads_the_answer() -> None:
     with fault_server(always(Reply(429, {"Retry-After": "7"}, b'{"error":{}}'))) as server:
         transport = HTTPTransport(timeout=2)
-        response = transport.send(post(server.url, b'{"events":[1]}'))
+        response = transport.send(post(server.url))
         [received] = server.received
     assert (response.status, response.header("Retry-After"), response.body) == (
         429,
@@ -35,8 +41,8 @@ def test_posts_and_reads_the_answer() -> None:
     )
     assert received.method == "POST"
     assert received.path == "/api/ingest"
-    assert received.body == b'{"events":[1]}'
-    assert received.headers["content-length"] == "14"
+    assert received.body == BODY
+    assert received.headers["content-length"] == str(len(BODY))
     assert received.headers["content-type"] == "application/json"
 
 

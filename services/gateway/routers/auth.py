@@ -130,7 +130,7 @@ async def github_callback(
         )
     )
     response.delete_cookie(STATE_COOKIE, path=_STATE_COOKIE_PATH)
-    return Session.from_proto(signed_in)
+    return Session.from_proto(signed_in.sign_in)
 
 
 @router.post(
@@ -152,7 +152,7 @@ async def exchange_github_token(body: GitHubToken, request: Request, state: Stat
             )
         ),
     )
-    return Session.from_proto(signed_in)
+    return Session.from_proto(signed_in.sign_in)
 
 
 @router.post(
@@ -190,7 +190,7 @@ async def device_poll(body: DevicePoll, request: Request, state: State) -> Sessi
             source_ip=client_ip(request, state.settings.trusted_proxy_hops),
         )
     )
-    return Session.from_proto(signed_in)
+    return Session.from_proto(signed_in.sign_in)
 
 
 @router.post(
@@ -211,7 +211,7 @@ async def refresh(body: RefreshRequest, request: Request, state: State) -> Sessi
             )
         ),
     )
-    return Session.from_proto(signed_in)
+    return Session.from_proto(signed_in.sign_in)
 
 
 @router.post(
@@ -242,4 +242,4 @@ async def dev_login(body: DevLogin, request: Request, state: State) -> Session:
     signed_in = await state.backends.auth.DevLogin(
         auth_pb2.DevLoginRequest(login=body.login, source_ip=source_ip)
     )
-    return Session.from_proto(signed_in)
+    return Session.from_proto(signed_in.sign_in)

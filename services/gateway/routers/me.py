@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import orjson
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 from fastapi.responses import StreamingResponse
 from stackline.auth.v1 import auth_pb2
 
-from services.gateway.dependencies import CurrentUser, State, client_ip
+from services.gateway.dependencies import Actor, State
 from services.gateway.schemas.auth import Me, UserInfo
 from services.gateway.schemas.errors import documented_errors
 
@@ -20,8 +20,8 @@ _EXPORT_DEADLINE_SECONDS = 600.0
 
 
 @router.get("", summary="The signed-in user", responses=documented_errors(401))
-async def me(state: State, user: CurrentUser) -> Me:
-    response = await state.backends.auth.GetUser(auth_pb2.GetUserRequest(user_id=str(user.id)))
+async def me(state: State, actor: Actor) -> Me:
+    response = await state.backends.auth.GetUser(auth_pb2.GetUserRequest(actor=actor))
     return Me(user=UserInfo.from_proto(response.user))
 
 
@@ -36,16 +36,16 @@ async def me(state: State, user: CurrentUser) -> Me:
     response_class=StreamingResponse,
     responses={200: {"content": {"application/json": {}}}, **documented_errors(401)},
 )
-async def export(state: State, user: CurrentUser) -> StreamingResponse:
+async def export(state: State, actor: Actor) -> StreamingResponse:
     records = state.backends.auth.ExportUser(
-        auth_pb2.ExportUserRequest(user_id=str(user.id)), timeout=_EXPORT_DEADLINE_SECONDS
+        auth_pb2.ExportUserRequest(actor=actor), timeout=_EXPORT_DEADLINE_SECONDS
     ).__aiter__()
     # The first record is awaited here, so that a failure to start (no such
     # user, a service down) is still answered with its own status.
     first = await anext(records)
 
     async def document() -> AsyncIterator[bytes]:
-        record: auth_pb2.ExportRecord | None = first
+        record: auth_pb2.ExportUserResponse | None = first
         opened = False
         first_in_section = True
         yield b"{"
@@ -77,10 +77,6 @@ async def export(state: State, user: CurrentUser) -> StreamingResponse:
     ),
     responses=documented_errors(401),
 )
-async def delete_me(request: Request, state: State, user: CurrentUser) -> Response:
-    await state.backends.auth.DeleteUser(
-        auth_pb2.DeleteUserRequest(
-            user_id=str(user.id), source_ip=client_ip(request, state.settings.trusted_proxy_hops)
-        )
-    )
+async def delete_me(state: State, actor: Actor) -> Response:
+    await state.backends.auth.DeleteUser(auth_pb2.DeleteUserRequest(actor=actor))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

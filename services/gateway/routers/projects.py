@@ -15,6 +15,7 @@ from services.gateway.schemas.errors import documented_errors
 from services.gateway.schemas.projects import (
     AuditEntry,
     AuditLog,
+    DsnOf,
     IngestKeyCreated,
     IngestKeyInfo,
     KeyRotated,
@@ -35,10 +36,17 @@ from stackline_infra.timestamps import from_proto
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 
 
-def _detail(project: projects_pb2.Project, keys: list[projects_pb2.IngestKey]) -> ProjectDetail:
+def _dsn_of(request: Request) -> DsnOf:
+    return lambda public_key, project_id: sentry_dsn(request, public_key, project_id)
+
+
+def _detail(
+    request: Request, project: projects_pb2.Project, keys: list[projects_pb2.IngestKey]
+) -> ProjectDetail:
+    dsn_of = _dsn_of(request)
     return ProjectDetail(
-        **Project.from_proto(project).model_dump(),
-        ingest_keys=[IngestKeyInfo.from_proto(k) for k in keys],
+        **Project.from_proto(project, dsn_of).model_dump(),
+        ingest_keys=[IngestKeyInfo.from_proto(k, project.id, dsn_of) for k in keys],
     )
 
 
@@ -57,18 +65,19 @@ async def create_project(
         )
     )
     return ProjectCreated(
-        project=_detail(response.project, [response.ingest_key]),
+        project=_detail(request, response.project, [response.ingest_key]),
         ingest_key=response.ingest_key_secret,
-        dsn=sentry_dsn(request, response.ingest_key_secret, response.project.id),
+        dsn=sentry_dsn(request, response.ingest_key.public_key, response.project.id),
     )
 
 
 @router.get("", summary="Your projects", responses=documented_errors(401))
-async def list_projects(state: State, actor: Actor) -> ProjectList:
+async def list_projects(state: State, actor: Actor, request: Request) -> ProjectList:
     response = await state.backends.projects.ListProjects(
         projects_pb2.ListProjectsRequest(actor=actor)
     )
-    return ProjectList(projects=[Project.from_proto(p) for p in response.projects])
+    dsn_of = _dsn_of(request)
+    return ProjectList(projects=[Project.from_proto(p, dsn_of) for p in response.projects])
 
 
 @router.get(
@@ -76,11 +85,13 @@ async def list_projects(state: State, actor: Actor) -> ProjectList:
     summary="One of your projects, with its keys",
     responses=documented_errors(401, 404),
 )
-async def get_project(project_id: str, state: State, actor: Actor) -> ProjectResponse:
+async def get_project(
+    project_id: str, state: State, actor: Actor, request: Request
+) -> ProjectResponse:
     response = await state.backends.projects.GetProject(
         projects_pb2.GetProjectRequest(actor=actor, project_id=project_id)
     )
-    return ProjectResponse(project=_detail(response.project, list(response.ingest_keys)))
+    return ProjectResponse(project=_detail(request, response.project, list(response.ingest_keys)))
 
 
 @router.patch(
@@ -89,15 +100,15 @@ async def get_project(project_id: str, state: State, actor: Actor) -> ProjectRes
     responses=documented_errors(400, 401, 404),
 )
 async def update_project(
-    project_id: str, body: ProjectUpdate, state: State, actor: Actor
+    project_id: str, body: ProjectUpdate, state: State, actor: Actor, request: Request
 ) -> ProjectUpdated:
-    request = projects_pb2.UpdateProjectRequest(actor=actor, project_id=project_id)
+    update = projects_pb2.UpdateProjectRequest(actor=actor, project_id=project_id)
     if body.name is not None:
-        request.name = body.name
+        update.name = body.name
     if body.retention_days is not None:
-        request.retention_days = body.retention_days
-    response = await state.backends.projects.UpdateProject(request)
-    return ProjectUpdated(project=Project.from_proto(response.project))
+        update.retention_days = body.retention_days
+    response = await state.backends.projects.UpdateProject(update)
+    return ProjectUpdated(project=Project.from_proto(response.project, _dsn_of(request)))
 
 
 @router.delete(
@@ -127,8 +138,8 @@ async def create_key(
     )
     return IngestKeyCreated(
         ingest_key=response.ingest_key_secret,
-        dsn=sentry_dsn(request, response.ingest_key_secret, project_id),
-        key=IngestKeyInfo.from_proto(response.ingest_key),
+        dsn=sentry_dsn(request, response.ingest_key.public_key, project_id),
+        key=IngestKeyInfo.from_proto(response.ingest_key, project_id, _dsn_of(request)),
     )
 
 
@@ -138,12 +149,14 @@ async def create_key(
     "and by any other within the key cache period",
     responses=documented_errors(401, 404),
 )
-async def revoke_key(project_id: str, key_id: str, state: State, actor: Actor) -> IngestKeyInfo:
+async def revoke_key(
+    project_id: str, key_id: str, state: State, actor: Actor, request: Request
+) -> IngestKeyInfo:
     response = await state.backends.projects.RevokeIngestKey(
         projects_pb2.RevokeIngestKeyRequest(actor=actor, project_id=project_id, key_id=key_id)
     )
     await state.revocations.revoked(response.ingest_key.id)
-    return IngestKeyInfo.from_proto(response.ingest_key)
+    return IngestKeyInfo.from_proto(response.ingest_key, project_id, _dsn_of(request))
 
 
 def _path_mappings(mappings: Sequence[projects_pb2.PathMapping]) -> PathMappings:
@@ -210,9 +223,9 @@ async def rotate_key(
     await state.revocations.revoked(response.old_key.id)
     return KeyRotated(
         ingest_key=response.new_key_secret,
-        dsn=sentry_dsn(request, response.new_key_secret, project_id),
-        key=IngestKeyInfo.from_proto(response.new_key),
-        old_key=IngestKeyInfo.from_proto(response.old_key),
+        dsn=sentry_dsn(request, response.new_key.public_key, project_id),
+        key=IngestKeyInfo.from_proto(response.new_key, project_id, _dsn_of(request)),
+        old_key=IngestKeyInfo.from_proto(response.old_key, project_id, _dsn_of(request)),
     )
 
 

@@ -89,10 +89,10 @@ SENTRY_ITEMS = Counter(
 )
 
 
-def sentry_dsn(request: Request, key: str, project_id: str) -> str:
-    """The DSN of a key: the key itself as the public part, at the gateway's public address."""
+def sentry_dsn(request: Request, public_key: str, project_id: str) -> str:
+    """The DSN of a key's public part, at the gateway's public address."""
     state: GatewayState = request.app.state.gateway
-    return dsn(key, project_id, state.settings.public_url or str(request.base_url))
+    return dsn(public_key, project_id, state.settings.public_url or str(request.base_url))
 
 
 def _credential(request: Request, envelope: Envelope | None) -> str:
@@ -119,7 +119,9 @@ async def _resolve(request: Request, state: GatewayState, key: str) -> ResolvedK
             raise Unauthenticated(
                 "missing credentials: send X-Sentry-Auth, ?sentry_key= or a DSN in the envelope"
             )
-        return await state.ingest_keys.resolve(key.strip())
+        # A DSN names a key's public part (slp_), or, in DSNs handed out before keys had
+        # one, the ingest key itself (slk_): both keep working.
+        return await state.ingest_keys.resolve(key.strip(), public=True)
     except (Unauthenticated, PermissionDenied) as exc:
         # Why, never the key itself.
         log.info("refused a Sentry key from %s: %s", address, exc.message)

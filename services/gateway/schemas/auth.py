@@ -69,7 +69,7 @@ class Session(BaseModel):
     user: UserInfo
 
     @classmethod
-    def from_proto(cls, response: auth_pb2.SignInResponse) -> Session:
+    def from_proto(cls, response: auth_pb2.SignIn) -> Session:
         return cls(
             access_token=response.access_token.token,
             expires_at=from_proto(response.access_token.expires_at),

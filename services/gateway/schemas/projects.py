@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -10,20 +11,29 @@ from stackline.projects.v1 import projects_pb2
 
 from stackline_infra.timestamps import from_proto
 
+# Builds a DSN from a key's public part and the project's id, at the gateway's address.
+DsnOf = Callable[[str, str], str]
+
 
 class IngestKeyInfo(BaseModel):
     id: str
     # The first characters of the key, to tell keys apart; never usable.
     prefix: str
+    dsn: str = Field(
+        description="The key as a Sentry DSN, for apps that keep their Sentry SDK. Its user "
+        "name is the key's public part, which sends events through Sentry's routes and does "
+        "nothing else; shown at any time, it works while the key does and stops with it."
+    )
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
 
     @classmethod
-    def from_proto(cls, key: projects_pb2.IngestKey) -> IngestKeyInfo:
+    def from_proto(cls, key: projects_pb2.IngestKey, project_id: str, dsn: DsnOf) -> IngestKeyInfo:
         return cls(
             id=key.id,
             prefix=key.prefix,
+            dsn=dsn(key.public_key, project_id),
             created_at=from_proto(key.created_at),
             last_used_at=from_proto(key.last_used_at) if key.HasField("last_used_at") else None,
             revoked_at=from_proto(key.revoked_at) if key.HasField("revoked_at") else None,
@@ -38,16 +48,22 @@ class Project(BaseModel):
         description="Days an event is kept after it was received (1-3650, 90 by default); an "
         "incident goes when its last event has. Audit entries are kept a year."
     )
+    dsn: str | None = Field(
+        description="The project's Sentry DSN: that of its newest ingest key that works and "
+        "is not being replaced (rotating that key moves it to the new one). Null when every "
+        "key is revoked or being replaced."
+    )
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def from_proto(cls, project: projects_pb2.Project) -> Project:
+    def from_proto(cls, project: projects_pb2.Project, dsn: DsnOf) -> Project:
         return cls(
             id=project.id,
             name=project.name,
             repo=project.repo,
             retention_days=project.retention_days,
+            dsn=dsn(project.dsn_public_key, project.id) if project.dsn_public_key else None,
             created_at=from_proto(project.created_at),
             updated_at=from_proto(project.updated_at),
         )
@@ -78,8 +94,8 @@ class ProjectCreated(BaseModel):
     project: ProjectDetail
     ingest_key: str = Field(description="The whole key. Shown this once: only its hash is kept.")
     dsn: str = Field(
-        description="The same key as a Sentry DSN, for apps that keep their Sentry SDK. "
-        "Shown this once, like the key."
+        description="The key as a Sentry DSN, for apps that keep their Sentry SDK; shown "
+        "again, unlike the key, next to the project and the key."
     )
 
 
@@ -98,8 +114,8 @@ class ProjectList(BaseModel):
 class IngestKeyCreated(BaseModel):
     ingest_key: str = Field(description="The whole key. Shown this once: only its hash is kept.")
     dsn: str = Field(
-        description="The same key as a Sentry DSN, for apps that keep their Sentry SDK. "
-        "Shown this once, like the key."
+        description="The key as a Sentry DSN, for apps that keep their Sentry SDK; shown "
+        "again, unlike the key, next to the project and the key."
     )
     key: IngestKeyInfo
 
@@ -137,8 +153,8 @@ class KeyRotation(_Write):
 class KeyRotated(BaseModel):
     ingest_key: str = Field(description="The whole new key. Shown this once.")
     dsn: str = Field(
-        description="The same key as a Sentry DSN, for apps that keep their Sentry SDK. "
-        "Shown this once, like the key."
+        description="The key as a Sentry DSN, for apps that keep their Sentry SDK; shown "
+        "again, unlike the key, next to the project and the key."
     )
     key: IngestKeyInfo
     old_key: IngestKeyInfo = Field(description="Its revoked_at is when it stops working.")

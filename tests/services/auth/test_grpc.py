@@ -8,6 +8,7 @@ import grpc
 import jwt
 import pytest
 from stackline.auth.v1 import auth_pb2, auth_pb2_grpc
+from stackline.common.v1 import common_pb2
 
 from stackline_infra.errors import CODE_KEY, FIELD_KEY
 from tests.conftest import Stack
@@ -20,9 +21,11 @@ async def auth(stack: Stack) -> auth_pb2_grpc.AuthServiceStub:
 
 
 async def test_tokens_verify_with_the_published_keys(auth: auth_pb2_grpc.AuthServiceStub) -> None:
-    signed_in = await auth.DevLogin(
-        auth_pb2.DevLoginRequest(login="grpc-user", source_ip="127.0.0.1"), timeout=5
-    )
+    signed_in = (
+        await auth.DevLogin(
+            auth_pb2.DevLoginRequest(login="grpc-user", source_ip="127.0.0.1"), timeout=5
+        )
+    ).sign_in
     keys = await auth.GetPublicKeys(auth_pb2.GetPublicKeysRequest(), timeout=5)
     [jwk] = json.loads(keys.jwks_json)["keys"]
     assert jwk["kty"] == "OKP" and jwk["crv"] == "Ed25519" and "d" not in jwk
@@ -46,9 +49,15 @@ async def test_errors_arrive_as_status_codes_with_the_field(
     assert trailing[CODE_KEY] == "invalid_argument"
     assert trailing[FIELD_KEY] == "login"
 
+    nobody = common_pb2.Actor(user_id="01a21444-e0d3-7766-a35c-6caf537ea19d")
     with pytest.raises(grpc.aio.AioRpcError) as missing:
-        await auth.GetUser(auth_pb2.GetUserRequest(user_id="nobody"), timeout=5)
+        await auth.GetUser(auth_pb2.GetUserRequest(actor=nobody), timeout=5)
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+    # Like every service's: a call made for no user is refused before anything is looked up.
+    with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+        await auth.GetUser(auth_pb2.GetUserRequest(), timeout=5)
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
     with pytest.raises(grpc.aio.AioRpcError) as unknown:
         await auth.ResolveIngestKey(auth_pb2.ResolveIngestKeyRequest(key="slk_x"), timeout=5)

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ from stackline_infra.db.schema import (
     User,
 )
 from tests.conftest import GATEWAY_URL, gateway_settings, running_stack
+from tests.services.gateway.test_sentry_envelopes import auth, envelope, event_item, python_event
 from tests.support.api import Account, ProjectWithKey, create_project, node_event, sign_in
 from tests.support.clocks import HANG_GUARD_SECONDS, FakeClock, FakeWallClock
 from tests.support.redis import redis_url
@@ -127,8 +129,11 @@ async def test_with_redis_a_revocation_reaches_every_replica_at_once(clocked: Cl
                 )
             )
         first, second = replicas
+        dsn = await _project_dsn(first, account, project)
+        assert dsn is not None
         assert await _ingest_status(first, project.key) == 200
         assert await _ingest_status(second, project.key) == 200
+        assert await _sentry_status(second, dsn) == 200  # the DSN's form cached too
         revoked = await first.delete(
             f"/api/projects/{project.id}/keys/{key_id}", headers=account.headers
         )
@@ -139,6 +144,8 @@ async def test_with_redis_a_revocation_reaches_every_replica_at_once(clocked: Cl
         while await _ingest_status(second, project.key) != 403:
             assert asyncio.get_running_loop().time() < deadline, "the replica never heard"
             await asyncio.sleep(0.01)
+        # One message, by key id, drops both forms.
+        assert await _sentry_status(second, dsn) == 403
 
 
 async def _rotate(
@@ -235,6 +242,78 @@ async def test_a_rotated_key_works_through_its_grace_period_then_stops(clocked: 
         headers=account.headers,
     )
     assert too_long.status_code == 400
+
+
+async def _sentry_status(client: httpx.AsyncClient, dsn: str) -> int:
+    """An event sent as sentry-sdk sends it with this DSN."""
+    parts = urlsplit(dsn)
+    response = await client.post(
+        f"/api/{parts.path.strip('/')}/envelope/",
+        content=envelope(event_item(python_event())),
+        headers=auth(parts.username or ""),
+    )
+    return response.status_code
+
+
+async def _project_dsn(
+    client: httpx.AsyncClient, account: Account, project: ProjectWithKey
+) -> str | None:
+    detail = (await client.get(f"/api/projects/{project.id}", headers=account.headers)).json()
+    return detail["project"]["dsn"]  # type: ignore[no-any-return]
+
+
+async def test_rotating_a_key_gives_a_new_dsn_and_the_old_one_works_through_the_grace(
+    clocked: Clocked,
+) -> None:
+    client = clocked.client
+    account = await sign_in(client)
+    project = await create_project(client, account)
+    old_dsn = await _project_dsn(client, account, project)
+    assert old_dsn is not None
+    assert await _sentry_status(client, old_dsn) == 200  # resolved, and cached
+    key_id = await _first_key_id(client, account, project)
+
+    rotated = await _rotate(client, account, project, key_id, grace_seconds=3600)
+    assert rotated.status_code == 201, rotated.text
+    new_dsn = rotated.json()["dsn"]
+    assert new_dsn != old_dsn
+    assert rotated.json()["old_key"]["dsn"] == old_dsn
+    assert await _project_dsn(client, account, project) == new_dsn
+    assert await _sentry_status(client, old_dsn) == 200
+    assert await _sentry_status(client, new_dsn) == 200
+
+    # A second before the grace ends, asked afresh: the old DSN works...
+    clocked.wall_clock.advance(3599)
+    clocked.gateway_clock.advance(KEY_CACHE_SECONDS)
+    assert await _sentry_status(client, old_dsn) == 200
+    # ...and at its end it stops, as the old key does; the new one carries on.
+    clocked.wall_clock.advance(1)
+    clocked.gateway_clock.advance(KEY_CACHE_SECONDS)
+    assert await _sentry_status(client, old_dsn) == 403
+    assert await _ingest_status(client, project.key) == 403
+    assert await _sentry_status(client, new_dsn) == 200
+
+
+async def test_revoking_a_key_stops_its_dsn_at_once(clocked: Clocked) -> None:
+    client = clocked.client
+    account = await sign_in(client)
+    project = await create_project(client, account)
+    dsn = await _project_dsn(client, account, project)
+    assert dsn is not None
+    # Cached by both of its forms: the DSN's public part, and the key itself.
+    assert await _sentry_status(client, dsn) == 200
+    assert await _ingest_status(client, project.key) == 200
+    key_id = await _first_key_id(client, account, project)
+    revoked = await client.delete(
+        f"/api/projects/{project.id}/keys/{key_id}", headers=account.headers
+    )
+    assert revoked.status_code == 200
+    assert revoked.json()["dsn"] == dsn
+    # The clocks have not moved: only the revocation can have dropped the cached entries.
+    assert await _sentry_status(client, dsn) == 403
+    assert await _ingest_status(client, project.key) == 403
+    # A project whose keys are all revoked shows no DSN.
+    assert await _project_dsn(client, account, project) is None
 
 
 async def test_a_deleted_projects_key_is_refused_then_forgotten(

@@ -135,22 +135,6 @@ def _items(kind: str, outcome: str) -> float:
     return value or 0.0
 
 
-async def test_project_creation_shows_the_dsn(gateway: httpx.AsyncClient, account: Account) -> None:
-    created = await gateway.post(
-        "/api/projects",
-        json={"name": "Shop", "repo": f"{account.login}/shop"},
-        headers=account.headers,
-    )
-    assert created.status_code == 201, created.text
-    body = created.json()
-    number = str(uuid.UUID(body["project"]["id"]).int)
-    assert body["dsn"] == f"http://{body['ingest_key']}@stackline.test/{number}"
-
-    key = await gateway.post(f"/api/projects/{body['project']['id']}/keys", headers=account.headers)
-    assert key.status_code == 201, key.text
-    assert key.json()["dsn"] == f"http://{key.json()['ingest_key']}@stackline.test/{number}"
-
-
 async def test_an_event_is_placed_grouped_and_linked_like_a_native_one(
     gateway: httpx.AsyncClient, account: Account, project: ProjectWithKey
 ) -> None:

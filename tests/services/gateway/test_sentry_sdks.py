@@ -94,8 +94,14 @@ async def new_project(url: str, name: str) -> Project:
             "/api/projects", json={"name": name, "repo": repo}, headers=user
         )
         assert created.status_code == 201, created.text
-    body = created.json()
-    return Project(url, user, body["project"]["id"], repo, body["dsn"])
+        project_id = created.json()["project"]["id"]
+        # The DSN as the project list shows it at any time, not as creation showed it once:
+        # what a user copies from the API or the dashboard must be what the SDKs accept.
+        listed = await client.get("/api/projects", headers=user)
+        assert listed.status_code == 200, listed.text
+    (dsn,) = [p["dsn"] for p in listed.json()["projects"] if p["id"] == project_id]
+    assert dsn == created.json()["dsn"]
+    return Project(url, user, project_id, repo, dsn)
 
 
 @pytest.fixture(scope="module")

@@ -314,6 +314,9 @@ def test_the_most_specific_bundle_name_wins() -> None:
     ("source", "source_root", "expected"),
     [
         ("../../../src/main.js", "", "src/main.js"),
+        # Turbopack (next build): relative URLs, percent-encoded.
+        ("../../../app/api/orders/%5Bid%5D/route.ts", "", "app/api/orders/[id]/route.ts"),
+        ("../../../node_modules/%40stackline/sdk/a.js", "", "node_modules/@stackline/sdk/a.js"),
         ("./src/a.js", "", "src/a.js"),
         ("src/lib/../a.js", "", "src/a.js"),
         ("..\\..\\src\\a.ts", "", "src/a.ts"),

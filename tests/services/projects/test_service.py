@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -43,7 +44,45 @@ async def test_create_returns_the_key_once_and_stores_only_its_hash(session: Asy
         {"secret": new_key.secret},
     )
     assert dump == 0
+    # Its public part, the DSN's, is kept in clear, and is no key.
+    assert keyformat.is_well_formed_public(stored.public_key)
+    assert new_key.key.public_key == stored.public_key
     assert await _audit(session, caller) == ["project.create", "ingest_key.create"]
+
+
+async def test_the_projects_dsn_names_its_newest_key_that_is_not_being_replaced(
+    session: AsyncSession,
+) -> None:
+    caller = await factories.caller(session)
+    project, first = await service.create_project(
+        session, caller, name="Shop", repo="octo-org/shop", retention_days=0
+    )
+    other, other_key = await service.create_project(
+        session, caller, name="Cart", repo="octo-org/cart", retention_days=0
+    )
+    now = utcnow()
+
+    async def listed() -> dict[uuid.UUID, str]:
+        return (await service.list_projects(session, caller))[1]
+
+    assert await listed() == {
+        project.id: first.key.public_key,
+        other.id: other_key.key.public_key,
+    }
+    # A key made later is the one meant to be handed out now.
+    second = await service.create_ingest_key(session, caller, project.id, now=now)
+    assert (await listed())[project.id] == second.key.public_key
+    assert await service.project_dsn_public_key(session, project.id) == second.key.public_key
+    # Rotating it moves the DSN to its successor, though the old key works through its grace.
+    rotated = await service.rotate_ingest_key(
+        session, caller, project.id, second.key.id, grace=timedelta(hours=1), now=now
+    )
+    assert (await listed())[project.id] == rotated.new.key.public_key
+    # With every key revoked, the project has no DSN; the other project keeps its own.
+    for key in (first.key, rotated.new.key, rotated.old):
+        await service.revoke_ingest_key(session, caller, project.id, key.id, now=now)
+    assert await listed() == {other.id: other_key.key.public_key}
+    assert await service.project_dsn_public_key(session, project.id) == ""
 
 
 @pytest.mark.parametrize(
@@ -113,8 +152,8 @@ async def test_users_see_and_change_only_their_projects(session: AsyncSession) -
         session, owner, name="mine", repo="octo/mine", retention_days=0
     )
 
-    assert [p.id for p in await service.list_projects(session, owner)] == [project.id]
-    assert list(await service.list_projects(session, stranger)) == []
+    assert [p.id for p in (await service.list_projects(session, owner))[0]] == [project.id]
+    assert (await service.list_projects(session, stranger)) == ([], {})
     for attempt in (
         service.get_project(session, stranger, project.id),
         service.update_project(session, stranger, project.id, name="stolen", retention_days=None),

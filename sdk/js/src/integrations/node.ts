@@ -10,6 +10,7 @@ import http, { type ClientRequest, type IncomingMessage, type ServerResponse } f
 import https from 'node:https';
 import { get } from '../event.js';
 import type { Client } from '../client.js';
+import type { NodeClient } from '../client.node.js';
 import type { Scope } from '../scope.js';
 import { OWN_REQUEST } from '../transports/node.js';
 import { httpCrumb } from './fetch.js';
@@ -47,7 +48,7 @@ export function rejectionMode(execArgv: readonly string[], nodeOptions: string |
   return mode === 'strict' || mode === 'warn' || mode === 'none' || mode === 'warn-with-error-code' ? mode : 'throw';
 }
 
-export function installProcessHandlers(client: Client, options: Options): () => void {
+export function installProcessHandlers(client: NodeClient, options: Options): () => void {
   const shutdownMs = typeof options.shutdownTimeoutMs === 'number' ? options.shutdownTimeoutMs : 2000;
   const undo: Array<() => void> = [];
   const on = (event: string, fn: (...a: any[]) => void): void => {

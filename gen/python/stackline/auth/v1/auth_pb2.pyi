@@ -9,6 +9,7 @@ them, keeps refresh tokens, and says which project an ingest key belongs to.
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from stackline.common.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -81,7 +82,11 @@ class AccessToken(_message.Message):
 Global___AccessToken: _TypeAlias = AccessToken  # noqa: Y015
 
 @_typing.final
-class SignInResponse(_message.Message):
+class SignIn(_message.Message):
+    """A user signed in: what every sign-in RPC answers (each in its own response
+    message, so that one can grow without the others).
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     USER_FIELD_NUMBER: _builtins.int
@@ -110,7 +115,7 @@ class SignInResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___SignInResponse: _TypeAlias = SignInResponse  # noqa: Y015
+Global___SignIn: _TypeAlias = SignIn  # noqa: Y015
 
 @_typing.final
 class StartGitHubLoginRequest(_message.Message):
@@ -176,6 +181,26 @@ class CompleteGitHubLoginRequest(_message.Message):
 Global___CompleteGitHubLoginRequest: _TypeAlias = CompleteGitHubLoginRequest  # noqa: Y015
 
 @_typing.final
+class CompleteGitHubLoginResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGN_IN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def sign_in(self) -> Global___SignIn: ...
+    def __init__(
+        self,
+        *,
+        sign_in: Global___SignIn | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["sign_in", b"sign_in"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sign_in", b"sign_in"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteGitHubLoginResponse: _TypeAlias = CompleteGitHubLoginResponse  # noqa: Y015
+
+@_typing.final
 class ExchangeGitHubTokenRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -196,6 +221,26 @@ class ExchangeGitHubTokenRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExchangeGitHubTokenRequest: _TypeAlias = ExchangeGitHubTokenRequest  # noqa: Y015
+
+@_typing.final
+class ExchangeGitHubTokenResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGN_IN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def sign_in(self) -> Global___SignIn: ...
+    def __init__(
+        self,
+        *,
+        sign_in: Global___SignIn | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["sign_in", b"sign_in"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sign_in", b"sign_in"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExchangeGitHubTokenResponse: _TypeAlias = ExchangeGitHubTokenResponse  # noqa: Y015
 
 @_typing.final
 class StartDeviceLoginRequest(_message.Message):
@@ -267,6 +312,26 @@ class PollDeviceLoginRequest(_message.Message):
 Global___PollDeviceLoginRequest: _TypeAlias = PollDeviceLoginRequest  # noqa: Y015
 
 @_typing.final
+class PollDeviceLoginResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGN_IN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def sign_in(self) -> Global___SignIn: ...
+    def __init__(
+        self,
+        *,
+        sign_in: Global___SignIn | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["sign_in", b"sign_in"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sign_in", b"sign_in"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PollDeviceLoginResponse: _TypeAlias = PollDeviceLoginResponse  # noqa: Y015
+
+@_typing.final
 class DevLoginRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -289,6 +354,26 @@ class DevLoginRequest(_message.Message):
 Global___DevLoginRequest: _TypeAlias = DevLoginRequest  # noqa: Y015
 
 @_typing.final
+class DevLoginResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGN_IN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def sign_in(self) -> Global___SignIn: ...
+    def __init__(
+        self,
+        *,
+        sign_in: Global___SignIn | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["sign_in", b"sign_in"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sign_in", b"sign_in"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DevLoginResponse: _TypeAlias = DevLoginResponse  # noqa: Y015
+
+@_typing.final
 class RefreshSessionRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -309,6 +394,26 @@ class RefreshSessionRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RefreshSessionRequest: _TypeAlias = RefreshSessionRequest  # noqa: Y015
+
+@_typing.final
+class RefreshSessionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGN_IN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def sign_in(self) -> Global___SignIn: ...
+    def __init__(
+        self,
+        *,
+        sign_in: Global___SignIn | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["sign_in", b"sign_in"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sign_in", b"sign_in"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefreshSessionResponse: _TypeAlias = RefreshSessionResponse  # noqa: Y015
 
 @_typing.final
 class EndSessionRequest(_message.Message):
@@ -391,6 +496,7 @@ class ResolveIngestKeyRequest(_message.Message):
 
     KEY_FIELD_NUMBER: _builtins.int
     key: _builtins.str
+    """An ingest key (slk_), or a key's public part (slp_), as a Sentry DSN carries it."""
     def __init__(
         self,
         *,
@@ -438,16 +544,17 @@ Global___ResolveIngestKeyResponse: _TypeAlias = ResolveIngestKeyResponse  # noqa
 class GetUserRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    USER_ID_FIELD_NUMBER: _builtins.int
-    user_id: _builtins.str
+    ACTOR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def actor(self) -> _common_pb2.Actor: ...
     def __init__(
         self,
         *,
-        user_id: _builtins.str = ...,
+        actor: _common_pb2.Actor | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -477,23 +584,26 @@ Global___GetUserResponse: _TypeAlias = GetUserResponse  # noqa: Y015
 class ExportUserRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    USER_ID_FIELD_NUMBER: _builtins.int
-    user_id: _builtins.str
+    ACTOR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def actor(self) -> _common_pb2.Actor: ...
     def __init__(
         self,
         *,
-        user_id: _builtins.str = ...,
+        actor: _common_pb2.Actor | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportUserRequest: _TypeAlias = ExportUserRequest  # noqa: Y015
 
 @_typing.final
-class ExportRecord(_message.Message):
+class ExportUserResponse(_message.Message):
+    """One record of the export."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     KIND_FIELD_NUMBER: _builtins.int
@@ -516,25 +626,23 @@ class ExportRecord(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ExportRecord: _TypeAlias = ExportRecord  # noqa: Y015
+Global___ExportUserResponse: _TypeAlias = ExportUserResponse  # noqa: Y015
 
 @_typing.final
 class DeleteUserRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    USER_ID_FIELD_NUMBER: _builtins.int
-    SOURCE_IP_FIELD_NUMBER: _builtins.int
-    user_id: _builtins.str
-    source_ip: _builtins.str
+    ACTOR_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def actor(self) -> _common_pb2.Actor: ...
     def __init__(
         self,
         *,
-        user_id: _builtins.str = ...,
-        source_ip: _builtins.str = ...,
+        actor: _common_pb2.Actor | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["source_ip", b"source_ip", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

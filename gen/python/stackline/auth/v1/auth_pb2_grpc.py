@@ -42,12 +42,12 @@ class AuthServiceStub:
         self.CompleteGitHubLogin = channel.unary_unary(
                 '/stackline.auth.v1.AuthService/CompleteGitHubLogin',
                 request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.CompleteGitHubLoginRequest.SerializeToString,
-                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.CompleteGitHubLoginResponse.FromString,
                 _registered_method=True)
         self.ExchangeGitHubToken = channel.unary_unary(
                 '/stackline.auth.v1.AuthService/ExchangeGitHubToken',
                 request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExchangeGitHubTokenRequest.SerializeToString,
-                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExchangeGitHubTokenResponse.FromString,
                 _registered_method=True)
         self.StartDeviceLogin = channel.unary_unary(
                 '/stackline.auth.v1.AuthService/StartDeviceLogin',
@@ -57,17 +57,17 @@ class AuthServiceStub:
         self.PollDeviceLogin = channel.unary_unary(
                 '/stackline.auth.v1.AuthService/PollDeviceLogin',
                 request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.PollDeviceLoginRequest.SerializeToString,
-                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.PollDeviceLoginResponse.FromString,
                 _registered_method=True)
         self.DevLogin = channel.unary_unary(
                 '/stackline.auth.v1.AuthService/DevLogin',
                 request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.DevLoginRequest.SerializeToString,
-                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.DevLoginResponse.FromString,
                 _registered_method=True)
         self.RefreshSession = channel.unary_unary(
                 '/stackline.auth.v1.AuthService/RefreshSession',
                 request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionRequest.SerializeToString,
-                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionResponse.FromString,
                 _registered_method=True)
         self.EndSession = channel.unary_unary(
                 '/stackline.auth.v1.AuthService/EndSession',
@@ -92,7 +92,7 @@ class AuthServiceStub:
         self.ExportUser = channel.unary_stream(
                 '/stackline.auth.v1.AuthService/ExportUser',
                 request_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExportUserRequest.SerializeToString,
-                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExportRecord.FromString,
+                response_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExportUserResponse.FromString,
                 _registered_method=True)
         self.DeleteUser = channel.unary_unary(
                 '/stackline.auth.v1.AuthService/DeleteUser',
@@ -188,15 +188,16 @@ class AuthServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportUser(self, request, context):
-        """Everything Stackline holds about a user, one record at a time, grouped by
-        kind in the order ExportRecord lists them, from one consistent snapshot.
+        """Everything Stackline holds about the actor, one record at a time, grouped
+        by kind in the order ExportUserResponse lists them, from one consistent
+        snapshot.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteUser(self, request, context):
-        """Hard-deletes the user and everything they own, in one transaction; their
+        """Hard-deletes the actor and everything they own, in one transaction; their
         audit entries keep no personal fields.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -214,12 +215,12 @@ def add_AuthServiceServicer_to_server(servicer, server):
             'CompleteGitHubLogin': grpc.unary_unary_rpc_method_handler(
                     servicer.CompleteGitHubLogin,
                     request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.CompleteGitHubLoginRequest.FromString,
-                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.SerializeToString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.CompleteGitHubLoginResponse.SerializeToString,
             ),
             'ExchangeGitHubToken': grpc.unary_unary_rpc_method_handler(
                     servicer.ExchangeGitHubToken,
                     request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExchangeGitHubTokenRequest.FromString,
-                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.SerializeToString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExchangeGitHubTokenResponse.SerializeToString,
             ),
             'StartDeviceLogin': grpc.unary_unary_rpc_method_handler(
                     servicer.StartDeviceLogin,
@@ -229,17 +230,17 @@ def add_AuthServiceServicer_to_server(servicer, server):
             'PollDeviceLogin': grpc.unary_unary_rpc_method_handler(
                     servicer.PollDeviceLogin,
                     request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.PollDeviceLoginRequest.FromString,
-                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.SerializeToString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.PollDeviceLoginResponse.SerializeToString,
             ),
             'DevLogin': grpc.unary_unary_rpc_method_handler(
                     servicer.DevLogin,
                     request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.DevLoginRequest.FromString,
-                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.SerializeToString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.DevLoginResponse.SerializeToString,
             ),
             'RefreshSession': grpc.unary_unary_rpc_method_handler(
                     servicer.RefreshSession,
                     request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionRequest.FromString,
-                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.SerializeToString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionResponse.SerializeToString,
             ),
             'EndSession': grpc.unary_unary_rpc_method_handler(
                     servicer.EndSession,
@@ -264,7 +265,7 @@ def add_AuthServiceServicer_to_server(servicer, server):
             'ExportUser': grpc.unary_stream_rpc_method_handler(
                     servicer.ExportUser,
                     request_deserializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExportUserRequest.FromString,
-                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExportRecord.SerializeToString,
+                    response_serializer=stackline_dot_auth_dot_v1_dot_auth__pb2.ExportUserResponse.SerializeToString,
             ),
             'DeleteUser': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteUser,
@@ -325,7 +326,7 @@ class AuthService:
             target,
             '/stackline.auth.v1.AuthService/CompleteGitHubLogin',
             stackline_dot_auth_dot_v1_dot_auth__pb2.CompleteGitHubLoginRequest.SerializeToString,
-            stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.CompleteGitHubLoginResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -352,7 +353,7 @@ class AuthService:
             target,
             '/stackline.auth.v1.AuthService/ExchangeGitHubToken',
             stackline_dot_auth_dot_v1_dot_auth__pb2.ExchangeGitHubTokenRequest.SerializeToString,
-            stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.ExchangeGitHubTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -406,7 +407,7 @@ class AuthService:
             target,
             '/stackline.auth.v1.AuthService/PollDeviceLogin',
             stackline_dot_auth_dot_v1_dot_auth__pb2.PollDeviceLoginRequest.SerializeToString,
-            stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.PollDeviceLoginResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -433,7 +434,7 @@ class AuthService:
             target,
             '/stackline.auth.v1.AuthService/DevLogin',
             stackline_dot_auth_dot_v1_dot_auth__pb2.DevLoginRequest.SerializeToString,
-            stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.DevLoginResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -460,7 +461,7 @@ class AuthService:
             target,
             '/stackline.auth.v1.AuthService/RefreshSession',
             stackline_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionRequest.SerializeToString,
-            stackline_dot_auth_dot_v1_dot_auth__pb2.SignInResponse.FromString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.RefreshSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -595,7 +596,7 @@ class AuthService:
             target,
             '/stackline.auth.v1.AuthService/ExportUser',
             stackline_dot_auth_dot_v1_dot_auth__pb2.ExportUserRequest.SerializeToString,
-            stackline_dot_auth_dot_v1_dot_auth__pb2.ExportRecord.FromString,
+            stackline_dot_auth_dot_v1_dot_auth__pb2.ExportUserResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,27 +38,27 @@ class AuthServiceStub:
     """Browser sign-in with GitHub (authorization code with PKCE): where to send
     the browser. AuthService keeps the state and the PKCE verifier.
     """
-    CompleteGitHubLogin: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CompleteGitHubLoginRequest, _auth_pb2.SignInResponse]
+    CompleteGitHubLogin: _grpc.UnaryUnaryMultiCallable[_auth_pb2.CompleteGitHubLoginRequest, _auth_pb2.CompleteGitHubLoginResponse]
     """The browser came back with a code: exchange it, fetch the GitHub user,
     sign them in. INVALID_ARGUMENT for an unknown, used or expired state or a
     refused code; UNAVAILABLE when GitHub cannot be reached.
     """
-    ExchangeGitHubToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ExchangeGitHubTokenRequest, _auth_pb2.SignInResponse]
+    ExchangeGitHubToken: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ExchangeGitHubTokenRequest, _auth_pb2.ExchangeGitHubTokenResponse]
     """Editors: a GitHub token (VS Code's built-in sign-in gives one) for a
     Stackline session. UNAUTHENTICATED when GitHub does not know the token.
     """
     StartDeviceLogin: _grpc.UnaryUnaryMultiCallable[_auth_pb2.StartDeviceLoginRequest, _auth_pb2.StartDeviceLoginResponse]
     """GitHub's device flow, for editors whose built-in sign-in fails."""
-    PollDeviceLogin: _grpc.UnaryUnaryMultiCallable[_auth_pb2.PollDeviceLoginRequest, _auth_pb2.SignInResponse]
+    PollDeviceLogin: _grpc.UnaryUnaryMultiCallable[_auth_pb2.PollDeviceLoginRequest, _auth_pb2.PollDeviceLoginResponse]
     """FAILED_PRECONDITION with code authorization_pending or slow_down while the
     user has not yet answered; PERMISSION_DENIED (access_denied) or
     INVALID_ARGUMENT (expired_token) when it is over.
     """
-    DevLogin: _grpc.UnaryUnaryMultiCallable[_auth_pb2.DevLoginRequest, _auth_pb2.SignInResponse]
+    DevLogin: _grpc.UnaryUnaryMultiCallable[_auth_pb2.DevLoginRequest, _auth_pb2.DevLoginResponse]
     """Local sign-in for the one-machine mode; FAILED_PRECONDITION unless
     switched on.
     """
-    RefreshSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RefreshSessionRequest, _auth_pb2.SignInResponse]
+    RefreshSession: _grpc.UnaryUnaryMultiCallable[_auth_pb2.RefreshSessionRequest, _auth_pb2.RefreshSessionResponse]
     """A refresh token for a new access token and a new refresh token; the old
     one is spent. Presenting a spent one ends the whole session.
     """
@@ -68,12 +68,13 @@ class AuthServiceStub:
     ResolveIngestKey: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ResolveIngestKeyRequest, _auth_pb2.ResolveIngestKeyResponse]
     """UNAUTHENTICATED for an unknown key, PERMISSION_DENIED for a revoked one."""
     GetUser: _grpc.UnaryUnaryMultiCallable[_auth_pb2.GetUserRequest, _auth_pb2.GetUserResponse]
-    ExportUser: _grpc.UnaryStreamMultiCallable[_auth_pb2.ExportUserRequest, _auth_pb2.ExportRecord]
-    """Everything Stackline holds about a user, one record at a time, grouped by
-    kind in the order ExportRecord lists them, from one consistent snapshot.
+    ExportUser: _grpc.UnaryStreamMultiCallable[_auth_pb2.ExportUserRequest, _auth_pb2.ExportUserResponse]
+    """Everything Stackline holds about the actor, one record at a time, grouped
+    by kind in the order ExportUserResponse lists them, from one consistent
+    snapshot.
     """
     DeleteUser: _grpc.UnaryUnaryMultiCallable[_auth_pb2.DeleteUserRequest, _auth_pb2.DeleteUserResponse]
-    """Hard-deletes the user and everything they own, in one transaction; their
+    """Hard-deletes the actor and everything they own, in one transaction; their
     audit entries keep no personal fields.
     """
 
@@ -84,27 +85,27 @@ class AuthServiceAsyncStub(AuthServiceStub):
     """Browser sign-in with GitHub (authorization code with PKCE): where to send
     the browser. AuthService keeps the state and the PKCE verifier.
     """
-    CompleteGitHubLogin: _aio.UnaryUnaryMultiCallable[_auth_pb2.CompleteGitHubLoginRequest, _auth_pb2.SignInResponse]  # type: ignore[assignment]
+    CompleteGitHubLogin: _aio.UnaryUnaryMultiCallable[_auth_pb2.CompleteGitHubLoginRequest, _auth_pb2.CompleteGitHubLoginResponse]  # type: ignore[assignment]
     """The browser came back with a code: exchange it, fetch the GitHub user,
     sign them in. INVALID_ARGUMENT for an unknown, used or expired state or a
     refused code; UNAVAILABLE when GitHub cannot be reached.
     """
-    ExchangeGitHubToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.ExchangeGitHubTokenRequest, _auth_pb2.SignInResponse]  # type: ignore[assignment]
+    ExchangeGitHubToken: _aio.UnaryUnaryMultiCallable[_auth_pb2.ExchangeGitHubTokenRequest, _auth_pb2.ExchangeGitHubTokenResponse]  # type: ignore[assignment]
     """Editors: a GitHub token (VS Code's built-in sign-in gives one) for a
     Stackline session. UNAUTHENTICATED when GitHub does not know the token.
     """
     StartDeviceLogin: _aio.UnaryUnaryMultiCallable[_auth_pb2.StartDeviceLoginRequest, _auth_pb2.StartDeviceLoginResponse]  # type: ignore[assignment]
     """GitHub's device flow, for editors whose built-in sign-in fails."""
-    PollDeviceLogin: _aio.UnaryUnaryMultiCallable[_auth_pb2.PollDeviceLoginRequest, _auth_pb2.SignInResponse]  # type: ignore[assignment]
+    PollDeviceLogin: _aio.UnaryUnaryMultiCallable[_auth_pb2.PollDeviceLoginRequest, _auth_pb2.PollDeviceLoginResponse]  # type: ignore[assignment]
     """FAILED_PRECONDITION with code authorization_pending or slow_down while the
     user has not yet answered; PERMISSION_DENIED (access_denied) or
     INVALID_ARGUMENT (expired_token) when it is over.
     """
-    DevLogin: _aio.UnaryUnaryMultiCallable[_auth_pb2.DevLoginRequest, _auth_pb2.SignInResponse]  # type: ignore[assignment]
+    DevLogin: _aio.UnaryUnaryMultiCallable[_auth_pb2.DevLoginRequest, _auth_pb2.DevLoginResponse]  # type: ignore[assignment]
     """Local sign-in for the one-machine mode; FAILED_PRECONDITION unless
     switched on.
     """
-    RefreshSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.RefreshSessionRequest, _auth_pb2.SignInResponse]  # type: ignore[assignment]
+    RefreshSession: _aio.UnaryUnaryMultiCallable[_auth_pb2.RefreshSessionRequest, _auth_pb2.RefreshSessionResponse]  # type: ignore[assignment]
     """A refresh token for a new access token and a new refresh token; the old
     one is spent. Presenting a spent one ends the whole session.
     """
@@ -114,12 +115,13 @@ class AuthServiceAsyncStub(AuthServiceStub):
     ResolveIngestKey: _aio.UnaryUnaryMultiCallable[_auth_pb2.ResolveIngestKeyRequest, _auth_pb2.ResolveIngestKeyResponse]  # type: ignore[assignment]
     """UNAUTHENTICATED for an unknown key, PERMISSION_DENIED for a revoked one."""
     GetUser: _aio.UnaryUnaryMultiCallable[_auth_pb2.GetUserRequest, _auth_pb2.GetUserResponse]  # type: ignore[assignment]
-    ExportUser: _aio.UnaryStreamMultiCallable[_auth_pb2.ExportUserRequest, _auth_pb2.ExportRecord]  # type: ignore[assignment]
-    """Everything Stackline holds about a user, one record at a time, grouped by
-    kind in the order ExportRecord lists them, from one consistent snapshot.
+    ExportUser: _aio.UnaryStreamMultiCallable[_auth_pb2.ExportUserRequest, _auth_pb2.ExportUserResponse]  # type: ignore[assignment]
+    """Everything Stackline holds about the actor, one record at a time, grouped
+    by kind in the order ExportUserResponse lists them, from one consistent
+    snapshot.
     """
     DeleteUser: _aio.UnaryUnaryMultiCallable[_auth_pb2.DeleteUserRequest, _auth_pb2.DeleteUserResponse]  # type: ignore[assignment]
-    """Hard-deletes the user and everything they own, in one transaction; their
+    """Hard-deletes the actor and everything they own, in one transaction; their
     audit entries keep no personal fields.
     """
 
@@ -139,7 +141,7 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _auth_pb2.CompleteGitHubLoginRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_auth_pb2.SignInResponse, _abc.Awaitable[_auth_pb2.SignInResponse]]:
+    ) -> _typing.Union[_auth_pb2.CompleteGitHubLoginResponse, _abc.Awaitable[_auth_pb2.CompleteGitHubLoginResponse]]:
         """The browser came back with a code: exchange it, fetch the GitHub user,
         sign them in. INVALID_ARGUMENT for an unknown, used or expired state or a
         refused code; UNAVAILABLE when GitHub cannot be reached.
@@ -150,7 +152,7 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _auth_pb2.ExchangeGitHubTokenRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_auth_pb2.SignInResponse, _abc.Awaitable[_auth_pb2.SignInResponse]]:
+    ) -> _typing.Union[_auth_pb2.ExchangeGitHubTokenResponse, _abc.Awaitable[_auth_pb2.ExchangeGitHubTokenResponse]]:
         """Editors: a GitHub token (VS Code's built-in sign-in gives one) for a
         Stackline session. UNAUTHENTICATED when GitHub does not know the token.
         """
@@ -168,7 +170,7 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _auth_pb2.PollDeviceLoginRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_auth_pb2.SignInResponse, _abc.Awaitable[_auth_pb2.SignInResponse]]:
+    ) -> _typing.Union[_auth_pb2.PollDeviceLoginResponse, _abc.Awaitable[_auth_pb2.PollDeviceLoginResponse]]:
         """FAILED_PRECONDITION with code authorization_pending or slow_down while the
         user has not yet answered; PERMISSION_DENIED (access_denied) or
         INVALID_ARGUMENT (expired_token) when it is over.
@@ -179,7 +181,7 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _auth_pb2.DevLoginRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_auth_pb2.SignInResponse, _abc.Awaitable[_auth_pb2.SignInResponse]]:
+    ) -> _typing.Union[_auth_pb2.DevLoginResponse, _abc.Awaitable[_auth_pb2.DevLoginResponse]]:
         """Local sign-in for the one-machine mode; FAILED_PRECONDITION unless
         switched on.
         """
@@ -189,7 +191,7 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _auth_pb2.RefreshSessionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_auth_pb2.SignInResponse, _abc.Awaitable[_auth_pb2.SignInResponse]]:
+    ) -> _typing.Union[_auth_pb2.RefreshSessionResponse, _abc.Awaitable[_auth_pb2.RefreshSessionResponse]]:
         """A refresh token for a new access token and a new refresh token; the old
         one is spent. Presenting a spent one ends the whole session.
         """
@@ -229,9 +231,10 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _auth_pb2.ExportUserRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_auth_pb2.ExportRecord], _abc.AsyncIterator[_auth_pb2.ExportRecord]]:
-        """Everything Stackline holds about a user, one record at a time, grouped by
-        kind in the order ExportRecord lists them, from one consistent snapshot.
+    ) -> _typing.Union[_abc.Iterator[_auth_pb2.ExportUserResponse], _abc.AsyncIterator[_auth_pb2.ExportUserResponse]]:
+        """Everything Stackline holds about the actor, one record at a time, grouped
+        by kind in the order ExportUserResponse lists them, from one consistent
+        snapshot.
         """
 
     @_abc_1.abstractmethod
@@ -240,7 +243,7 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _auth_pb2.DeleteUserRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_auth_pb2.DeleteUserResponse, _abc.Awaitable[_auth_pb2.DeleteUserResponse]]:
-        """Hard-deletes the user and everything they own, in one transaction; their
+        """Hard-deletes the actor and everything they own, in one transaction; their
         audit entries keep no personal fields.
         """
 
