@@ -11,7 +11,10 @@ API that every acknowledged event was committed (the incidents' counts add up).
   the same events as Sentry envelopes: python bench/ingest_load.py --sentry [--gzip]
 
 With --gateway-pid, the gateway's CPU time over the measured window is read from /proc and
-printed per event, the figure the Sentry route is held to beside native ingest.
+printed per event, the figure the Sentry route is held to beside native ingest. With
+--launcher (the pid of `make run`'s tools/run_local.py), every process of the stack is found
+under it, and the PostgreSQL backends serving --database beside them: each one's CPU per event
+over the measured window and its peak resident memory are printed.
 
 Latency in fixed-rate mode runs from the moment a request was due, so a
 stalled server is not hidden by the generator waiting for it.
@@ -182,6 +185,125 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# The five processes the memory target covers: the gateway and the four services (not the
+# dashboard, not PostgreSQL, which are printed on their own).
+STACK = ("gateway", "auth", "projects", "ingest", "incidents")
+
+
+def children(parent: int) -> dict[str, int]:
+    """The processes `tools/run_local.py` started, by name (services.ingest -> ingest)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rpartition(")")[2].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                argv = cmdline.read().split(b"\0")
+        except OSError:
+            continue  # ended while being read
+        if ppid == parent and b"-m" in argv:
+            module = argv[argv.index(b"-m") + 1].decode()
+            found[module.rpartition(".")[2]] = int(entry)
+    return found
+
+
+def postgres_backends(database: str) -> list[int]:
+    """PostgreSQL's backends connected to one database (their title names it)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                title = cmdline.read()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and f" {database} ".encode() in title:
+            pids.append(int(entry))
+    return pids
+
+
+def memory_bytes(pid: int) -> tuple[int, int]:
+    """Resident (RSS) and proportional (PSS) size of a process.
+
+    RSS counts a shared library's pages in full in every process that maps it; PSS divides
+    them among those processes, so PSS adds up across processes and RSS overcounts.
+    """
+    rss = pss = 0
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1]) * 1024
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1]) * 1024
+    return rss, pss
+
+
+class ProcessWatch:
+    """CPU seconds of each process over a window, and the peak RSS seen while it ran."""
+
+    def __init__(self, processes: dict[str, list[int]]) -> None:
+        self.processes = processes
+        self.cpu = {name: 0.0 for name in processes}
+        self.peak_rss = {name: 0 for name in processes}
+        self.peak_total_rss = 0
+        self.peak_total_pss = 0
+
+    def _cpu(self, name: str) -> float:
+        total = 0.0
+        for pid in self.processes[name]:
+            try:
+                total += cpu_seconds(pid)
+            except OSError:
+                continue  # a backend that ended: its share is lost, the window's figure is a floor
+        return total
+
+    def _sample_rss(self) -> None:
+        total_rss = total_pss = 0
+        for name, pids in self.processes.items():
+            rss = pss = 0
+            for pid in pids:
+                try:
+                    one_rss, one_pss = memory_bytes(pid)
+                except OSError:
+                    continue
+                rss, pss = rss + one_rss, pss + one_pss
+            self.peak_rss[name] = max(self.peak_rss[name], rss)
+            if name in STACK:
+                total_rss, total_pss = total_rss + rss, total_pss + pss
+        self.peak_total_rss = max(self.peak_total_rss, total_rss)
+        self.peak_total_pss = max(self.peak_total_pss, total_pss)
+
+    def start(self) -> None:
+        self.cpu = {name: -self._cpu(name) for name in self.processes}
+        self._sample_rss()
+
+    def stop(self) -> None:
+        for name in self.processes:
+            self.cpu[name] += self._cpu(name)
+        self._sample_rss()
+
+    def report(self, events: int) -> None:
+        for name, seconds in self.cpu.items():
+            print(
+                f"cpu {name:<10}{seconds:7.2f} s, {seconds / events * 1000:.3f} ms per event,"
+                f" peak RSS {self.peak_rss[name] / 2**20:.0f} MiB"
+            )
+        total = sum(self.cpu.values())
+        print(f"cpu total     {total:.2f} s, {total / events * 1000:.3f} ms per event")
+        print(
+            f"peak memory of {', '.join(n for n in self.processes if n in STACK)} together:"
+            f" RSS {self.peak_total_rss / 2**20:.0f} MiB, PSS {self.peak_total_pss / 2**20:.0f} MiB"
+        )
+
+    async def sample_memory(self) -> None:
+        while True:
+            self._sample_rss()
+            await asyncio.sleep(0.5)
+
+
 @dataclass
 class Results:
     latencies: list[float] = field(default_factory=list)
@@ -321,6 +443,14 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--sentry", action="store_true", help="send Sentry envelopes instead")
     parser.add_argument("--gzip", action="store_true", help="gzip the envelopes (--sentry)")
     parser.add_argument("--gateway-pid", type=int, help="report the gateway's CPU per event")
+    parser.add_argument(
+        "--launcher",
+        type=int,
+        help="pid of tools/run_local.py: report CPU per event and peak RSS of every process",
+    )
+    parser.add_argument(
+        "--database", default="", help="with --launcher: also the PostgreSQL backends of this db"
+    )
     return parser.parse_args()
 
 
@@ -345,28 +475,44 @@ def _requests(args: argparse.Namespace, host: str, key: str, project: str) -> li
     return requests
 
 
+def _project(client: httpx.Client) -> tuple[str, str, str, str]:
+    """A fresh account's token, its new project's repo, ingest key and DSN project id."""
+    login = f"bench-{uuid.uuid4().hex[:8]}"
+    token = (
+        client.post("/api/auth/dev-login", json={"login": login})
+        .raise_for_status()
+        .json()["access_token"]
+    )
+    repo = f"bench/{login}"
+    created = client.post(
+        "/api/projects",
+        json={"name": "bench", "repo": repo},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    key = created.raise_for_status().json()["ingest_key"]
+    return token, repo, key, created.json()["dsn"].rpartition("/")[2]
+
+
+def _watch(args: argparse.Namespace) -> ProcessWatch | None:
+    if not args.launcher:
+        return None
+    processes = {name: [pid] for name, pid in sorted(children(args.launcher).items())}
+    if args.database:
+        processes["postgres"] = postgres_backends(args.database)
+    return ProcessWatch(processes)
+
+
 def main() -> None:
     args = _arguments()
 
     parts = urlsplit(args.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     with httpx.Client(base_url=args.url, timeout=30) as client:
-        login = f"bench-{uuid.uuid4().hex[:8]}"
-        token = (
-            client.post("/api/auth/dev-login", json={"login": login})
-            .raise_for_status()
-            .json()["access_token"]
-        )
-        repo = f"bench/{login}"
-        created = client.post(
-            "/api/projects",
-            json={"name": "bench", "repo": repo},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        key = created.raise_for_status().json()["ingest_key"]
-        project = created.json()["dsn"].rpartition("/")[2]
+        token, repo, key, project = _project(client)
 
         requests = _requests(args, host, key, project)
+
+        watch = _watch(args)
 
         async def run() -> tuple[Results, Results, float, float]:
             conns = [Connection(host, port) for _ in range(args.connections)]
@@ -377,12 +523,21 @@ def main() -> None:
             rest = requests[sum(warm.statuses.values()) :]
             measured = Results()
             cpu = -cpu_seconds(args.gateway_pid) if args.gateway_pid else 0.0
+            if watch is not None:
+                # The backends of the database as they are once the pools have warmed up.
+                if args.database:
+                    watch.processes["postgres"] = postgres_backends(args.database)
+                watch.start()
+                sampler = asyncio.create_task(watch.sample_memory())
             if args.rate:
                 elapsed = await open_loop(conns, rest, args.rate, args.duration, measured)
             else:
                 elapsed = await closed_loop(conns, rest, args.duration, measured)
             if args.gateway_pid:
                 cpu += cpu_seconds(args.gateway_pid)
+            if watch is not None:
+                watch.stop()
+                sampler.cancel()
             return warm, measured, elapsed, cpu
 
         warm, results, elapsed, cpu = uvloop.run(run())
@@ -403,6 +558,8 @@ def main() -> None:
     if args.gateway_pid:
         per_event = cpu / (measured_count * args.batch) * 1000
         print(f"gateway CPU   {cpu:.2f} s, {per_event:.3f} ms per event")
+    if watch is not None:
+        watch.report(measured_count * args.batch)
     print(
         f"acknowledged  {acknowledged} events (warm-up included); committed per the API {committed}"
     )

@@ -56,7 +56,11 @@ def create_app(settings: GatewaySettings, *, clock: MonotonicClock = time.monoto
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backends = open_backends(settings)
-        batcher = IngestBatcher(backends.ingest, max_pending=settings.ingest_max_pending_events)
+        batcher = IngestBatcher(
+            backends.ingest,
+            max_pending=settings.ingest_max_pending_events,
+            max_calls_in_flight=settings.ingest_calls_in_flight,
+        )
         ingest_keys = IngestKeyCache(
             backends.auth, ttl=settings.ingest_key_cache_seconds, clock=clock
         )

@@ -22,6 +22,9 @@ class GatewaySettings(ProcessSettings):
     ingest_key_cache_seconds: float = Field(default=30.0, ge=0, le=60)
     # Events waiting for IngestService beyond this are refused with 503.
     ingest_max_pending_events: int = Field(default=10_000, ge=1)
+    # IngestEvents calls in flight at once; the events that arrive meanwhile wait and go
+    # together in the next call (services/gateway/ingest_batcher.py, bench/README.md).
+    ingest_calls_in_flight: int = Field(default=2, ge=1, le=16)
     # Proxies in front of the gateway whose X-Forwarded-For entries are
     # believed, counted from the right. 0 trusts none.
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)

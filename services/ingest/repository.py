@@ -228,12 +228,15 @@ async def bump_incidents(session: AsyncSession, bumps: Sequence[dict[str, Any]])
     """Add a batch's events to their incidents: counts, seen times, latest commit, and the
     latest event's title and culprit.
 
-    One UPDATE per incident, sent together (psycopg pipelines an executemany) in
-    the order given, which must be by incident id: concurrent batches then lock
-    incidents in the same order and cannot deadlock. A resolved incident that
-    happens again is open again and notes the regression; an ignored one stays
-    ignored.
+    The rows must come sorted by incident id: concurrent batches then lock incidents in the
+    same order and cannot deadlock. On PostgreSQL, one statement for the whole batch (the
+    rows as one JSON document, locked first in that order); on SQLite, whose transactions
+    hold the write lock anyway, one UPDATE per incident. A resolved incident that happens
+    again is open again and notes the regression; an ignored one stays ignored.
     """
+    if _is_postgres(session):
+        await session.execute(_bump_from_recordset(), {"rows": json_dumps(list(bumps))})
+        return
     old = _incidents.c
     # Typed, so that SQLite gets times in the form it stores them in.
     first_seen = bindparam("first_seen", type_=old.first_seen.type)
@@ -273,6 +276,67 @@ async def bump_incidents(session: AsyncSession, bumps: Sequence[dict[str, Any]])
             ),
         ),
         list(bumps),
+    )
+
+
+_BUMP_COLUMNS = (
+    "incident_id",
+    "n",
+    "first_seen",
+    "last_seen",
+    "last_commit_sha",
+    "last_environment",
+    "title",
+    "culprit_file",
+    "culprit_line",
+    "culprit_column",
+    "culprit_function",
+)
+
+
+@cache
+def _bump_from_recordset() -> Any:
+    """PostgreSQL's one UPDATE for a batch's bumps, the same arithmetic as SQLite's per-row one.
+
+    The incidents are locked first, by id in a materialised CTE (a LockRows node above the
+    sort takes them in that order), so that two batches bumping the same incidents wait for
+    each other in one order whatever join the planner picks for the UPDATE. The lock is the
+    one the UPDATE itself takes (NO KEY UPDATE): FOR UPDATE would also wait for the KEY SHARE
+    locks that other batches' inserts of events and commit counts hold on the same incidents
+    through their foreign keys, and two such batches would deadlock.
+    """
+    c = _incidents.c
+    types = {"incident_id": c.id.type, "n": c.count.type}
+    typed = ", ".join(
+        f"{name} {(types.get(name) or c[name].type).compile(dialect=_PG)}" for name in _BUMP_COLUMNS
+    )
+    newer = "r.last_seen >= i.last_seen"
+    back = "i.status = 'resolved'"
+    # Column names and types from the schema, never from input.
+    return text(
+        f"WITH r AS MATERIALIZED (SELECT * FROM json_to_recordset(CAST(:rows AS json))"  # noqa: S608
+        f" AS r({typed})),"
+        " locked AS MATERIALIZED (SELECT id FROM incidents"
+        " WHERE id IN (SELECT incident_id FROM r) ORDER BY id FOR NO KEY UPDATE)"
+        " UPDATE incidents AS i SET"
+        " count = i.count + r.n,"
+        " first_seen = least(i.first_seen, r.first_seen),"
+        " last_seen = greatest(i.last_seen, r.last_seen),"
+        f" last_commit_sha = CASE WHEN {newer} THEN r.last_commit_sha ELSE i.last_commit_sha END,"
+        f" last_environment = CASE WHEN {newer} THEN r.last_environment"
+        " ELSE i.last_environment END,"
+        f" status = CASE WHEN {back} THEN 'open' ELSE i.status END,"
+        f" resolved_at = CASE WHEN {back} THEN NULL ELSE i.resolved_at END,"
+        f" regressed_at = CASE WHEN {back} THEN r.last_seen ELSE i.regressed_at END,"
+        f" regression_commit_sha = CASE WHEN {back} THEN r.last_commit_sha"
+        " ELSE i.regression_commit_sha END,"
+        f" title = CASE WHEN {newer} THEN r.title ELSE i.title END,"
+        f" culprit_file = CASE WHEN {newer} THEN r.culprit_file ELSE i.culprit_file END,"
+        f" culprit_line = CASE WHEN {newer} THEN r.culprit_line ELSE i.culprit_line END,"
+        f" culprit_column = CASE WHEN {newer} THEN r.culprit_column ELSE i.culprit_column END,"
+        f" culprit_function = CASE WHEN {newer} THEN r.culprit_function"
+        " ELSE i.culprit_function END"
+        " FROM r JOIN locked ON locked.id = r.incident_id WHERE i.id = r.incident_id"
     )
 
 
