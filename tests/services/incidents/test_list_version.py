@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from stackline.ingest.v1 import ingest_pb2
 
@@ -25,12 +26,12 @@ from services.ingest.events import PreparedEvent, prepare
 from services.ingest.retention import RetentionJob
 from stackline_infra.db.engine import create_engine
 from stackline_infra.db.migrate import alembic_config
-from stackline_infra.db.schema import Project
+from stackline_infra.db.schema import IncidentVersion, Project
 from stackline_infra.errors import NotFound
 from stackline_infra.identity import Caller
 from tests.conftest import _fresh_database
 from tests.support import factories
-from tests.support.clocks import FakeWallClock
+from tests.support.clocks import HANG_GUARD_SECONDS, FakeWallClock
 
 WEB = "https://github.com"
 DAY = 24 * 3600
@@ -210,3 +211,52 @@ async def test_another_account_learns_nothing_from_a_version(
         stranger = await factories.caller(session)
     with pytest.raises(NotFound):
         await Poller(sessions, stranger).page(known=(version, "*"))
+
+
+async def test_transactions_raising_two_projects_in_opposite_orders_both_commit(
+    postgres_url: str,
+) -> None:
+    """Each change notes its project and the versions are raised at commit, in project order:
+    raised at each change, A (P then Q) and B (Q then P) would wait on each other forever."""
+    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        incidents: dict[str, list[uuid.UUID]] = {}
+        projects = {}
+        for name in ("P", "Q"):
+            _, project = await _owned(sessions)
+            projects[name] = project.id
+            async with sessions.begin() as session:
+                now = FakeWallClock()()
+                stored = await ingest.store(
+                    session, [_event(project.id, now, "A"), _event(project.id, now, "B")], now
+                )
+            incidents[name] = [s.incident_id for s in stored if s is not None]
+
+        async def versions() -> dict[str, int]:
+            async with sessions.begin() as session:
+                return {
+                    name: await session.scalar(
+                        select(IncidentVersion.version).where(
+                            IncidentVersion.project_id == project_id
+                        )
+                    )
+                    or 0
+                    for name, project_id in projects.items()
+                }
+
+        before = await versions()
+        bump = text("UPDATE incidents SET count = count + 1 WHERE id = :id")
+        async with engine.connect() as a, engine.connect() as b:
+            for connection in (a, b):
+                # A hang guard: were a change to wait on the other transaction, this fails.
+                await connection.execute(text(f"SET lock_timeout = '{HANG_GUARD_SECONDS}s'"))
+            await a.execute(bump, {"id": incidents["P"][0]})
+            await b.execute(bump, {"id": incidents["Q"][1]})
+            await a.execute(bump, {"id": incidents["Q"][0]})
+            await b.execute(bump, {"id": incidents["P"][1]})
+            await a.commit()
+            await b.commit()
+        assert await versions() == {name: version + 2 for name, version in before.items()}
+    finally:
+        await engine.dispose()
