@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy import BigInteger, Row, cast, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stackline_infra.db.schema import Event, Incident, IncidentCommit, IncidentVersion, Project
@@ -16,11 +16,16 @@ async def owned_project_for_repo(
     session: AsyncSession, owner_id: uuid.UUID, repo: str
 ) -> Row[uuid.UUID, str, int] | None:
     """The caller's project for a repository (one at most: the pair is unique), with its
-    incident-list version."""
+    incident-list version: the sum of its shards."""
+    version = (
+        select(func.coalesce(cast(func.sum(IncidentVersion.version), BigInteger), 0))
+        .where(IncidentVersion.project_id == Project.id)
+        .scalar_subquery()
+    )
     result = await session.execute(
-        select(Project.id, Project.repo, func.coalesce(IncidentVersion.version, 0))
-        .outerjoin(IncidentVersion, IncidentVersion.project_id == Project.id)
-        .where(Project.owner_id == owner_id, func.lower(Project.repo) == repo.lower())
+        select(Project.id, Project.repo, version).where(
+            Project.owner_id == owner_id, func.lower(Project.repo) == repo.lower()
+        )
     )
     return result.one_or_none()
 

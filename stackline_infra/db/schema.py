@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -184,12 +185,15 @@ class Incident(Base):
 
 
 class IncidentVersion(Base):
-    """A project's incident-list version: one more whenever a transaction that changed any of
-    its incidents (created, counted, triaged or removed) commits.
+    """A project's incident-list version: the sum of its shards' numbers, one more whenever a
+    transaction that changed any of its incidents (created, counted, triaged or removed)
+    commits.
 
     Written only by the triggers of migration 0007 on `incidents`, in the writer's transaction;
-    IncidentsService reads it to answer an unchanged poll without reading the list. A project
-    whose incidents never changed has no row (version 0).
+    IncidentsService reads it to answer an unchanged poll without reading the list. A
+    transaction raises the shard of its database connection (PostgreSQL; SQLite has one), so
+    concurrent writers to one project do not queue for one row. A project whose incidents never
+    changed has no row (version 0).
     """
 
     __tablename__ = "incident_versions"
@@ -197,6 +201,7 @@ class IncidentVersion(Base):
     project_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
     )
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -23,8 +23,13 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
 
 
 def _versions(engine: Engine) -> list[int]:
+    """The project's version: the sum of its shards."""
     with engine.connect() as connection:
-        return list(connection.execute(text("SELECT version FROM incident_versions")).scalars())
+        return list(
+            connection.execute(
+                text("SELECT sum(version) FROM incident_versions GROUP BY project_id")
+            ).scalars()
+        )
 
 
 def _bump(engine: Engine) -> None:

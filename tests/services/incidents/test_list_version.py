@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from stackline.ingest.v1 import ingest_pb2
 
 from services.incidents import service
@@ -218,7 +218,9 @@ async def test_transactions_raising_two_projects_in_opposite_orders_both_commit(
 ) -> None:
     """Each change notes its project and the versions are raised at commit, in project order:
     raised at each change, A (P then Q) and B (Q then P) would wait on each other forever."""
-    engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = create_engine(
+        postgres_url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=20
+    )
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     try:
         incidents: dict[str, list[uuid.UUID]] = {}
@@ -237,7 +239,7 @@ async def test_transactions_raising_two_projects_in_opposite_orders_both_commit(
             async with sessions.begin() as session:
                 return {
                     name: await session.scalar(
-                        select(IncidentVersion.version).where(
+                        select(func.sum(IncidentVersion.version)).where(
                             IncidentVersion.project_id == project_id
                         )
                     )
@@ -247,8 +249,16 @@ async def test_transactions_raising_two_projects_in_opposite_orders_both_commit(
 
         before = await versions()
         bump = text("UPDATE incidents SET count = count + 1 WHERE id = :id")
-        async with engine.connect() as a, engine.connect() as b:
+        # Two connections that raise the same shard (pid % 16): of 17, two must.
+        opened = [await engine.connect() for _ in range(17)]
+        try:
+            by_shard: dict[int, list[AsyncConnection]] = {}
+            for connection in opened:
+                pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+                by_shard.setdefault(pid % 16, []).append(connection)
+            a, b = next(pair for pair in by_shard.values() if len(pair) >= 2)[:2]
             for connection in (a, b):
+                await connection.commit()
                 # A hang guard: were a change to wait on the other transaction, this fails.
                 await connection.execute(text(f"SET lock_timeout = '{HANG_GUARD_SECONDS}s'"))
             await a.execute(bump, {"id": incidents["P"][0]})
@@ -257,6 +267,9 @@ async def test_transactions_raising_two_projects_in_opposite_orders_both_commit(
             await b.execute(bump, {"id": incidents["P"][1]})
             await a.commit()
             await b.commit()
+        finally:
+            for connection in opened:
+                await connection.close()
         assert await versions() == {name: version + 2 for name, version in before.items()}
     finally:
         await engine.dispose()

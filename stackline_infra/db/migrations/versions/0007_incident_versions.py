@@ -1,15 +1,17 @@
 """The incident list answered in index order, and a per-project version that a poll checks
 without reading the list.
 
-`incident_versions` holds one number per project, raised by triggers on `incidents` in the
+`incident_versions` holds a number per project, raised by triggers on `incidents` in the
 transaction of every change to them, whoever makes it (ingest creating and counting, a user's
-triage, retention removing), so the list's ETag is known from one row.
+triage, retention removing), so the list's ETag is known without reading the list. The number
+is the sum of up to 16 shards: a transaction raises the shard of its database connection, so
+concurrent writers to one project do not queue for one row.
 
 On PostgreSQL a statement trigger notes which projects a statement touched (in a transaction-
 local setting) and a deferred trigger raises their versions once, at commit, in project order:
 concurrent ingest transactions then lock version rows in one order, after every incident row
-they lock, and cannot deadlock over them; and a project's row is held only for the commit
-itself. SQLite has one writer at a time, so a plain row trigger does.
+they lock, and cannot deadlock over them; and a shard is held only for the commit itself.
+SQLite has one writer at a time, so a plain row trigger raises shard 0.
 
 Revision ID: 0007
 Revises: 0005
@@ -28,16 +30,23 @@ depends_on: str | Sequence[str] | None = None
 # The transaction-local setting stackline.incident_projects lists the projects noted so far.
 _POSTGRES_UP = """
 CREATE FUNCTION stackline_note_incident_projects() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    noted text := coalesce(current_setting('stackline.incident_projects', true), '');
+    grown boolean := false;
+    project text;
 BEGIN
-    PERFORM set_config('stackline.incident_projects', (
-        SELECT coalesce(string_agg(DISTINCT project, ','), '')
-        FROM (
-            SELECT unnest(string_to_array(
-                nullif(current_setting('stackline.incident_projects', true), ''), ',')) AS project
-            UNION
-            SELECT project_id::text FROM changed
-        ) AS touched
-    ), true);
+    -- Ingest updates a batch's incidents one statement each, mostly of projects already
+    -- noted: the setting is written only when a project is new to it. (A uuid's text has no
+    -- comma, so a match is that project.)
+    FOR project IN SELECT DISTINCT project_id::text FROM changed LOOP
+        IF strpos(noted, project) = 0 THEN
+            noted := noted || ',' || project;
+            grown := true;
+        END IF;
+    END LOOP;
+    IF grown THEN
+        PERFORM set_config('stackline.incident_projects', noted, true);
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -51,11 +60,11 @@ BEGIN
     IF touched IS NOT NULL THEN
         PERFORM set_config('stackline.incident_projects', '', true);
         -- A project removed in this transaction (its incidents went with it) is skipped.
-        INSERT INTO incident_versions AS v (project_id, version)
-        SELECT p.id, 1 FROM projects p
-        WHERE p.id = ANY (CAST(string_to_array(touched, ',') AS uuid[]))
+        INSERT INTO incident_versions AS v (project_id, shard, version)
+        SELECT p.id, pg_backend_pid() % 16, 1 FROM projects p
+        WHERE p.id = ANY (CAST(string_to_array(ltrim(touched, ','), ',') AS uuid[]))
         ORDER BY p.id
-        ON CONFLICT (project_id) DO UPDATE SET version = v.version + 1;
+        ON CONFLICT (project_id, shard) DO UPDATE SET version = v.version + 1;
     END IF;
     RETURN NULL;
 END
@@ -92,25 +101,25 @@ _SQLITE_UP = (
     """
 CREATE TRIGGER incidents_raise_version_on_insert AFTER INSERT ON incidents
 BEGIN
-    INSERT INTO incident_versions (project_id, version)
-    SELECT NEW.project_id, 1 WHERE EXISTS (SELECT 1 FROM projects WHERE id = NEW.project_id)
-    ON CONFLICT (project_id) DO UPDATE SET version = version + 1;
+    INSERT INTO incident_versions (project_id, shard, version)
+    SELECT NEW.project_id, 0, 1 WHERE EXISTS (SELECT 1 FROM projects WHERE id = NEW.project_id)
+    ON CONFLICT (project_id, shard) DO UPDATE SET version = version + 1;
 END
 """,
     """
 CREATE TRIGGER incidents_raise_version_on_update AFTER UPDATE ON incidents
 BEGIN
-    INSERT INTO incident_versions (project_id, version)
-    SELECT NEW.project_id, 1 WHERE EXISTS (SELECT 1 FROM projects WHERE id = NEW.project_id)
-    ON CONFLICT (project_id) DO UPDATE SET version = version + 1;
+    INSERT INTO incident_versions (project_id, shard, version)
+    SELECT NEW.project_id, 0, 1 WHERE EXISTS (SELECT 1 FROM projects WHERE id = NEW.project_id)
+    ON CONFLICT (project_id, shard) DO UPDATE SET version = version + 1;
 END
 """,
     """
 CREATE TRIGGER incidents_raise_version_on_delete AFTER DELETE ON incidents
 BEGIN
-    INSERT INTO incident_versions (project_id, version)
-    SELECT OLD.project_id, 1 WHERE EXISTS (SELECT 1 FROM projects WHERE id = OLD.project_id)
-    ON CONFLICT (project_id) DO UPDATE SET version = version + 1;
+    INSERT INTO incident_versions (project_id, shard, version)
+    SELECT OLD.project_id, 0, 1 WHERE EXISTS (SELECT 1 FROM projects WHERE id = OLD.project_id)
+    ON CONFLICT (project_id, shard) DO UPDATE SET version = version + 1;
 END
 """,
 )
@@ -126,6 +135,7 @@ def upgrade() -> None:
     op.create_table(
         "incident_versions",
         sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("shard", sa.SmallInteger(), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"],
@@ -133,7 +143,7 @@ def upgrade() -> None:
             name=op.f("fk_incident_versions_project_id_projects"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("project_id", name=op.f("pk_incident_versions")),
+        sa.PrimaryKeyConstraint("project_id", "shard", name=op.f("pk_incident_versions")),
     )
     op.create_index(
         op.f("ix_incidents_project_last_seen"), "incidents", ["project_id", "last_seen", "id"]
