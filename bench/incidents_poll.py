@@ -220,7 +220,16 @@ def _measure(
         "every status": ({"repo": POLLED_REPO}, min(50, per_project)),
         "open": ({"repo": POLLED_REPO, "status": "open"}, min(50, per_project * 3 // 5)),
     }
-    print(f"\n{_machine()}, {args.requests} sequential requests each after 200 warm-up:")
+    # What each process spends with no request at all (gRPC's pollers, probes), to read the
+    # per-request CPU against.
+    before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    time.sleep(5)
+    idle = ", ".join(
+        f"{name} {(_cpu_seconds(pid) - before[name]) * 1000 / 5:.1f} ms/s"
+        for name, pid in pids.items()
+    )
+    print(f"\n{_machine()}; CPU while idle: {idle}")
+    print(f"{args.requests} sequential requests each after 200 warm-up:")
     for name, (params, listed) in kinds.items():
 
         def full(params: dict[str, str] = params) -> httpx.Response:
