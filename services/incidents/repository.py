@@ -6,46 +6,58 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import BigInteger, Row, cast, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stackline_infra.db.schema import AuditEntry, Event, Incident, IncidentCommit, Project
+from stackline_infra.db.schema import (
+    AuditEntry,
+    Event,
+    Incident,
+    IncidentCommit,
+    IncidentVersion,
+    Project,
+)
 
 
-async def owned_projects_for_repo(
+async def owned_project_for_repo(
     session: AsyncSession, owner_id: uuid.UUID, repo: str
-) -> Sequence[Row[uuid.UUID, str]]:
+) -> Row[uuid.UUID, str, int] | None:
+    """The caller's project for a repository (one at most: the pair is unique), with its
+    incident-list version: the sum of its shards."""
+    version = (
+        select(func.coalesce(cast(func.sum(IncidentVersion.version), BigInteger), 0))
+        .where(IncidentVersion.project_id == Project.id)
+        .scalar_subquery()
+    )
     result = await session.execute(
-        select(Project.id, Project.repo).where(
+        select(Project.id, Project.repo, version).where(
             Project.owner_id == owner_id,
             func.lower(Project.repo) == repo.lower(),
             # A deleted project is gone at once, while its incidents are purged behind it.
             Project.deleted_at.is_(None),
         )
     )
-    return result.all()
+    return result.one_or_none()
 
 
 async def list_incidents(
     session: AsyncSession,
-    project_ids: Sequence[uuid.UUID],
+    project_id: uuid.UUID,
     *,
     status: str | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> Sequence[Incident]:
-    """Newest last_seen first; `after` is the (last_seen, id) of the previous page's last row."""
-    query = select(Incident).where(Incident.project_id.in_(project_ids))
+    """Newest last_seen first; `after` is the (last_seen, id) of the previous page's last row.
+
+    Read in the order of ix_incidents_project_status_last_seen (one status) or
+    ix_incidents_project_last_seen (all), from the cursor's position: no sort, no skipped rows.
+    """
+    query = select(Incident).where(Incident.project_id == project_id)
     if status is not None:
         query = query.where(Incident.status == status)
     if after is not None:
-        last_seen, last_id = after
-        query = query.where(
-            or_(
-                Incident.last_seen < last_seen,
-                (Incident.last_seen == last_seen) & (Incident.id < last_id),
-            )
-        )
+        query = query.where(tuple_(Incident.last_seen, Incident.id) < tuple_(*after))
     query = query.order_by(Incident.last_seen.desc(), Incident.id.desc()).limit(limit)
     return (await session.scalars(query)).all()
 

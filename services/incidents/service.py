@@ -5,6 +5,7 @@ Takes a session; never commits. Another user's incident is "not found".
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,6 +56,10 @@ class IncidentView:
 class Page:
     incidents: Sequence[IncidentView]
     next_cursor: str
+    # Changes whenever the page would (see page_version).
+    version: str
+    # The version was one the caller named: incidents and next_cursor are left empty.
+    not_modified: bool = False
 
 
 def permalink(
@@ -92,6 +97,33 @@ def github_url(web_url: str, repo: str, incident: Incident) -> str:
     )
 
 
+def page_version(
+    project_id: uuid.UUID,
+    repo: str,
+    incidents_version: int,
+    *,
+    status: str | None,
+    limit: int,
+    cursor: str,
+    github_web_url: str,
+) -> str:
+    """Everything a page of the list is made of, hashed: the project (so no two callers'
+    versions collide), its repository's spelling and its incident-list version (raised by the
+    database at every change to its incidents), and the request's paging and links."""
+    material = "\n".join(
+        (
+            str(project_id),
+            repo,
+            str(incidents_version),
+            status or "",
+            str(limit),
+            cursor,
+            github_web_url,
+        )
+    )
+    return hashlib.blake2b(material.encode(), digest_size=16).hexdigest()
+
+
 async def list_incidents(
     session: AsyncSession,
     caller: Caller,
@@ -101,7 +133,10 @@ async def list_incidents(
     page_size: int,
     cursor: str,
     github_web_url: str,
+    known_versions: Sequence[str] = (),
 ) -> Page:
+    """A page of the caller's incidents for a repository, or only its version when that is
+    one of `known_versions` (a poll of an unchanged list reads one row)."""
     if github.normalise_repo(repo) != repo:
         raise InvalidArgument(f"repo must be {github.REPO_RULE}", field="repo")
     if status is not None and status not in INCIDENT_STATUSES:
@@ -112,22 +147,36 @@ async def list_incidents(
         raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE}", field="page_size")
     after = cursors.decode(cursor) if cursor else None
 
-    projects = await repository.owned_projects_for_repo(session, caller.user_id, repo)
-    if not projects:
+    project = await repository.owned_project_for_repo(session, caller.user_id, repo)
+    if project is None:
         # The editor tells "this repository has no Stackline project" from "no incidents".
         raise NotFound(f"none of your projects is mapped to {repo}", field="repo")
-    repo_by_project = {project_id: project_repo for project_id, project_repo in projects}
+    project_id, project_repo, incidents_version = project
     limit = page_size or DEFAULT_PAGE_SIZE
+    # The version is read before the list, each in its own snapshot: a change committed in
+    # between shows in the page but not the version, so the caller's next poll sees a new
+    # version and reads the page again; read the other way round, it would keep a stale page.
+    version = page_version(
+        project_id,
+        project_repo,
+        incidents_version,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+        github_web_url=github_web_url,
+    )
+    if version in known_versions or "*" in known_versions:
+        return Page((), "", version, not_modified=True)
     rows = await repository.list_incidents(
-        session, list(repo_by_project), status=status, after=after, limit=limit + 1
+        session, project_id, status=status, after=after, limit=limit + 1
     )
     page = rows[:limit]
     environments = await repository.environments_of(session, [i.id for i in page])
     views = [
         IncidentView(
             i,
-            repo_by_project[i.project_id],
-            github_url(github_web_url, repo_by_project[i.project_id], i),
+            project_repo,
+            github_url(github_web_url, project_repo, i),
             environments.get(i.id, ()),
         )
         for i in page
@@ -135,7 +184,7 @@ async def list_incidents(
     next_cursor = (
         cursors.encode(rows[limit - 1].last_seen, rows[limit - 1].id) if len(rows) > limit else ""
     )
-    return Page(views, next_cursor)
+    return Page(views, next_cursor, version)
 
 
 async def get_incident(

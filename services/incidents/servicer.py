@@ -177,9 +177,13 @@ class IncidentsServicer(incidents_pb2_grpc.IncidentsServiceServicer):
                 page_size=request.page_size,
                 cursor=request.cursor,
                 github_web_url=self._github_web_url,
+                known_versions=request.known_versions,
             )
         return incidents_pb2.ListIncidentsResponse(
-            incidents=[_incident(v) for v in page.incidents], next_cursor=page.next_cursor
+            incidents=[_incident(v) for v in page.incidents],
+            next_cursor=page.next_cursor,
+            version=page.version,
+            not_modified=page.not_modified,
         )
 
     async def GetIncident(

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -179,8 +180,10 @@ class Incident(Base):
     __tablename__ = "incidents"
     __table_args__ = (
         UniqueConstraint("project_id", "fingerprint"),
-        # The editor's poll: a project's incidents in one status, newest first.
+        # The editor's poll: a project's incidents in one status, newest first; and in every
+        # status, newest first. Each answers its page in index order, without a sort.
         Index("ix_incidents_project_status_last_seen", "project_id", "status", "last_seen", "id"),
+        Index("ix_incidents_project_last_seen", "project_id", "last_seen", "id"),
         CheckConstraint("status IN ('open', 'resolved', 'ignored')", name="status_known"),
     )
 
@@ -208,6 +211,27 @@ class Incident(Base):
     regressed_at: Mapped[datetime | None]
     regression_commit_sha: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IncidentVersion(Base):
+    """A project's incident-list version: the sum of its shards' numbers, one more whenever a
+    transaction that changed any of its incidents (created, counted, triaged or removed)
+    commits.
+
+    Written only by the triggers of migration 0007 on `incidents`, in the writer's transaction;
+    IncidentsService reads it to answer an unchanged poll without reading the list. A
+    transaction raises the shard of its database connection (PostgreSQL; SQLite has one), so
+    concurrent writers to one project do not queue for one row. A project whose incidents never
+    changed has no row (version 0).
+    """
+
+    __tablename__ = "incident_versions"
+
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class IncidentCommit(Base):

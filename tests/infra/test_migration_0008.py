@@ -43,7 +43,7 @@ def test_0008_adds_tombstones_and_scrub_settings_to_a_database_with_events(
     else:
         url = postgres_url
         command.downgrade(alembic_config(url), "base")
-    command.upgrade(alembic_config(url), "0006")
+    command.upgrade(alembic_config(url), "0007")
     sync_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     now = "CURRENT_TIMESTAMP" if dialect == "sqlite" else "now()"
 
@@ -82,7 +82,7 @@ def test_0008_adds_tombstones_and_scrub_settings_to_a_database_with_events(
             )
 
         # Going back removes the deleted project whole, as a delete did before 0008.
-        command.downgrade(alembic_config(url), "0006")
+        command.downgrade(alembic_config(url), "0007")
         with engine.connect() as connection:
             assert connection.execute(text("SELECT count(*) FROM projects")).scalar_one() == 1
             assert connection.execute(text("SELECT count(*) FROM events")).scalar_one() == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
@@ -27,7 +26,9 @@ router = APIRouter(prefix="/api/incidents", tags=["incidents"])
     summary="Incidents of your project for a repository, most recently seen first",
     description=(
         "Answers 304 when `If-None-Match` carries the ETag of an unchanged page, "
-        "so an editor polling every 30-60 s costs almost nothing."
+        "so an editor polling every 30-60 s costs almost nothing: the ETag comes from the "
+        "repository's incident version, checked (after the caller's access) without reading "
+        "the list."
     ),
     responses={
         304: {"description": "Unchanged since the ETag sent."},
@@ -50,18 +51,32 @@ async def list_incidents(
             status=statuses.to_proto(status),
             page_size=limit,
             cursor=cursor,
+            known_versions=_entity_tags(if_none_match),
         )
     )
+    headers = {"ETag": f'"{response.version}"', "Cache-Control": "private, no-cache"}
+    if response.not_modified:
+        return Response(status_code=304, headers=headers)
     page = IncidentList(
         incidents=[Incident.from_proto(i) for i in response.incidents],
         next_cursor=response.next_cursor or None,
     )
-    body = page.model_dump_json().encode()
-    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    if if_none_match is not None and etag in (tag.strip() for tag in if_none_match.split(",")):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(page.model_dump_json(), media_type="application/json", headers=headers)
+
+
+def _entity_tags(if_none_match: str | None) -> list[str]:
+    """The opaque tags of an If-None-Match list, or ["*"]. A weak tag (W/"...") matches as its
+    strong self: If-None-Match compares weakly (RFC 9110, 13.1.2)."""
+    if if_none_match is None:
+        return []
+    tags = []
+    for listed in if_none_match.split(","):
+        tag = listed.strip().removeprefix("W/")
+        if tag == "*":
+            tags.append(tag)
+        elif len(tag) >= 2 and tag[0] == tag[-1] == '"':
+            tags.append(tag[1:-1])
+    return tags
 
 
 @router.get(

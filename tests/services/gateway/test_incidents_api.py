@@ -31,6 +31,63 @@ async def test_an_unchanged_list_answers_304(gateway: httpx.AsyncClient) -> None
     assert changed.headers["etag"] != etag
 
 
+async def test_a_304_comes_only_after_the_caller_is_authorised(
+    gateway: httpx.AsyncClient,
+) -> None:
+    account = await sign_in(gateway)
+    project = await create_project(gateway, account)
+    await gateway.post("/api/ingest", json=node_event(), headers=project.headers)
+    params = {"repo": project.repo}
+    etag = (await gateway.get("/api/incidents", params=params, headers=account.headers)).headers[
+        "etag"
+    ]
+
+    signed_out = await gateway.get("/api/incidents", params=params, headers={"If-None-Match": etag})
+    assert signed_out.status_code == 401
+    # Another account with a project of the same name: its own list, not the other's 304.
+    other = await sign_in(gateway)
+    await create_project(gateway, other, repo=project.repo)
+    theirs = await gateway.get(
+        "/api/incidents", params=params, headers={**other.headers, "If-None-Match": etag}
+    )
+    assert theirs.status_code == 200
+    assert theirs.json()["incidents"] == []
+    stranger = await sign_in(gateway)
+    for tag in (etag, "*"):
+        unmapped = await gateway.get(
+            "/api/incidents", params=params, headers={**stranger.headers, "If-None-Match": tag}
+        )
+        assert unmapped.status_code == 404
+
+
+async def test_if_none_match_lists_weak_tags_and_star(gateway: httpx.AsyncClient) -> None:
+    account = await sign_in(gateway)
+    project = await create_project(gateway, account)
+    params = {"repo": project.repo, "status": "open", "limit": "10"}
+    etag = (await gateway.get("/api/incidents", params=params, headers=account.headers)).headers[
+        "etag"
+    ]
+    for header, status in (
+        (f'"other", W/{etag}', 304),
+        ("*", 304),
+        (etag.strip('"'), 200),  # unquoted: not an entity tag
+        ('"other"', 200),
+    ):
+        response = await gateway.get(
+            "/api/incidents", params=params, headers={**account.headers, "If-None-Match": header}
+        )
+        assert response.status_code == status, header
+        assert response.headers["etag"] == etag
+    # Each query has its own tag.
+    other_page = await gateway.get(
+        "/api/incidents",
+        params={**params, "limit": "11"},
+        headers={**account.headers, "If-None-Match": etag},
+    )
+    assert other_page.status_code == 200
+    assert other_page.headers["etag"] != etag
+
+
 async def test_paging_and_status_filter(gateway: httpx.AsyncClient) -> None:
     account = await sign_in(gateway)
     project = await create_project(gateway, account, repo=f"{account.login}/Paged")

@@ -7,7 +7,7 @@ project's repository may be added again while it is purged, so the one-project-p
 index covers live projects only. `projects.scrub_*` hold each project's scrubbing settings.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -19,7 +19,7 @@ from alembic import op
 from stackline_infra.db.types import JSONType, UTCDateTime
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -328,6 +328,7 @@ class ListIncidentsRequest(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     CURSOR_FIELD_NUMBER: _builtins.int
+    KNOWN_VERSIONS_FIELD_NUMBER: _builtins.int
     repo: _builtins.str
     """"owner/repo"; matched without regard to case, as GitHub does."""
     status: Global___IncidentStatus.ValueType
@@ -338,6 +339,12 @@ class ListIncidentsRequest(_message.Message):
     """From a previous response's next_cursor."""
     @_builtins.property
     def actor(self) -> _common_pb2.Actor: ...
+    @_builtins.property
+    def known_versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Versions the caller holds (earlier responses' version); "*" matches any. When the page's
+        current version is among them, the response is not_modified and lists nothing.
+        """
+
     def __init__(
         self,
         *,
@@ -346,10 +353,11 @@ class ListIncidentsRequest(_message.Message):
         status: Global___IncidentStatus.ValueType = ...,
         page_size: _builtins.int = ...,
         cursor: _builtins.str = ...,
+        known_versions: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "cursor", b"cursor", "page_size", b"page_size", "repo", b"repo", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "cursor", b"cursor", "known_versions", b"known_versions", "page_size", b"page_size", "repo", b"repo", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -361,8 +369,16 @@ class ListIncidentsResponse(_message.Message):
 
     INCIDENTS_FIELD_NUMBER: _builtins.int
     NEXT_CURSOR_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    NOT_MODIFIED_FIELD_NUMBER: _builtins.int
     next_cursor: _builtins.str
     """Empty on the last page."""
+    version: _builtins.str
+    """Changes whenever this page's content would; derived from the repository's incident
+    version, so it is known before the page is read.
+    """
+    not_modified: _builtins.bool
+    """The version is one of known_versions: incidents and next_cursor are left empty."""
     @_builtins.property
     def incidents(self) -> _containers.RepeatedCompositeFieldContainer[Global___Incident]: ...
     def __init__(
@@ -370,10 +386,12 @@ class ListIncidentsResponse(_message.Message):
         *,
         incidents: _abc.Iterable[Global___Incident] | None = ...,
         next_cursor: _builtins.str = ...,
+        version: _builtins.str = ...,
+        not_modified: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["incidents", b"incidents", "next_cursor", b"next_cursor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["incidents", b"incidents", "next_cursor", b"next_cursor", "not_modified", b"not_modified", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
