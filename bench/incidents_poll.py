@@ -83,10 +83,12 @@ INSERT INTO events (id, project_id, incident_id, event_id, occurred_at, received
 # The statements the list and the poll run, as IncidentsService sends them (parameters inlined).
 _PLANS = {
     "version lookup (every request)": """
-        SELECT projects.id, projects.repo, coalesce(incident_versions.version, 0)
-        FROM projects LEFT OUTER JOIN incident_versions
-            ON incident_versions.project_id = projects.id
-        WHERE projects.owner_id = %(owner)s AND lower(projects.repo) = lower(%(repo)s)""",
+        SELECT projects.id, projects.repo, (SELECT coalesce(CAST(sum(incident_versions.version)
+                AS BIGINT), 0) FROM incident_versions
+            WHERE incident_versions.project_id = projects.id)
+        FROM projects
+        WHERE projects.owner_id = %(owner)s AND lower(projects.repo) = lower(%(repo)s)
+            AND projects.deleted_at IS NULL""",
     "list, every status": """
         SELECT * FROM incidents WHERE project_id = %(project)s
         ORDER BY last_seen DESC, id DESC LIMIT 51""",
@@ -150,7 +152,7 @@ def _wait_ready(client: httpx.Client) -> None:
         time.sleep(0.2)
 
 
-def _fill(url: str, args: argparse.Namespace, owner_id: str, project_id: str) -> None:
+def _fill(url: str, args: argparse.Namespace) -> None:
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor) as db:
         with db.transaction():
@@ -163,17 +165,38 @@ def _fill(url: str, args: argparse.Namespace, owner_id: str, project_id: str) ->
                 },
             )
         db.execute("VACUUM ANALYZE")
+    print(f"built in {time.perf_counter() - started:.0f} s")
+
+
+def _describe(url: str, owner_id: str, project_id: str) -> None:
+    """The database's size and the plans of the statements a poll sends."""
+    with psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor) as db:
         counts = {
             table: db.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
             for table in ("projects", "incidents", "events", "event_keys")
         }
-        print(f"built in {time.perf_counter() - started:.0f} s: {counts}")
+        print(f"database: {counts}")
         for name, sql in _PLANS.items():
             plan = db.execute(
                 "EXPLAIN (ANALYZE, COSTS OFF, BUFFERS) " + sql,
                 {"owner": owner_id, "repo": POLLED_REPO, "project": project_id},
             ).fetchall()
             print(f"\n{name}:\n" + "\n".join(f"  {row[0]}" for row in plan))
+
+
+def _built(admin: psycopg.Connection[object], url: str, database: str) -> bool:
+    """Whether a previous run left its filled database (the polled project and the others)."""
+    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchall():
+        return False
+    with psycopg.connect(url) as db:
+        try:
+            return bool(
+                db.execute(
+                    "SELECT count(*) > 1 FROM projects WHERE repo LIKE 'bench-org/%'"
+                ).fetchall()[0][0]
+            )
+        except psycopg.errors.UndefinedTable:
+            return False
 
 
 def _services(launcher: int) -> dict[str, int]:
@@ -262,12 +285,20 @@ def main() -> int:
     parser.add_argument("--events-per-incident", type=int, default=10)
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure on the database a previous run with --keep (or --reuse) built, if it is "
+        "there, instead of building it again (minutes); keeps it afterwards",
+    )
     args = parser.parse_args()
 
-    with psycopg.connect(args.admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{args.database}"')
     url = args.admin_url.rsplit("/", 1)[0] + f"/{args.database}"
+    with psycopg.connect(args.admin_url, autocommit=True) as admin:
+        reuse = args.reuse and _built(admin, url, args.database)
+        if not reuse:
+            admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{args.database}"')
     command.upgrade(alembic_config(url), "head")
 
     gateway_port, grpc_base = _free_ports()
@@ -294,18 +325,24 @@ def main() -> int:
             _wait_ready(client)
             signed_in = client.post("/api/auth/dev-login", json={"login": "poll-bench"}).json()
             auth = {"Authorization": f"Bearer {signed_in['access_token']}"}
-            created = client.post(
-                "/api/projects", json={"name": "Polled", "repo": POLLED_REPO}, headers=auth
-            )
-            assert created.status_code == 201, created.text
-            _fill(url, args, signed_in["user"]["id"], created.json()["project"]["id"])
+            if reuse:
+                listed = client.get("/api/projects", headers=auth).json()["projects"]
+                project_id = next(p["id"] for p in listed if p["repo"] == POLLED_REPO)
+            else:
+                created = client.post(
+                    "/api/projects", json={"name": "Polled", "repo": POLLED_REPO}, headers=auth
+                )
+                assert created.status_code == 201, created.text
+                project_id = created.json()["project"]["id"]
+                _fill(url, args)
+            _describe(url, signed_in["user"]["id"], project_id)
             found = _services(launcher.pid)
             _measure(client, auth, args, {n: found[n] for n in ("gateway", "incidents")})
     finally:
         launcher.send_signal(signal.SIGINT)
         launcher.wait(30)
         data.cleanup()
-        if not args.keep:
+        if not (args.keep or args.reuse):
             with psycopg.connect(args.admin_url, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
     return 0

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Row, cast, func, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from stackline_infra.db.schema import (
     AuditEntry,
@@ -18,9 +19,34 @@ from stackline_infra.db.schema import (
     Project,
 )
 
+# The list's reads are Core statements: they run on a session, or on a read engine's connection.
+Reader = AsyncSession | AsyncConnection
+
+# The columns a listed incident shows (the list's rows are not ORM objects: for a page of 51,
+# loading them into the session cost more than the query).
+LISTED_COLUMNS = (
+    Incident.id,
+    Incident.project_id,
+    Incident.status,
+    Incident.title,
+    Incident.exception_type,
+    Incident.message,
+    Incident.last_commit_sha,
+    Incident.last_environment,
+    Incident.count,
+    Incident.first_seen,
+    Incident.last_seen,
+    Incident.culprit_file,
+    Incident.culprit_line,
+    Incident.culprit_column,
+    Incident.culprit_function,
+    Incident.regressed_at,
+    Incident.regression_commit_sha,
+)
+
 
 async def owned_project_for_repo(
-    session: AsyncSession, owner_id: uuid.UUID, repo: str
+    session: Reader, owner_id: uuid.UUID, repo: str
 ) -> Row[uuid.UUID, str, int] | None:
     """The caller's project for a repository (one at most: the pair is unique), with its
     incident-list version: the sum of its shards."""
@@ -41,25 +67,26 @@ async def owned_project_for_repo(
 
 
 async def list_incidents(
-    session: AsyncSession,
+    session: Reader,
     project_id: uuid.UUID,
     *,
     status: str | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> Sequence[Incident]:
-    """Newest last_seen first; `after` is the (last_seen, id) of the previous page's last row.
+) -> Sequence[Row[Any]]:
+    """LISTED_COLUMNS, newest last_seen first; `after` is the (last_seen, id) of the previous
+    page's last row.
 
     Read in the order of ix_incidents_project_status_last_seen (one status) or
     ix_incidents_project_last_seen (all), from the cursor's position: no sort, no skipped rows.
     """
-    query = select(Incident).where(Incident.project_id == project_id)
+    query = select(*LISTED_COLUMNS).where(Incident.project_id == project_id)
     if status is not None:
         query = query.where(Incident.status == status)
     if after is not None:
         query = query.where(tuple_(Incident.last_seen, Incident.id) < tuple_(*after))
     query = query.order_by(Incident.last_seen.desc(), Incident.id.desc()).limit(limit)
-    return (await session.scalars(query)).all()
+    return (await session.execute(query)).all()
 
 
 async def get_owned_incident(
@@ -87,7 +114,7 @@ async def latest_event(session: AsyncSession, incident_id: uuid.UUID) -> Event |
 
 
 async def environments_of(
-    session: AsyncSession, incident_ids: Sequence[uuid.UUID]
+    session: Reader, incident_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[str]]:
     rows = await session.execute(
         select(IncidentCommit.incident_id, IncidentCommit.environment)

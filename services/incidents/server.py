@@ -6,7 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from stackline.incidents.v1 import incidents_pb2, incidents_pb2_grpc
 
 from services.incidents.servicer import IncidentsServicer
-from stackline_infra.db.engine import create_sessionmaker
+from stackline_infra.db.engine import create_read_engine, create_sessionmaker
+from stackline_infra.db.metrics import instrument_engine
 from stackline_infra.grpc_server import ServiceHost
 
 SERVICE_NAME = incidents_pb2.DESCRIPTOR.services_by_name["IncidentsService"].full_name
@@ -15,7 +16,9 @@ SERVICE_NAME = incidents_pb2.DESCRIPTOR.services_by_name["IncidentsService"].ful
 def build_host(
     engine: AsyncEngine, *, github_web_url: str, database_probe_seconds: float = 2.0
 ) -> ServiceHost:
-    servicer = IncidentsServicer(create_sessionmaker(engine), github_web_url=github_web_url)
+    reads = create_read_engine(engine.url.render_as_string(hide_password=False))
+    instrument_engine(reads, report_pool=False)
+    servicer = IncidentsServicer(create_sessionmaker(engine), reads, github_web_url=github_web_url)
     return ServiceHost(
         "incidents",
         {
@@ -25,4 +28,5 @@ def build_host(
         },
         engine=engine,
         database_probe_seconds=database_probe_seconds,
+        on_stop=[reads.dispose],
     )

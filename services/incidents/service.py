@@ -9,6 +9,8 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, cast
 from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +19,7 @@ from services.incidents import repository
 from stackline_contract import github
 from stackline_contract.frames import FrameJSON
 from stackline_infra import cursors
-from stackline_infra.db.schema import INCIDENT_STATUSES, AuditEntry, Event, Incident, IncidentCommit
+from stackline_infra.db.schema import INCIDENT_STATUSES, AuditEntry, Event, IncidentCommit
 from stackline_infra.db.types import utcnow
 from stackline_infra.errors import InvalidArgument, NotFound
 from stackline_infra.identity import Caller
@@ -39,9 +41,49 @@ class FrameLinks:
     origin: str = ""
 
 
+class IncidentFields(Protocol):
+    """What a view shows of an incident: an Incident, or a row of the list's columns
+    (repository.LISTED_COLUMNS)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def project_id(self) -> uuid.UUID: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def exception_type(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def last_commit_sha(self) -> str | None: ...
+    @property
+    def last_environment(self) -> str | None: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def first_seen(self) -> datetime: ...
+    @property
+    def last_seen(self) -> datetime: ...
+    @property
+    def culprit_file(self) -> str | None: ...
+    @property
+    def culprit_line(self) -> int | None: ...
+    @property
+    def culprit_column(self) -> int | None: ...
+    @property
+    def culprit_function(self) -> str | None: ...
+    @property
+    def regressed_at(self) -> datetime | None: ...
+    @property
+    def regression_commit_sha(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class IncidentView:
-    incident: Incident
+    incident: IncidentFields
     repo: str
     github_url: str
     environments: Sequence[str] = ()
@@ -90,7 +132,7 @@ def frame_links(
     return links
 
 
-def github_url(web_url: str, repo: str, incident: Incident) -> str:
+def github_url(web_url: str, repo: str, incident: IncidentFields) -> str:
     """Permalink to the culprit line at the commit where the incident was last seen."""
     return permalink(
         web_url, repo, incident.last_commit_sha, incident.culprit_file, incident.culprit_line
@@ -125,7 +167,7 @@ def page_version(
 
 
 async def list_incidents(
-    session: AsyncSession,
+    session: repository.Reader,
     caller: Caller,
     *,
     repo: str,
@@ -136,7 +178,10 @@ async def list_incidents(
     known_versions: Sequence[str] = (),
 ) -> Page:
     """A page of the caller's incidents for a repository, or only its version when that is
-    one of `known_versions` (a poll of an unchanged list reads one row)."""
+    one of `known_versions` (a poll of an unchanged list reads one row).
+
+    Runs single statements, each in its own snapshot: `session` may be a read engine's
+    connection (stackline_infra.db.engine.read)."""
     if github.normalise_repo(repo) != repo:
         raise InvalidArgument(f"repo must be {github.REPO_RULE}", field="repo")
     if status is not None and status not in INCIDENT_STATUSES:
@@ -170,7 +215,8 @@ async def list_incidents(
     rows = await repository.list_incidents(
         session, project_id, status=status, after=after, limit=limit + 1
     )
-    page = rows[:limit]
+    # Rows of the listed columns, read by attribute like an Incident.
+    page = cast(Sequence[IncidentFields], rows[:limit])
     environments = await repository.environments_of(session, [i.id for i in page])
     views = [
         IncidentView(

@@ -63,8 +63,9 @@ def statement_kind(statement: str) -> str:
     return word if word in _STATEMENT_KINDS else "other"
 
 
-def instrument_engine(engine: AsyncEngine) -> None:
-    """Time every statement the engine runs, and report its pool's use."""
+def instrument_engine(engine: AsyncEngine, *, report_pool: bool = True) -> None:
+    """Time every statement the engine runs, and report its pool's use (the one engine of a
+    process that reports it: a second engine's pool would replace the first's figures)."""
     metrics = database_metrics()
     sync_engine = engine.sync_engine
     pool = sync_engine.pool
@@ -87,7 +88,7 @@ def instrument_engine(engine: AsyncEngine) -> None:
         if started:
             started.pop()
 
-    if isinstance(pool, QueuePool):
+    if report_pool and isinstance(pool, QueuePool):
         # Read when Prometheus scrapes: always the pool's state at that moment.
         metrics.pool_connections.labels("in_use").set_function(pool.checkedout)
         metrics.pool_connections.labels("idle").set_function(pool.checkedin)

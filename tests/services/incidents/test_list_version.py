@@ -9,6 +9,7 @@ that the retention job's clock touches no other test's rows.
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from psycopg import pq
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from stackline.ingest.v1 import ingest_pb2
@@ -24,7 +26,7 @@ from services.incidents import service
 from services.ingest import service as ingest
 from services.ingest.events import PreparedEvent, prepare
 from services.ingest.retention import RetentionJob
-from stackline_infra.db.engine import create_engine
+from stackline_infra.db.engine import create_engine, create_read_engine, read
 from stackline_infra.db.migrate import alembic_config
 from stackline_infra.db.schema import IncidentVersion, Project
 from stackline_infra.errors import NotFound
@@ -60,6 +62,14 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     await engine.dispose()
 
 
+@pytest.fixture
+async def reads(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The engine IncidentsService reads the list through (each statement on its own)."""
+    engine = create_read_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
 def _event(
     project_id: uuid.UUID, when: datetime, error_type: str, event_id: uuid.UUID | None = None
 ) -> PreparedEvent:
@@ -78,17 +88,17 @@ def _event(
 
 
 class Poller:
-    """The list as an editor polls it (every status, first page): the version and what the
-    page shows."""
+    """The list as an editor polls it (every status, first page), read as IncidentsService
+    reads it: the version and what the page shows."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], caller: Caller) -> None:
-        self.sessions = sessions
+    def __init__(self, reads: AsyncEngine, caller: Caller) -> None:
+        self.reads = reads
         self.caller = caller
 
     async def page(self, *, known: tuple[str, ...] = ()) -> service.Page:
-        async with self.sessions.begin() as session:
+        async def list_page(connection: AsyncConnection) -> service.Page:
             return await service.list_incidents(
-                session,
+                connection,
                 self.caller,
                 repo=REPO.lower(),
                 status=None,
@@ -97,6 +107,8 @@ class Poller:
                 github_web_url=WEB,
                 known_versions=known,
             )
+
+        return await read(self.reads, list_page)
 
     async def look(self) -> tuple[str, list[tuple[object, ...]]]:
         page = await self.page()
@@ -124,12 +136,12 @@ async def _owned(sessions: async_sessionmaker[AsyncSession]) -> tuple[Caller, Pr
 
 
 async def test_the_version_changes_with_the_page_and_only_with_it(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], reads: AsyncEngine
 ) -> None:
     clock = FakeWallClock()
     caller, project = await _owned(sessions)
     _, elsewhere = await _owned(sessions)
-    poller = Poller(sessions, caller)
+    poller = Poller(reads, caller)
 
     async def store(*events: PreparedEvent) -> None:
         async with sessions.begin() as session:
@@ -178,12 +190,12 @@ async def test_the_version_changes_with_the_page_and_only_with_it(
 
 
 async def test_an_unchanged_poll_is_answered_without_the_list(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], reads: AsyncEngine
 ) -> None:
     caller, project = await _owned(sessions)
     async with sessions.begin() as session:
         await ingest.store(session, [_event(project.id, FakeWallClock()(), "A")], FakeWallClock()())
-    poller = Poller(sessions, caller)
+    poller = Poller(reads, caller)
     full = await poller.page()
     assert len(full.incidents) == 1
 
@@ -196,21 +208,21 @@ async def test_an_unchanged_poll_is_answered_without_the_list(
 
 
 async def test_another_account_learns_nothing_from_a_version(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], reads: AsyncEngine
 ) -> None:
     caller, project = await _owned(sessions)
     async with sessions.begin() as session:
         await ingest.store(session, [_event(project.id, FakeWallClock()(), "A")], FakeWallClock()())
-    version = (await Poller(sessions, caller).page()).version
+    version = (await Poller(reads, caller).page()).version
 
     # The same repository name, another account: its own (empty) list, never the other's 304.
     other, _ = await _owned(sessions)
-    theirs = await Poller(sessions, other).page(known=(version, "*"))
+    theirs = await Poller(reads, other).page(known=(version, "*"))
     assert theirs.version != version
     async with sessions.begin() as session:
         stranger = await factories.caller(session)
     with pytest.raises(NotFound):
-        await Poller(sessions, stranger).page(known=(version, "*"))
+        await Poller(reads, stranger).page(known=(version, "*"))
 
 
 async def test_transactions_raising_two_projects_in_opposite_orders_both_commit(
@@ -272,4 +284,64 @@ async def test_transactions_raising_two_projects_in_opposite_orders_both_commit(
                 await connection.close()
         assert await versions() == {name: version + 2 for name, version in before.items()}
     finally:
+        await engine.dispose()
+
+
+async def _round_trips(engine: AsyncEngine, work: Callable[[], Awaitable[object]]) -> int:
+    """The requests `work` sends to PostgreSQL on the engine's one connection, from libpq's
+    own trace: a simple Query or an extended-protocol Sync each wait for the server."""
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        pgconn = raw.driver_connection.pgconn  # type: ignore[union-attr]
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            await work()
+        finally:
+            pgconn.untrace()
+        trace.seek(0)
+        sent = [line.split("\t") for line in trace.read().splitlines()]
+    return sum(1 for fields in sent if fields[0] == "F" and fields[2] in {"Query", "Sync"})
+
+
+async def test_an_unchanged_poll_is_one_round_trip_to_postgresql(
+    postgres_url: str,
+) -> None:
+    url = postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    # One connection each, so that the traced connection is the one the poll uses.
+    reads = create_read_engine(url, pool_size=1)
+    engine = create_engine(url, pool_size=1)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        caller, project = await _owned(sessions)
+        async with sessions.begin() as session:
+            now = FakeWallClock()()
+            await ingest.store(session, [_event(project.id, now, "A")], now)
+        poller = Poller(reads, caller)
+        version = (await poller.page()).version
+
+        async def poll() -> None:
+            assert (await poller.page(known=(version,))).not_modified
+
+        assert await _round_trips(reads, poll) == 1
+
+        # The same poll in a session of the ordinary engine: ping, BEGIN, SELECT, COMMIT.
+        async def poll_in_a_session() -> None:
+            async with sessions.begin() as session:
+                page = await service.list_incidents(
+                    session,
+                    caller,
+                    repo=REPO.lower(),
+                    status=None,
+                    page_size=0,
+                    cursor="",
+                    github_web_url=WEB,
+                    known_versions=(version,),
+                )
+            assert page.not_modified
+
+        assert await _round_trips(engine, poll_in_a_session) == 4
+    finally:
+        await reads.dispose()
         await engine.dispose()
