@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, cast, func, select, tuple_
+import orjson
+from sqlalchemy import BigInteger, Integer, Row, Select, bindparam, cast, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from stackline_infra.db.schema import (
@@ -23,7 +25,7 @@ from stackline_infra.db.schema import (
 Reader = AsyncSession | AsyncConnection
 
 # The columns a listed incident shows (the list's rows are not ORM objects: for a page of 51,
-# loading them into the session cost more than the query).
+# loading them into the session cost more than the query), and `environments`.
 LISTED_COLUMNS = (
     Incident.id,
     Incident.project_id,
@@ -44,26 +46,66 @@ LISTED_COLUMNS = (
     Incident.regression_commit_sha,
 )
 
+# The statements a poll runs are built once, with their values as parameters: building one per
+# request (its comparisons and coercions) cost more Python than sending it. SQLAlchemy then finds
+# each compiled in its cache.
+_OWNED_PROJECT = select(
+    Project.id,
+    Project.repo,
+    select(func.coalesce(cast(func.sum(IncidentVersion.version), BigInteger), 0))
+    .where(IncidentVersion.project_id == Project.id)
+    .scalar_subquery(),
+).where(
+    Project.owner_id == bindparam("owner_id"),
+    func.lower(Project.repo) == bindparam("repo"),
+    # A deleted project is gone at once, while its incidents are purged behind it.
+    Project.deleted_at.is_(None),
+)
+
+
+def _dialect(reader: Reader) -> str:
+    bind = reader.bind if isinstance(reader, AsyncSession) else reader
+    return bind.dialect.name
+
+
+@cache
+def _list_statement(dialect: str, *, by_status: bool, after: bool) -> Select[Any]:
+    """LISTED_COLUMNS and the incident's environments (other than ""), each incident's in one
+    correlated subquery of the primary key of incident_commits: one statement for the page."""
+    found = (
+        select(
+            # An array on PostgreSQL, a JSON array on SQLite; distinct, in no order.
+            func.array_agg(IncidentCommit.environment.distinct())
+            if dialect == "postgresql"
+            else func.json_group_array(IncidentCommit.environment.distinct())
+        )
+        .where(IncidentCommit.incident_id == Incident.id, IncidentCommit.environment != "")
+        .scalar_subquery()
+        .label("environments")
+    )
+    query = select(*LISTED_COLUMNS, found).where(Incident.project_id == bindparam("project_id"))
+    if by_status:
+        query = query.where(Incident.status == bindparam("status"))
+    if after:
+        query = query.where(
+            tuple_(Incident.last_seen, Incident.id)
+            < tuple_(
+                bindparam("after_seen", type_=Incident.__table__.c.last_seen.type),
+                bindparam("after_id", type_=Incident.__table__.c.id.type),
+            )
+        )
+    return query.order_by(Incident.last_seen.desc(), Incident.id.desc()).limit(
+        bindparam("limit", type_=Integer)
+    )
+
 
 async def owned_project_for_repo(
     session: Reader, owner_id: uuid.UUID, repo: str
 ) -> Row[uuid.UUID, str, int] | None:
     """The caller's project for a repository (one at most: the pair is unique), with its
     incident-list version: the sum of its shards."""
-    version = (
-        select(func.coalesce(cast(func.sum(IncidentVersion.version), BigInteger), 0))
-        .where(IncidentVersion.project_id == Project.id)
-        .scalar_subquery()
-    )
-    result = await session.execute(
-        select(Project.id, Project.repo, version).where(
-            Project.owner_id == owner_id,
-            func.lower(Project.repo) == repo.lower(),
-            # A deleted project is gone at once, while its incidents are purged behind it.
-            Project.deleted_at.is_(None),
-        )
-    )
-    return result.one_or_none()
+    result = await session.execute(_OWNED_PROJECT, {"owner_id": owner_id, "repo": repo.lower()})
+    return result.one_or_none()  # type: ignore[return-value]
 
 
 async def list_incidents(
@@ -73,20 +115,26 @@ async def list_incidents(
     status: str | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> Sequence[Row[Any]]:
-    """LISTED_COLUMNS, newest last_seen first; `after` is the (last_seen, id) of the previous
-    page's last row.
+) -> tuple[Sequence[Row[Any]], list[list[str]]]:
+    """LISTED_COLUMNS, newest last_seen first, and each row's environments, sorted; `after` is
+    the (last_seen, id) of the previous page's last row.
 
     Read in the order of ix_incidents_project_status_last_seen (one status) or
     ix_incidents_project_last_seen (all), from the cursor's position: no sort, no skipped rows.
     """
-    query = select(*LISTED_COLUMNS).where(Incident.project_id == project_id)
+    dialect = _dialect(session)
+    parameters: dict[str, object] = {"project_id": project_id, "limit": limit}
     if status is not None:
-        query = query.where(Incident.status == status)
+        parameters["status"] = status
     if after is not None:
-        query = query.where(tuple_(Incident.last_seen, Incident.id) < tuple_(*after))
-    query = query.order_by(Incident.last_seen.desc(), Incident.id.desc()).limit(limit)
-    return (await session.execute(query)).all()
+        parameters["after_seen"], parameters["after_id"] = after
+    query = _list_statement(dialect, by_status=status is not None, after=after is not None)
+    rows = (await session.execute(query, parameters)).all()
+    if dialect == "postgresql":
+        environments = [sorted(row.environments or ()) for row in rows]
+    else:
+        environments = [sorted(orjson.loads(row.environments)) for row in rows]
+    return rows, environments
 
 
 async def get_owned_incident(
@@ -111,21 +159,6 @@ async def latest_event(session: AsyncSession, incident_id: uuid.UUID) -> Event |
         .order_by(Event.occurred_at.desc(), Event.id.desc())
         .limit(1)
     )
-
-
-async def environments_of(
-    session: Reader, incident_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[str]]:
-    rows = await session.execute(
-        select(IncidentCommit.incident_id, IncidentCommit.environment)
-        .where(IncidentCommit.incident_id.in_(incident_ids), IncidentCommit.environment != "")
-        .distinct()
-        .order_by(IncidentCommit.incident_id, IncidentCommit.environment)
-    )
-    found: dict[uuid.UUID, list[str]] = {}
-    for incident_id, environment in rows:
-        found.setdefault(incident_id, []).append(environment)
-    return found
 
 
 async def commits_of(

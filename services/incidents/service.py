@@ -212,20 +212,14 @@ async def list_incidents(
     )
     if version in known_versions or "*" in known_versions:
         return Page((), "", version, not_modified=True)
-    rows = await repository.list_incidents(
+    rows, environments = await repository.list_incidents(
         session, project_id, status=status, after=after, limit=limit + 1
     )
     # Rows of the listed columns, read by attribute like an Incident.
     page = cast(Sequence[IncidentFields], rows[:limit])
-    environments = await repository.environments_of(session, [i.id for i in page])
     views = [
-        IncidentView(
-            i,
-            project_repo,
-            github_url(github_web_url, project_repo, i),
-            environments.get(i.id, ()),
-        )
-        for i in page
+        IncidentView(i, project_repo, github_url(github_web_url, project_repo, i), seen_in)
+        for i, seen_in in zip(page, environments, strict=False)
     ]
     next_cursor = (
         cursors.encode(rows[limit - 1].last_seen, rows[limit - 1].id) if len(rows) > limit else ""

@@ -28,7 +28,7 @@ from services.ingest.events import PreparedEvent, prepare
 from services.ingest.retention import RetentionJob
 from stackline_infra.db.engine import create_engine, create_read_engine, read
 from stackline_infra.db.migrate import alembic_config
-from stackline_infra.db.schema import IncidentVersion, Project
+from stackline_infra.db.schema import IncidentCommit, IncidentVersion, Project
 from stackline_infra.errors import NotFound
 from stackline_infra.identity import Caller
 from tests.conftest import _fresh_database
@@ -285,6 +285,34 @@ async def test_transactions_raising_two_projects_in_opposite_orders_both_commit(
         assert await versions() == {name: version + 2 for name, version in before.items()}
     finally:
         await engine.dispose()
+
+
+async def test_the_list_shows_each_incidents_environments_sorted(
+    sessions: async_sessionmaker[AsyncSession], reads: AsyncEngine
+) -> None:
+    caller, project = await _owned(sessions)
+    now = FakeWallClock()()
+    async with sessions.begin() as session:
+        stored = await ingest.store(
+            session, [_event(project.id, now, "A"), _event(project.id, now, "B")], now
+        )
+        seen_more = next(s.incident_id for s in stored if s is not None)
+        # Seen at another commit too, in "production" again, and once with no environment.
+        session.add_all(
+            IncidentCommit(
+                incident_id=seen_more,
+                commit_sha="b" * 40,
+                environment=environment,
+                count=1,
+                first_seen=now,
+                last_seen=now,
+            )
+            for environment in ("staging", "production", "", "canary")
+        )
+    page = await Poller(reads, caller).page()
+    shown = {v.incident.id: list(v.environments) for v in page.incidents}
+    assert shown.pop(seen_more) == ["canary", "production", "staging"]
+    assert list(shown.values()) == [["production"]]
 
 
 async def _round_trips(engine: AsyncEngine, work: Callable[[], Awaitable[object]]) -> int:
