@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, Integer, Row, Select, bindparam, cast, func, select, tuple_
+from sqlalchemy import BigInteger, Executable, Integer, Row, bindparam, cast, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from stackline_infra.db.schema import (
@@ -64,12 +64,12 @@ _OWNED_PROJECT = select(
 
 
 def _dialect(reader: Reader) -> str:
-    bind = reader.bind if isinstance(reader, AsyncSession) else reader
+    bind = reader.get_bind() if isinstance(reader, AsyncSession) else reader
     return bind.dialect.name
 
 
 @cache
-def _list_statement(dialect: str, *, by_status: bool, after: bool) -> Select[Any]:
+def _list_statement(dialect: str, *, by_status: bool, after: bool) -> Executable:
     """LISTED_COLUMNS and the incident's environments (other than ""), each incident's in one
     correlated subquery of the primary key of incident_commits: one statement for the page."""
     found = (
@@ -105,7 +105,7 @@ async def owned_project_for_repo(
     """The caller's project for a repository (one at most: the pair is unique), with its
     incident-list version: the sum of its shards."""
     result = await session.execute(_OWNED_PROJECT, {"owner_id": owner_id, "repo": repo.lower()})
-    return result.one_or_none()  # type: ignore[return-value]
+    return result.one_or_none()
 
 
 async def list_incidents(

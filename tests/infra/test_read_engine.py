@@ -59,7 +59,8 @@ async def test_on_postgresql_each_statement_commits_on_its_own(database_url: str
     async def in_transaction(connection: AsyncConnection) -> bool:
         await connection.execute(text("SELECT 1"))
         raw = await connection.get_raw_connection()
-        return raw.driver_connection.info.transaction_status != 0  # type: ignore[union-attr]
+        status = raw.driver_connection.info.transaction_status  # type: ignore[union-attr]
+        return bool(status != 0)
 
     try:
         assert not await read(reads, in_transaction)

@@ -217,9 +217,10 @@ async def test_status_changes_are_audited(session: AsyncSession) -> None:
     caller, project = await _owned_project(session)
     incident = await _incident(session, project)
     view = await service.set_status(session, caller, incident.id, "resolved", github_web_url=WEB)
+    assert isinstance(view.incident, Incident)
     assert view.incident.status == "resolved" and view.incident.resolved_at is not None
     view = await service.set_status(session, caller, incident.id, "ignored", github_web_url=WEB)
-    assert view.incident.resolved_at is None
+    assert isinstance(view.incident, Incident) and view.incident.resolved_at is None
     with pytest.raises(InvalidArgument):
         await service.set_status(session, caller, incident.id, "deleted", github_web_url=WEB)
     entries = (
