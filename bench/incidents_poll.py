@@ -98,8 +98,8 @@ _PLANS = {
 }
 
 
-def _free_ports() -> tuple[int, int]:
-    for base in range(41_000, 50_000, 10):
+def _free_ports(start: int) -> tuple[int, int]:
+    for base in range(start, start + 9_000, 10):
         ports = [base + 500, base + 501, *range(base, base + 4), *range(base + 100, base + 104)]
         try:
             for port in ports:
@@ -176,6 +176,10 @@ def _describe(url: str, owner_id: str, project_id: str) -> None:
             for table in ("projects", "incidents", "events", "event_keys")
         }
         print(f"database: {counts}")
+        # The stack answering is this run's own, on this database, not another run's.
+        assert db.execute(
+            "SELECT 1 FROM projects WHERE id = %s AND owner_id = %s", (project_id, owner_id)
+        ).fetchall(), "the gateway on these ports serves another database"
         for name, sql in _PLANS.items():
             plan = db.execute(
                 "EXPLAIN (ANALYZE, COSTS OFF, BUFFERS) " + sql,
@@ -286,6 +290,13 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
+        "--port-base",
+        type=int,
+        default=41_000,
+        help="look for free ports from here: two runs at once that pick the same ports between "
+        "looking and binding would measure each other's stack",
+    )
+    parser.add_argument(
         "--reuse",
         action="store_true",
         help="measure on the database a previous run with --keep (or --reuse) built, if it is "
@@ -301,7 +312,7 @@ def main() -> int:
             admin.execute(f'CREATE DATABASE "{args.database}"')
     command.upgrade(alembic_config(url), "head")
 
-    gateway_port, grpc_base = _free_ports()
+    gateway_port, grpc_base = _free_ports(args.port_base)
     data = tempfile.TemporaryDirectory()
     env = {
         **os.environ,
