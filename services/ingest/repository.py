@@ -309,6 +309,12 @@ def _bump_from_recordset() -> Any:
     locks that other batches' inserts of events and commit counts hold on the same incidents
     through their foreign keys, and two such batches would deadlock.
     """
+    return text(_bump_sql())
+
+
+def _bump_sql(first: str = "") -> str:
+    """The text of _bump_from_recordset; with `first`, a WITH query named `counted` that the
+    incidents' lock waits for (_count_and_bump)."""
     c = _incidents.c
     types = {"incident_id": c.id.type, "n": c.count.type}
     typed = ", ".join(
@@ -316,12 +322,13 @@ def _bump_from_recordset() -> Any:
     )
     newer = "r.last_seen >= i.last_seen"
     back = "i.status = 'resolved'"
+    wait = " AND (SELECT count(*) FROM counted) >= 0" if first else ""
     # Column names and types from the schema, never from input.
-    return text(
-        f"WITH r AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb))"  # noqa: S608
-        f" AS r({typed})),"
-        " locked AS MATERIALIZED (SELECT id FROM incidents"
-        " WHERE id IN (SELECT incident_id FROM r) ORDER BY id FOR NO KEY UPDATE)"
+    return (
+        f"WITH {first} r AS MATERIALIZED"  # noqa: S608
+        f" (SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({typed})),"
+        " locked AS MATERIALIZED (SELECT id FROM incidents WHERE id IN (SELECT incident_id FROM r)"
+        f"{wait} ORDER BY id FOR NO KEY UPDATE)"
         " UPDATE incidents AS i SET"
         " count = i.count + r.n,"
         " first_seen = least(i.first_seen, r.first_seen),"
@@ -342,6 +349,48 @@ def _bump_from_recordset() -> Any:
         " ELSE i.culprit_function END"
         " FROM r JOIN locked ON locked.id = r.incident_id WHERE i.id = r.incident_id"
     )
+
+
+async def count_and_bump(
+    session: AsyncSession, commits: Sequence[dict[str, Any]], bumps: Sequence[dict[str, Any]]
+) -> None:
+    """count_commits, then bump_incidents: on PostgreSQL in one statement, one round trip.
+
+    The counts are still taken first: the incidents' lock waits on a one-time filter that reads
+    the whole count, so the hottest rows are locked last, in id order, as in two statements.
+    """
+    if not _is_postgres(session):
+        await count_commits(session, commits)
+        await bump_incidents(session, bumps)
+        return
+    await session.execute(
+        _count_and_bump(), {"commits": json_dumps(list(commits)), "rows": json_dumps(list(bumps))}
+    )
+
+
+_COMMIT_COLUMNS = ("incident_id", "commit_sha", "environment", "count", "first_seen", "last_seen")
+
+
+@cache
+def _count_and_bump() -> Any:
+    """_bump_from_recordset's UPDATE, after an upsert of the commit counts in a WITH clause.
+
+    A data-modifying WITH runs to its end whether read or not, but in no set order; the lock
+    of the incidents reads `counted` in a one-time filter, so the counts come first.
+    """
+    c = _incident_commits.c
+    typed = ", ".join(f"{name} {c[name].type.compile(dialect=_PG)}" for name in _COMMIT_COLUMNS)
+    columns = ", ".join(_COMMIT_COLUMNS)
+    counted = (
+        f"counted AS (INSERT INTO incident_commits ({columns})"  # noqa: S608
+        f" SELECT {columns} FROM jsonb_to_recordset(CAST(:commits AS jsonb)) AS c({typed})"
+        " ON CONFLICT (incident_id, commit_sha, environment) DO UPDATE SET"
+        " count = incident_commits.count + excluded.count,"
+        " first_seen = least(incident_commits.first_seen, excluded.first_seen),"
+        " last_seen = greatest(incident_commits.last_seen, excluded.last_seen)"
+        " RETURNING 1),"
+    )
+    return text(_bump_sql(counted))
 
 
 @cache
