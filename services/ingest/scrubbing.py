@@ -323,13 +323,26 @@ class Scrubber:
         # Most values are one line scrubbed before (a frame, a tag, a breadcrumb's category):
         # looked up first, before the work a new value needs. A remembered line holds no
         # private key and no line break, so the lookup answers what that work would.
-        if (known := self._set.lines.get(value)) is not None:
+        lines = self._set.lines
+        # Only a value short enough to be remembered is looked up: hashing a long stack would
+        # cost more than its lines' lookups save.
+        if len(value) <= _CACHED_LINE_CHARS and (known := lines.get(value)) is not None:
             return self._remembered(known)
         if "-----BEGIN" in value:
             value = self._private_keys(value)
         if "\n" not in value:
             return self._line(value)
-        return "\n".join([self._line(line) for line in value.split("\n")])
+        scrubbed = []
+        # A stack's frame lines are mostly remembered: looked up here, without a call each.
+        for line in value.split("\n"):
+            known = lines.get(line)
+            if known is None:
+                scrubbed.append(self._line(line))
+            else:
+                scrubbed.append(known[0])
+                if known[1]:
+                    self._remembered(known)
+        return "\n".join(scrubbed)
 
     def field(self, name: str, value: str) -> str:
         """A named value: all of it when the name is a secret's, else its text."""
@@ -396,10 +409,19 @@ def scrub_json(scrubber: Scrubber, value: Any, name: str = "") -> Any:
     """Every string in a JSON-like value, each under the name of the field that holds it."""
     if isinstance(value, str):
         return scrubber.field(name, value) if name else scrubber.text(value)
+    # Strings, most of the values, are scrubbed here rather than in a call of their own.
     if isinstance(value, dict):
-        return {k: scrub_json(scrubber, v, k) for k, v in value.items()}
+        return {
+            k: scrubber.field(k, v) if type(v) is str else scrub_json(scrubber, v, k)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [scrub_json(scrubber, v, name) for v in value]
+        if name:
+            return [
+                scrubber.field(name, v) if type(v) is str else scrub_json(scrubber, v, name)
+                for v in value
+            ]
+        return [scrubber.text(v) if type(v) is str else scrub_json(scrubber, v) for v in value]
     return value
 
 
