@@ -1,4 +1,5 @@
-"""All SQL of IngestService: a batch of events stored in four statements, whatever its size.
+"""All SQL of IngestService: a batch of events stored in three statements on PostgreSQL,
+whatever its size (four when it has a bug never seen before: its incident is created first).
 
 On PostgreSQL each statement takes its whole batch as one JSON document that
 jsonb_to_recordset turns back into typed rows, so the SQL text is the same for
@@ -6,7 +7,7 @@ every batch: compiled once by SQLAlchemy, converted once by psycopg, one round
 trip, and the rows serialised by orjson. The document is read as jsonb, not
 json: an event's frames, causes and context are then parsed once, with the
 document, where json_to_recordset hands each out as text to be parsed again
-into its jsonb column (a fifth to a quarter less of the backend's CPU per
+into its jsonb column (a tenth to a fifth less of the backend's CPU per
 event: bench/README.md). Two roads not taken, both measured
 slower than storing the rows: a multi-row VALUES list is new SQL text for
 every batch size, and one array parameter per column has psycopg escape every
