@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from stackline_contract import text
+
 MAX_FIELDS = 50
 MAX_FIELD_LENGTH = 64
 MAX_PATTERNS = 20
@@ -45,7 +47,7 @@ def normalise_field(name: str) -> str:
 def validate_field(name: str) -> str:
     """The normalised name, or ValueError saying what is wrong with it."""
     normalised = normalise_field(name)
-    if not normalised or len(normalised) > MAX_FIELD_LENGTH or not normalised.isprintable():
+    if not normalised or len(normalised) > MAX_FIELD_LENGTH or not text.is_printable(normalised):
         raise ValueError(f"a field name is 1-{MAX_FIELD_LENGTH} printable characters")
     return normalised
 
@@ -53,7 +55,7 @@ def validate_field(name: str) -> str:
 def translate(pattern: str) -> str:
     """The Python regex that runs `pattern` without backtracking, or ValueError saying why the
     pattern is refused."""
-    if not pattern or len(pattern) > MAX_PATTERN_LENGTH or not pattern.isprintable():
+    if not pattern or len(pattern) > MAX_PATTERN_LENGTH or not text.is_printable(pattern):
         raise ValueError(f"a pattern is 1-{MAX_PATTERN_LENGTH} printable characters")
     out: list[str] = []
     position = 0

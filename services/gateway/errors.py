@@ -21,6 +21,7 @@ from starlette.routing import compile_path
 
 from services.gateway.responses import json_response
 from services.gateway.schemas.errors import ErrorBody, ErrorResponse
+from stackline_contract import github, text
 from stackline_infra.errors import (
     InvalidArgument,
     NotFound,
@@ -76,6 +77,29 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return "".join(parts)
 
 
+# The rule each shared pattern states, in words: the printable-text patterns are classes of
+# hundreds of ranges, which would make an error message unreadable.
+_PATTERN_RULES = {
+    text.NAME_PATTERN: "must be printable characters, not only spaces",
+    text.PRINTABLE_PATTERN: "must be printable characters (no control characters or line breaks)",
+    text.REPOSITORY_FOLDER_PATTERN: (
+        "must be a folder of the repository: relative, printable, no backslash, no .. segment"
+    ),
+    github.REPO_PATTERN: f"must be {github.REPO_RULE}",
+    github.LOGIN_PATTERN: "must be a GitHub login",
+}
+_LONGEST_PATTERN_SHOWN = 80
+
+
+def _pattern_rule(pattern: object) -> str:
+    if isinstance(pattern, str):
+        if pattern in _PATTERN_RULES:
+            return _PATTERN_RULES[pattern]
+        if len(pattern) <= _LONGEST_PATTERN_SHOWN:
+            return f"must match {pattern}"
+    return "is not in the form the API's schema gives"
+
+
 def describe_validation_error(errors: list[Any]) -> InvalidArgument:
     first = errors[0]
     field = field_path(tuple(first.get("loc", ())))
@@ -84,6 +108,9 @@ def describe_validation_error(errors: list[Any]) -> InvalidArgument:
         message = f"unknown field {field}"
     elif kind == "missing":
         message = f"{field} is required"
+    elif kind == "string_pattern_mismatch":
+        rule = _pattern_rule(first.get("ctx", {}).get("pattern"))
+        message = f"{field} {rule}" if field else rule
     else:
         message = (
             f"{field}: {first.get('msg', 'invalid')}" if field else first.get("msg", "invalid")

@@ -27,6 +27,7 @@ from services.ingest.symbolication import (
     Build,
     MappedFrame,
     build_of,
+    unmapped,
 )
 from stackline_contract import github
 from stackline_contract.events import without_nul
@@ -280,7 +281,7 @@ class _Placer:
 
     def mapped(self, frames: list[StackFrame]) -> list[MappedFrame]:
         if self._parsed.event.platform not in JS_PLATFORMS:
-            return [MappedFrame(f) for f in frames]
+            return [unmapped(f)[0] for f in frames]
         mapped, notes = self._maps.symbolicate(frames, self._parsed.build)
         self.notes.extend(notes)
         return mapped

@@ -154,28 +154,25 @@ class ScrubRules:
 DEFAULT_RULES = ScrubRules()
 
 
-def _whole(match: re.Match[str]) -> str | None:
-    return FILTERED
+# Replacements that always replace: templates, which the regex engine fills in C. Each names
+# every group of its pattern but the last (the secret), then `[Filtered]`.
+_WHOLE = FILTERED
+_AFTER_TWO_GROUPS = r"\1\2" + FILTERED
+_URL_PASSWORD_FILTERED = r"\1" + FILTERED + r"\3"
 
 
-def _last_group(match: re.Match[str]) -> str | None:
-    groups = match.groups()
-    return "".join(groups[:-1]) + FILTERED
-
-
-def _url_password(match: re.Match[str]) -> str | None:
-    return match.group(1) + FILTERED + match.group(3)
-
-
-def _card(match: re.Match[str]) -> str | None:
-    digits = match.group().replace(" ", "").replace("-", "")
+# Replacements that replace only some matches: the match is kept as it is when declined.
+def _card(match: re.Match[str]) -> str:
+    found = match.group()
+    digits = found.replace(" ", "").replace("-", "")
     if 13 <= len(digits) <= 19 and _luhn(digits):
         return FILTERED
-    return None
+    return found
 
 
-def _ip(match: re.Match[str]) -> str | None:
-    return FILTERED if _is_personal_ip(match.group()) else None
+def _ip(match: re.Match[str]) -> str:
+    found = match.group()
+    return FILTERED if _is_personal_ip(found) else found
 
 
 Gate = Callable[[str, str], bool]
@@ -243,7 +240,7 @@ def _ipv6_short_gate(line: str, lower: str) -> bool:
     return "::" in line
 
 
-Replacement = Callable[[re.Match[str]], str | None]
+Replacement = str | Callable[[re.Match[str]], str]
 
 
 @dataclass(frozen=True)
@@ -251,6 +248,9 @@ class _Rule:
     name: str
     gate: Gate
     pattern: re.Pattern[str]
+    # A template (every match replaced: `subn` counts them), or a function that may keep a
+    # match (the replacements are counted as the `[Filtered]` the line gained: neither the
+    # card nor the address patterns can match text holding one).
     replace: Replacement
 
 
@@ -267,14 +267,14 @@ class _RuleSet:
 
     def __init__(self, rules: ScrubRules) -> None:
         self.rules = [
-            _Rule("url_password", _url_gate, _URL_PASSWORD, _url_password),
-            _Rule("secret_field", _assigned_gate, _ASSIGNED, _last_group),
-            _Rule("bearer", _BEARER_WORDS, _BEARER, _last_group),
-            _Rule("token", _TOKEN_WORDS, _TOKEN_SHAPES, _whole),
+            _Rule("url_password", _url_gate, _URL_PASSWORD, _URL_PASSWORD_FILTERED),
+            _Rule("secret_field", _assigned_gate, _ASSIGNED, _AFTER_TWO_GROUPS),
+            _Rule("bearer", _BEARER_WORDS, _BEARER, _AFTER_TWO_GROUPS),
+            _Rule("token", _TOKEN_WORDS, _TOKEN_SHAPES, _WHOLE),
             _Rule("credit_card", _always, _CARD, _card),
         ]
         if not rules.keep_emails:
-            self.rules.append(_Rule("email", _email_gate, _EMAIL, _whole))
+            self.rules.append(_Rule("email", _email_gate, _EMAIL, _WHOLE))
         if not rules.keep_ips:
             self.rules.append(_Rule("ip", _ipv4_gate, _IPV4, _ip))
             self.rules.append(_Rule("ip", _ipv6_full_gate, _IPV6_FULL, _ip))
@@ -290,8 +290,13 @@ class _RuleSet:
                 rf"(?i)(?<![\w-])({names})(\"?'?\s*[=:]\s*\"?'?)(?!\[Filtered\])([^\s&\"',;]+)"
             )
             words = tuple(n.replace("_", "") for n in rules.secret_fields)
-            self.rules.append(_Rule("secret_field", _holds_any(words), extra, _last_group))
-        self.rules.extend(_Rule("pattern", _always, p, _whole) for p in rules.patterns)
+            self.rules.append(_Rule("secret_field", _holds_any(words), extra, _AFTER_TWO_GROUPS))
+        self.rules.extend(_Rule("pattern", _always, p, _WHOLE) for p in rules.patterns)
+        # The rules as tuples, for the loop that runs them on every new line.
+        self.steps = [
+            (rule.gate, rule.pattern, rule.replace, isinstance(rule.replace, str), rule.name)
+            for rule in self.rules
+        ]
         self.lines: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
 
 
@@ -311,21 +316,33 @@ class Scrubber:
 
     def __post_init__(self) -> None:
         self._set = _rule_set(self.rules)
-        # What the line being scrubbed has had replaced, by rule.
-        self._found: Counter[str] = Counter()
-        self._subs = [
-            (rule.gate, rule.pattern, self._counting(rule.name, rule.replace))
-            for rule in self._set.rules
-        ]
 
     def text(self, value: str) -> str:
         if not value:
             return value
+        # Most values are one line scrubbed before (a frame, a tag, a breadcrumb's category):
+        # looked up first, before the work a new value needs. A remembered line holds no
+        # private key and no line break, so the lookup answers what that work would.
+        lines = self._set.lines
+        # Only a value short enough to be remembered is looked up: hashing a long stack would
+        # cost more than its lines' lookups save.
+        if len(value) <= _CACHED_LINE_CHARS and (known := lines.get(value)) is not None:
+            return self._remembered(known)
         if "-----BEGIN" in value:
             value = self._private_keys(value)
         if "\n" not in value:
             return self._line(value)
-        return "\n".join([self._line(line) for line in value.split("\n")])
+        scrubbed = []
+        # A stack's frame lines are mostly remembered: looked up here, without a call each.
+        for line in value.split("\n"):
+            known = lines.get(line)
+            if known is None:
+                scrubbed.append(self._line(line))
+            else:
+                scrubbed.append(known[0])
+                if known[1]:
+                    self._remembered(known)
+        return "\n".join(scrubbed)
 
     def field(self, name: str, value: str) -> str:
         """A named value: all of it when the name is a secret's, else its text."""
@@ -340,26 +357,38 @@ class Scrubber:
             SCRUBBED.labels(rule).inc(count)
         return dict(sorted(self.counts.items()))
 
+    def _remembered(self, known: tuple[str, tuple[tuple[str, int], ...]]) -> str:
+        scrubbed, counts = known
+        for rule, count in counts:
+            self.counts[rule] += count
+        return scrubbed
+
     def _line(self, line: str) -> str:
         cacheable = len(line) <= _CACHED_LINE_CHARS
         if cacheable and (known := self._set.lines.get(line)) is not None:
-            scrubbed, counts = known
-            for rule, count in counts:
-                self.counts[rule] += count
-            return scrubbed
+            return self._remembered(known)
         lower = line.lower()
         scrubbed = line
-        for gate, pattern, replace in self._subs:
-            if gate(scrubbed, lower):
+        found: list[tuple[str, int]] = []
+        for gate, pattern, replace, always, name in self._set.steps:
+            if not gate(scrubbed, lower):
+                continue
+            if always:
+                scrubbed, count = pattern.subn(replace, scrubbed)
+            elif pattern.search(scrubbed) is None:
+                # Most lines hold nothing of the kind: found so, and counted nothing.
+                continue
+            else:
+                before = scrubbed.count(FILTERED)
                 scrubbed = pattern.sub(replace, scrubbed)
-        found = tuple(self._found.items())
-        self._found.clear()
-        for rule, count in found:
-            self.counts[rule] += count
+                count = scrubbed.count(FILTERED) - before
+            if count:
+                found.append((name, count))
+                self.counts[name] += count
         if cacheable:
             if len(self._set.lines) >= _CACHED_LINES:
                 self._set.lines.clear()
-            self._set.lines[line] = (scrubbed, found)
+            self._set.lines[line] = (scrubbed, tuple(found))
         return scrubbed
 
     def _private_keys(self, value: str) -> str:
@@ -375,25 +404,24 @@ class Scrubber:
         parts.append(value[position:])
         return "".join(parts)
 
-    def _counting(self, rule: str, replace: Replacement) -> Callable[[re.Match[str]], str]:
-        def counted(match: re.Match[str]) -> str:
-            replaced = replace(match)
-            if replaced is None:
-                return match.group()
-            self._found[rule] += 1
-            return replaced
-
-        return counted
-
 
 def scrub_json(scrubber: Scrubber, value: Any, name: str = "") -> Any:
     """Every string in a JSON-like value, each under the name of the field that holds it."""
     if isinstance(value, str):
         return scrubber.field(name, value) if name else scrubber.text(value)
+    # Strings, most of the values, are scrubbed here rather than in a call of their own.
     if isinstance(value, dict):
-        return {k: scrub_json(scrubber, v, k) for k, v in value.items()}
+        return {
+            k: scrubber.field(k, v) if type(v) is str else scrub_json(scrubber, v, k)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [scrub_json(scrubber, v, name) for v in value]
+        if name:
+            return [
+                scrubber.field(name, v) if type(v) is str else scrub_json(scrubber, v, name)
+                for v in value
+            ]
+        return [scrubber.text(v) if type(v) is str else scrub_json(scrubber, v) for v in value]
     return value
 
 

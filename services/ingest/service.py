@@ -288,9 +288,10 @@ async def _store_live(
         # its lock is taken just before the commit that releases it, and
         # concurrent batches overlap everything before.
         if fresh:
-            await repository.count_commits(session, _commit_rows(fresh, event_incident))
-            await repository.bump_incidents(
-                session, _bumps([(event_incident[key], e) for key, e in fresh.items()])
+            await repository.count_and_bump(
+                session,
+                _commit_rows(fresh, event_incident),
+                _bumps([(event_incident[key], e) for key, e in fresh.items()]),
             )
 
     results = []

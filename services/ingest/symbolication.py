@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import re
 import time
@@ -77,6 +78,15 @@ class MappedFrame:
     grouping_name: str | None = None
 
 
+# A frame no map moves makes the same MappedFrame wherever it is: one bug's frames repeat from
+# event to event, so each is built, and judged minified or not, once per process (at most this
+# many remembered, a few MiB).
+@functools.lru_cache(maxsize=16384)
+def unmapped(frame: StackFrame) -> tuple[MappedFrame, bool]:
+    """The frame as no map moved it, and whether it looks minified."""
+    return MappedFrame(frame), _looks_minified(frame)
+
+
 @dataclass
 class BatchMaps:
     """The maps one batch of events needs, loaded."""
@@ -99,9 +109,10 @@ class BatchMaps:
                 continue
             bundle = match_bundle(frame.abs_path, bundles) if bundles else None
             if bundle is None:
-                if _looks_minified(frame):
+                as_is, minified = unmapped(frame)
+                if minified:
                     notes.append(_missing(frame, build))
-                mapped.append(MappedFrame(frame))
+                mapped.append(as_is)
                 continue
             source_map = self.loaded.get(bundles[bundle])
             if isinstance(source_map, SourceMapError):

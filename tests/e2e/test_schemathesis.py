@@ -31,10 +31,11 @@ DELETE_ME = "delete_me_api_me_delete"
 # valid may still be 400, as the API documents: a cursor is an opaque token that this API
 # returned (base64 of a position; a string of the alphabet is not one), a source map's build
 # is named by exactly one of two query parameters, a project's path mappings each have their own
-# stack_root (JSON Schema's uniqueItems compares whole items, not one field of them), and a Sentry
+# stack_root (JSON Schema's uniqueItems compares whole items, not one field of them), a Sentry
 # envelope is newline-framed JSON headers and payloads, which no schema of a binary body describes
-# (its bytes must be 4xx, never 500). Every other check, and every other status, holds for these
-# operations as for the rest.
+# (its bytes must be 4xx, never 500), and a project's scrubbing pattern must be in the subset of
+# regular expressions that cannot backtrack (stackline_contract/scrubbing.py). Every other check,
+# and every other status, holds for these operations as for the rest.
 CONFIG = """
 [[operations]]
 include-operation-id = [
@@ -44,6 +45,7 @@ include-operation-id = [
     "list_maps_api_projects__project_id__sourcemaps_get",
     "set_path_mappings_api_projects__project_id__path_mappings_put",
     "envelope_api__project_id__envelope__post",
+    "update_project_api_projects__project_id__patch",
 ]
 checks.positive_data_acceptance.expected-statuses = [
     "2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"

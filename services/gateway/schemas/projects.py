@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from stackline.projects.v1 import projects_pb2
 
 from stackline_contract import github, scrubbing, text
@@ -118,17 +118,35 @@ class ProjectCreate(_Write):
 class ProjectUpdate(_Write):
     name: Name | None = None
     retention_days: Annotated[int, Field(ge=1, le=3650)] | None = None
-    scrub_keep_emails: bool | None = None
+    scrub_keep_emails: StrictBool | None = None
     scrub_fields: (
         Annotated[
-            list[Annotated[str, Field(min_length=1, max_length=scrubbing.MAX_FIELD_LENGTH)]],
+            list[
+                Annotated[
+                    str,
+                    Field(
+                        min_length=1,
+                        max_length=scrubbing.MAX_FIELD_LENGTH,
+                        pattern=text.NAME_PATTERN,
+                    ),
+                ]
+            ],
             Field(max_length=scrubbing.MAX_FIELDS, examples=[["customer_id", "iban"]]),
         ]
         | None
     ) = None
     scrub_patterns: (
         Annotated[
-            list[Annotated[str, Field(min_length=1, max_length=scrubbing.MAX_PATTERN_LENGTH)]],
+            list[
+                Annotated[
+                    str,
+                    Field(
+                        min_length=1,
+                        max_length=scrubbing.MAX_PATTERN_LENGTH,
+                        pattern=text.PRINTABLE_PATTERN,
+                    ),
+                ]
+            ],
             Field(max_length=scrubbing.MAX_PATTERNS, examples=[[r"cust_\d{6}"]]),
         ]
         | None

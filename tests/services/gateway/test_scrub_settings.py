@@ -92,8 +92,11 @@ async def test_settings_can_be_cleared(gateway: httpx.AsyncClient) -> None:
         ({"scrub_patterns": ["a" * 201]}, "scrub_patterns", "200"),
         ({"scrub_patterns": [f"p{n}" for n in range(21)]}, "scrub_patterns", "20"),
         ({"scrub_fields": [f"f{n}" for n in range(51)]}, "scrub_fields", "50"),
-        ({"scrub_fields": ["  "]}, "scrub_fields", "1-64"),
+        ({"scrub_fields": ["  "]}, "scrub_fields", "printable"),
+        ({"scrub_fields": ["a\u0007b"]}, "scrub_fields", "printable"),
         ({"scrub_keep_emails": "maybe"}, "scrub_keep_emails", ""),
+        # Not read as false: the schema says boolean, and 0 is not one.
+        ({"scrub_keep_emails": 0}, "scrub_keep_emails", "boolean"),
     ],
 )
 async def test_bad_settings_are_refused_with_what_is_wrong(
@@ -106,5 +109,7 @@ async def test_bad_settings_are_refused_with_what_is_wrong(
     error = refused.json()["error"]
     assert error["field"].startswith(field)
     assert says in error["message"]
+    # The rule in words, never the printable-text pattern's hundreds of ranges.
+    assert len(error["message"]) < 200
     unchanged = await gateway.get(f"/api/projects/{project.id}", headers=account.headers)
     assert unchanged.json()["project"]["scrub_patterns"] == []

@@ -282,16 +282,20 @@ def test_a_purge_killed_midway_is_finished_by_the_next(database: str) -> None:
 
 
 class _ObservedPurge(ProjectPurge):
-    """ProjectsService's purge, telling the test when it has removed a project's row."""
+    """ProjectsService's purge, telling the test when it has removed one project's row (other
+    tests' deleted projects share the database, so any removal is not enough)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], project_id: uuid.UUID) -> None:
         super().__init__(sessions)
+        self._observed = sessions
+        self._project_id = project_id
         self.removed = asyncio.Event()
 
     async def run(self) -> int:
         removed = await super().run()
-        if removed:
-            self.removed.set()
+        async with self._observed() as session:
+            if await session.get(Project, self._project_id) is None:
+                self.removed.set()
         return removed
 
 
@@ -307,7 +311,7 @@ async def test_the_services_purge_on_their_own_schedule(engine: AsyncEngine) -> 
             update(Project).where(Project.id == project_id).values(deleted_at=utcnow())
         )
 
-    observed = _ObservedPurge(sessions)
+    observed = _ObservedPurge(sessions, project_id)
     hosts = [
         ingest_host(engine, purge=PurgeJob(sessions), purge_interval_seconds=0.05),
         projects_host(engine, purge=observed, purge_interval_seconds=0.05),

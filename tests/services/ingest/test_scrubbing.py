@@ -56,6 +56,18 @@ def test_secrets_and_personal_data_become_filtered(text: str, scrubbed: str, rul
     assert scrubber.counts == {rule: 1}
 
 
+def test_a_line_counts_what_was_replaced_not_what_was_only_looked_at() -> None:
+    """Cards and addresses are replaced only when they pass a check: on one line, a kept match
+    counts nothing and the replaced ones count one each, the first time and when remembered."""
+    line = f"{NOT_A_CARD} then {CARD}; 127.0.0.1 and 203.0.113.9, 198.51.100.23"
+    expected = f"{NOT_A_CARD} then [Filtered]; 127.0.0.1 and [Filtered], [Filtered]"
+    for _ in range(2):
+        scrubber = Scrubber()
+        assert scrubber.text(line) == expected
+        assert scrubber.text(f"{line}\n{line}") == f"{expected}\n{expected}"
+        assert scrubber.counts == {"credit_card": 3, "ip": 6}
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -191,7 +191,8 @@ async def test_update_and_delete(session: AsyncSession) -> None:
     purge = ProjectPurge(
         async_sessionmaker(bind=session.bind, join_transaction_mode="create_savepoint")
     )
-    assert await purge.run() == 1
+    # At least this one: deleted projects of other tests share the database.
+    assert await purge.run() >= 1
     for column in (Project.id, IngestKey.project_id):
         assert await session.scalar(select(func.count()).where(column == project.id)) == 0
     assert (await service.get_project(session, caller, again.id))[0].name == "again"
