@@ -25,6 +25,7 @@ from services.ingest.events import ParsedEvent, PreparedEvent, finish, parse
 from services.ingest.mappings import path_mapping_cache
 from services.ingest.releases import release_commit_cache
 from services.ingest.scrub_settings import scrub_rules_cache
+from services.ingest.sourcemaps import DEFAULT_PARSE_BUDGET
 from services.ingest.stacks import StackFrame
 from services.ingest.symbolication import BatchMaps, Build, SourceMapStore
 from stackline_infra.clock import MonotonicClock
@@ -83,6 +84,7 @@ class BatchIngestor:
         clock: MonotonicClock = time.monotonic,
         source_map_bytes: int = 256 * 1024 * 1024,
         source_map_idle_seconds: float = 3600.0,
+        source_map_parse_budget: int = DEFAULT_PARSE_BUDGET,
     ) -> None:
         self._sessions = sessions
         # The clock the caches' periods run on.
@@ -90,7 +92,11 @@ class BatchIngestor:
         self._releases = release_commit_cache(sessions, clock=clock)
         self._scrubbing = scrub_rules_cache(sessions, clock=clock)
         self.source_maps = SourceMapStore(
-            sessions, clock=clock, max_bytes=source_map_bytes, max_idle=source_map_idle_seconds
+            sessions,
+            clock=clock,
+            max_bytes=source_map_bytes,
+            max_idle=source_map_idle_seconds,
+            parse_budget=source_map_parse_budget,
         )
 
     async def ingest(self, events: Sequence[ingest_pb2.Event], now: datetime) -> list[Outcome]:

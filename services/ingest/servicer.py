@@ -40,6 +40,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             clock=clock,
             source_map_bytes=source_map_bytes,
             source_map_idle_seconds=source_map_idle_seconds,
+            source_map_parse_budget=source_map_parse_budget,
         )
         self._upload_slots = UploadSlots()
 

@@ -25,7 +25,12 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest import repository
-from services.ingest.sourcemaps import LoadedSourceMap, SourceMapError, match_bundle
+from services.ingest.sourcemaps import (
+    DEFAULT_PARSE_BUDGET,
+    LoadedSourceMap,
+    SourceMapError,
+    match_bundle,
+)
 from services.ingest.stacks import EvalOrigin, StackFrame
 from stackline_contract import github
 from stackline_infra.clock import MonotonicClock
@@ -197,9 +202,13 @@ class SourceMapStore:
         max_bytes: int = 256 * 1024 * 1024,
         max_idle: float = 3600.0,
         max_builds: int = 4096,
+        parse_budget: int = DEFAULT_PARSE_BUDGET,
         clock: MonotonicClock = time.monotonic,
     ) -> None:
         self._sessions = sessions
+        # The same budget uploads are held to: a map stored under a larger one is refused here,
+        # with the note every unusable map gets, rather than parsed past it.
+        self._parse_budget = parse_budget
         self._clock = clock
         self._bundle_ttl = bundle_ttl
         self._max_bytes = max_bytes
@@ -279,7 +288,7 @@ class SourceMapStore:
                 blobs = await repository.source_map_data(session, missing)
             for map_id, blob in blobs.items():
                 # Parsing a large map takes a fraction of a second of C code; off the loop.
-                source_map, weight = await asyncio.to_thread(_parse, blob)
+                source_map, weight = await asyncio.to_thread(_parse, blob, self._parse_budget)
                 loaded[map_id] = source_map
                 self._maps[map_id] = _Held(source_map, weight, now)
                 self._bytes += weight
@@ -308,13 +317,13 @@ def _paths(frame: StackFrame) -> tuple[str, ...]:
     return (frame.abs_path,)
 
 
-def _parse(blob: bytes) -> tuple[LoadedSourceMap | SourceMapError, int]:
+def _parse(blob: bytes, budget: int) -> tuple[LoadedSourceMap | SourceMapError, int]:
     """The map, or why it is unusable; and its weight in the cache."""
     try:
         data = zlib.decompress(blob)
     except zlib.error:
         return SourceMapError("the stored map is damaged"), len(blob)
     try:
-        return LoadedSourceMap.parse(data), len(data)
+        return LoadedSourceMap.parse(data, budget=budget), len(data)
     except SourceMapError as exc:
         return exc, len(str(exc))

@@ -10,6 +10,7 @@ import orjson
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.ingest.sourcemaps import SourceMapError, SourceMapOverBudget
 from services.ingest.stacks import StackFrame
 from services.ingest.symbolication import Build, SourceMapStore
 from stackline_infra.db.schema import SourceMap
@@ -121,3 +122,20 @@ async def test_bundle_lists_are_bounded_by_count_and_dropped_when_expired(
     # Everything fetched a minute ago has expired and is gone.
     assert list(store._bundles) == [builds[4][0]]
     assert REGISTRY.get_sample_value("stackline_ingest_sourcemap_cache_builds") == 1
+
+
+async def test_a_stored_map_over_the_parse_budget_is_refused_not_parsed(
+    session: AsyncSession,
+) -> None:
+    # Stored under a larger budget than the one this process now keeps: the map is unusable here
+    # (its frames get the note every unusable map gets), and nothing is parsed past the budget.
+    [(build, frame, size)] = await _builds(session, 1)
+    store = SourceMapStore(_sessions(session), parse_budget=size, clock=FakeClock())
+
+    maps = await store.for_batch({build: [frame]})
+
+    [refused] = maps.loaded.values()
+    assert isinstance(refused, SourceMapOverBudget)
+    within = SourceMapStore(_sessions(session), clock=FakeClock())
+    [parsed] = (await within.for_batch({build: [frame]})).loaded.values()
+    assert not isinstance(parsed, SourceMapError)
