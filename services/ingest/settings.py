@@ -27,6 +27,7 @@ class IngestSettings(DatabaseSettings):
     # used let go first), and how long an unused one is kept.
     sourcemap_cache_bytes: int = Field(default=256 * 1024 * 1024, ge=0)
     sourcemap_cache_idle_seconds: float = Field(default=3600.0, gt=0)
-    # Bytes parsing one uploaded map may hold at its peak, as sourcemaps.parse_cost() counts them
-    # before parsing; a map over it is refused with 413. At most two maps parse at once.
+    # Bytes parsing one map may hold at its peak, as sourcemaps.parse_cost() counts them before
+    # parsing: an upload over it is refused with 413 (at most two parse at once), and a map stored
+    # under a larger budget is not loaded for symbolication (its frames get a note instead).
     sourcemap_parse_budget_bytes: int = Field(default=DEFAULT_PARSE_BUDGET, gt=0)
