@@ -36,6 +36,7 @@ from alembic import command
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.ingest_load import children  # noqa: E402
 from stackline_infra.db.migrate import alembic_config  # noqa: E402
 
 POLLED_REPO = "bench-org/polled"
@@ -203,23 +204,6 @@ def _built(admin: psycopg.Connection[object], url: str, database: str) -> bool:
             return False
 
 
-def _services(launcher: int) -> dict[str, int]:
-    """The pids of the launcher's children by name (gateway, incidents, ...)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == launcher and b"-m" in cmdline:
-            module = cmdline[cmdline.index(b"-m") + 1].decode()
-            found[module.removeprefix("services.")] = int(entry.name)
-    return found
-
-
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -347,7 +331,7 @@ def main() -> int:
                 project_id = created.json()["project"]["id"]
                 _fill(url, args)
             _describe(url, signed_in["user"]["id"], project_id)
-            found = _services(launcher.pid)
+            found = children(launcher.pid)
             _measure(client, auth, args, {n: found[n] for n in ("gateway", "incidents")})
     finally:
         launcher.send_signal(signal.SIGINT)

@@ -43,7 +43,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest_load import make_event  # noqa: E402
+from bench.ingest_load import children, make_event  # noqa: E402
 
 # A request that takes longer than this is a hang: the script counts it and moves on.
 HANG_SECONDS = 20.0
@@ -153,22 +153,6 @@ def _uid(user: str) -> int:
     return pwd.getpwnam(user).pw_uid
 
 
-def _children(pid: int) -> dict[str, int]:
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"-m" in cmdline:
-            name = cmdline[cmdline.index(b"-m") + 1].decode().removeprefix("services.")
-            found[name] = int(entry.name)
-    return found
-
-
 @dataclass
 class Tally:
     acknowledged: set[str] = field(default_factory=set)
@@ -264,7 +248,7 @@ async def run_faults(
             load.database_down = False
             await asyncio.to_thread(cluster.start)
         else:
-            os.kill(_children(launcher.pid)[kind], signal.SIGKILL)
+            os.kill(children(launcher.pid)[kind], signal.SIGKILL)
         back = time.monotonic()
         recovered = await _until_acknowledged_after(load, back, 60.0)
         results.append((kind, recovered))

@@ -24,6 +24,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.ingest_load import children  # noqa: E402
+
 EVENT = {"platform": "node", "exception": {"type": "Error", "message": "restart bench"}}
 
 
@@ -38,23 +42,6 @@ def _free_base() -> tuple[int, int]:
             continue
         return base + 500, base
     raise RuntimeError("no free ports")
-
-
-def _children(pid: int) -> dict[str, int]:
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"-m" in cmdline:
-            found[cmdline[cmdline.index(b"-m") + 1].decode().removeprefix("services.")] = int(
-                entry.name
-            )
-    return found
 
 
 def main() -> int:
@@ -102,7 +89,7 @@ def main() -> int:
                 key = {"Authorization": f"Bearer {created.json()['ingest_key']}"}
                 outages, failures = [], []
                 for _ in range(args.kills):
-                    pid = _children(launcher.pid)[args.service]
+                    pid = children(launcher.pid)[args.service]
                     os.kill(pid, signal.SIGKILL)
                     killed = time.monotonic()
                     failed = 0

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.restart_outage import ROOT, _children, _free_base
+from bench.ingest_load import children
+from bench.restart_outage import ROOT, _free_base
 from services.ingest.sourcemaps import parse_cost
 
 COMMIT = "b0" * 20
@@ -127,7 +128,7 @@ def main() -> int:
                     )
                     for i, token in enumerate(tokens[1:])
                 ]
-            ingest = _children(launcher.pid)["ingest"]
+            ingest = children(launcher.pid)["ingest"]
             print(f"{args.mib} MiB maps; ingest at start: {_memory(ingest)}")
             statuses = asyncio.run(_round(url, [(paths[0], tokens[0])] * 4, body))
             print(f"4 at once by another user: {statuses}; ingest: {_memory(ingest)}")
