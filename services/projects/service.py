@@ -142,16 +142,7 @@ async def _new_key(session: AsyncSession, caller: Caller, project_id: uuid.UUID)
             public_key=keyformat.generate_public(),
         ),
     )
-    await repository.add_audit_entry(
-        session,
-        AuditEntry(
-            action="ingest_key.create",
-            actor_user_id=caller.user_id,
-            source_ip=caller.source_ip,
-            project_id=project_id,
-            target=f"ingest_key:{key.id}",
-        ),
-    )
+    await _audit(session, caller, "ingest_key.create", project_id, f"ingest_key:{key.id}")
     return NewKey(key, secret)
 
 
@@ -191,16 +182,13 @@ async def create_project(
             raise
         # A concurrent create for the same repository won the race.
         raise Conflict(f"you already have a project for {repo}", field="repo") from None
-    await repository.add_audit_entry(
+    await _audit(
         session,
-        AuditEntry(
-            action="project.create",
-            actor_user_id=caller.user_id,
-            source_ip=caller.source_ip,
-            project_id=project.id,
-            target=f"project:{project.id}",
-            details={"name": name, "repo": repo},
-        ),
+        caller,
+        "project.create",
+        project.id,
+        f"project:{project.id}",
+        details={"name": name, "repo": repo},
     )
     return project, await _new_key(session, caller, project.id)
 
@@ -269,16 +257,8 @@ async def update_project(
     changes.update(_apply_scrubbing(project, scrubbing))
     if changes:
         await session.flush()
-        await repository.add_audit_entry(
-            session,
-            AuditEntry(
-                action="project.update",
-                actor_user_id=caller.user_id,
-                source_ip=caller.source_ip,
-                project_id=project.id,
-                target=f"project:{project.id}",
-                details=changes,
-            ),
+        await _audit(
+            session, caller, "project.update", project.id, f"project:{project.id}", details=changes
         )
     return project
 
@@ -291,16 +271,13 @@ async def delete_project(
     of its keys are returned for the gateway to drop from its cache."""
     project = await _owned(session, caller, project_id, for_update=True)
     await repository.mark_deleted(session, project.id, now)
-    await repository.add_audit_entry(
+    await _audit(
         session,
-        AuditEntry(
-            action="project.delete",
-            actor_user_id=caller.user_id,
-            source_ip=caller.source_ip,
-            project_id=project.id,
-            target=f"project:{project.id}",
-            details={"name": project.name, "repo": project.repo},
-        ),
+        caller,
+        "project.delete",
+        project.id,
+        f"project:{project.id}",
+        details={"name": project.name, "repo": project.repo},
     )
     return [key.id for key in await repository.list_keys(session, project.id)]
 
@@ -340,16 +317,7 @@ async def revoke_ingest_key(
     if key.revoked_at is None or key.revoked_at > now:
         await repository.set_key_expiry(session, key.id, now)
         await session.refresh(key)
-        await repository.add_audit_entry(
-            session,
-            AuditEntry(
-                action="ingest_key.revoke",
-                actor_user_id=caller.user_id,
-                source_ip=caller.source_ip,
-                project_id=project.id,
-                target=f"ingest_key:{key.id}",
-            ),
-        )
+        await _audit(session, caller, "ingest_key.revoke", project.id, f"ingest_key:{key.id}")
     return key
 
 
@@ -417,16 +385,13 @@ async def set_path_mappings(
     if len(set(roots)) != len(roots):
         raise InvalidArgument("each stack_root may appear once", field="mappings")
     await repository.replace_path_mappings(session, project.id, valid)
-    await repository.add_audit_entry(
+    await _audit(
         session,
-        AuditEntry(
-            action="project.path_mappings",
-            actor_user_id=caller.user_id,
-            source_ip=caller.source_ip,
-            project_id=project.id,
-            target=f"project:{project.id}",
-            details={"mappings": [{"stack_root": a, "source_root": b} for a, b in valid]},
-        ),
+        caller,
+        "project.path_mappings",
+        project.id,
+        f"project:{project.id}",
+        details={"mappings": [{"stack_root": a, "source_root": b} for a, b in valid]},
     )
     return await repository.path_mappings(session, project.id)
 
@@ -467,16 +432,13 @@ async def set_release_commit(
         release.commit_sha = commit_sha
         release.updated_at = now
         await session.flush()
-    await repository.add_audit_entry(
+    await _audit(
         session,
-        AuditEntry(
-            action="release.set_commit",
-            actor_user_id=caller.user_id,
-            source_ip=caller.source_ip,
-            project_id=project.id,
-            target=f"project:{project.id}",
-            details={"version": version, "commit_sha": commit_sha},
-        ),
+        caller,
+        "release.set_commit",
+        project.id,
+        f"project:{project.id}",
+        details={"version": version, "commit_sha": commit_sha},
     )
     return release
 
@@ -522,19 +484,16 @@ async def rotate_ingest_key(
     new = await _new_key(session, caller, project.id)
     await repository.set_key_expiry(session, old.id, now + grace)
     await session.refresh(old)
-    await repository.add_audit_entry(
+    await _audit(
         session,
-        AuditEntry(
-            action="ingest_key.rotate",
-            actor_user_id=caller.user_id,
-            source_ip=caller.source_ip,
-            project_id=project.id,
-            target=f"ingest_key:{old.id}",
-            details={
-                "new_key_id": str(new.key.id),
-                "old_key_stops_at": old.revoked_at.isoformat() if old.revoked_at else None,
-            },
-        ),
+        caller,
+        "ingest_key.rotate",
+        project.id,
+        f"ingest_key:{old.id}",
+        details={
+            "new_key_id": str(new.key.id),
+            "old_key_stops_at": old.revoked_at.isoformat() if old.revoked_at else None,
+        },
     )
     return Rotated(new, old)
 
@@ -553,3 +512,24 @@ async def audit_log(
     )
     last = rows[limit - 1] if len(rows) > limit else None
     return rows[:limit], cursors.encode(last.occurred_at, last.id) if last else ""
+
+
+async def _audit(
+    session: AsyncSession,
+    caller: Caller,
+    action: str,
+    project_id: uuid.UUID,
+    target: str,
+    *,
+    details: dict[str, object] | None = None,
+) -> None:
+    """Records what the caller did, in the transaction of the change."""
+    entry = AuditEntry(
+        action=action,
+        actor_user_id=caller.user_id,
+        source_ip=caller.source_ip,
+        project_id=project_id,
+        target=target,
+        details=details or {},
+    )
+    await repository.add_audit_entry(session, entry)
